@@ -1,0 +1,20 @@
+export {
+  freePort,
+  hasBinary,
+  type RunningServer,
+  type StartOptions,
+  startNats,
+  startRedis,
+  uniquePrefix,
+  waitForPort,
+} from './servers.js';
+export {
+  repoRoot,
+  type ServiceName,
+  type ServiceProcess,
+  type Stack,
+  type StackOptions,
+  spawnService,
+  startStack,
+  waitReady,
+} from './stack.js';
