@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,13 +66,14 @@ interface Managed {
   args: (port: number, dir: string) => string[];
   scheme: string;
   port?: number;
-  /** Extra ports that must be open before the server counts as started (e.g. cluster port). */
-  readyPort?: number;
+  /** Keep data here (created if missing, kept on stop) instead of a temporary folder. */
+  dataDir?: string;
 }
 
 async function managed(opts: Managed): Promise<RunningServer> {
   const port = opts.port ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), `hush-${opts.bin}-`));
+  const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), `hush-${opts.bin}-`));
+  if (opts.dataDir) mkdirSync(dir, { recursive: true });
   let proc: ChildProcess | undefined;
   const start = async () => {
     proc = spawn(opts.bin, opts.args(port, dir), { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -109,7 +110,7 @@ async function managed(opts: Managed): Promise<RunningServer> {
         await waitExit(p);
         clearTimeout(t);
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.dataDir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -125,6 +126,10 @@ function shared(url: string): RunningServer {
 export interface StartOptions {
   /** Start a private server even when NATS_URL / REDIS_URL is set (tests that kill servers). */
   isolated?: boolean;
+  /** Persistent data folder (kept on stop); default a temporary one removed on stop. */
+  dataDir?: string;
+  /** Port to listen on; default a free one. */
+  port?: number;
 }
 
 /**
@@ -135,6 +140,7 @@ export async function startNats(opts: StartOptions & { jetstream?: boolean } = {
   if (process.env.NATS_URL && !opts.isolated) return shared(process.env.NATS_URL);
   if (hasBinary('nats-server')) {
     return managed({
+      ...pick(opts),
       bin: 'nats-server',
       scheme: 'nats',
       args: (port, dir) => [
@@ -154,6 +160,7 @@ export async function startRedis(opts: StartOptions & { appendonly?: boolean } =
   if (process.env.REDIS_URL && !opts.isolated) return shared(process.env.REDIS_URL);
   if (hasBinary('redis-server')) {
     return managed({
+      ...pick(opts),
       bin: 'redis-server',
       scheme: 'redis',
       args: (port, dir) => [
@@ -171,6 +178,13 @@ export async function startRedis(opts: StartOptions & { appendonly?: boolean } =
     });
   }
   return containerServer('redis:7-alpine', 6379, 'redis', []);
+}
+
+function pick(o: StartOptions): Pick<Managed, 'dataDir' | 'port'> {
+  const r: Pick<Managed, 'dataDir' | 'port'> = {};
+  if (o.dataDir !== undefined) r.dataDir = o.dataDir;
+  if (o.port !== undefined) r.port = o.port;
+  return r;
 }
 
 async function containerServer(image: string, port: number, scheme: string, cmd: string[]): Promise<RunningServer> {

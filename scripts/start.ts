@@ -1,0 +1,141 @@
+/**
+ * `npm start`: the whole system on one machine.
+ *  1. NATS and Redis: NATS_URL / REDIS_URL when set and reachable; else nats-server -js and
+ *     redis-server from PATH with their data under .data/; else a clear message and exit 1.
+ *  2. Builds the web client when its build is missing or older than its sources.
+ *  3. Starts auth, keydir, presence and the gateway (the same entry points the Dockerfile runs),
+ *     waits for GET /readyz and prints the address. Ctrl-C stops everything cleanly.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createConnection } from 'node:net';
+import {
+  freePort,
+  hasBinary,
+  type RunningServer,
+  repoRoot,
+  type ServiceProcess,
+  spawnService,
+  startNats,
+  startRedis,
+  waitReady,
+} from '@hush/testkit';
+
+const say = (s: string) => process.stdout.write(`[hush] ${s}\n`);
+
+function reachable(url: string): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const s = createConnection({ host: u.hostname, port: Number(u.port) });
+    s.setTimeout(1500);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
+
+async function server(kind: 'nats' | 'redis'): Promise<RunningServer | null> {
+  const envName = kind === 'nats' ? 'NATS_URL' : 'REDIS_URL';
+  const url = process.env[envName];
+  if (url) {
+    if (await reachable(url)) {
+      say(`using ${envName}=${url}`);
+      return { url, port: Number(new URL(url).port), owned: false, stop: async () => {}, kill: async () => {}, restart: async () => {} };
+    }
+    say(`${envName}=${url} is not reachable; starting a local ${kind} server instead`);
+  }
+  const bin = kind === 'nats' ? 'nats-server' : 'redis-server';
+  if (!hasBinary(bin)) return null;
+  const dataDir = join(repoRoot, '.data', kind);
+  const preferred = kind === 'nats' ? 4222 : 6379;
+  const port = (await reachable(`${kind}://127.0.0.1:${preferred}`)) ? await freePort() : preferred;
+  const s = kind === 'nats' ? await startNats({ isolated: true, dataDir, port }) : await startRedis({ isolated: true, dataDir, port, appendonly: true });
+  say(`started ${bin} on ${s.url} (data in .data/${kind})`);
+  return s;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function buildWebIfNeeded(): void {
+  const web = join(repoRoot, 'clients', 'web');
+  const index = join(web, 'dist', 'index.html');
+  const sources = [join(web, 'src'), join(repoRoot, 'libs', 'crypto', 'src'), join(repoRoot, 'libs', 'client', 'src')].filter(existsSync);
+  const stale = !existsSync(index) || sources.some((d) => newestMtime(d) > statSync(index).mtimeMs);
+  if (!stale) return;
+  say('building the web client…');
+  execFileSync('npm', ['run', 'build', '-w', 'clients/web'], { cwd: repoRoot, stdio: 'inherit' });
+}
+
+async function main(): Promise<void> {
+  const nats = await server('nats');
+  const redis = await server('redis');
+  if (!nats || !redis) {
+    process.stderr.write(
+      `[hush] cannot start: ${!nats ? 'NATS' : 'Redis'} is not available.\n` +
+        '  Either set NATS_URL / REDIS_URL to running servers,\n' +
+        '  or install them: sudo apt-get install nats-server redis-server   (Debian/Ubuntu),\n' +
+        '  or run the whole stack in containers: docker compose up\n',
+    );
+    await nats?.stop();
+    await redis?.stop();
+    process.exit(1);
+  }
+  buildWebIfNeeded();
+  const port = Number(process.env.PORT ?? 8080);
+  const env: Record<string, string> = { NATS_URL: nats.url, REDIS_URL: redis.url, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  const procs: ServiceProcess[] = ['auth', 'keydir', 'presence'].map((n) => spawnService(n as 'auth', { env }));
+  const gateway = spawnService('gateway', { env, port });
+  procs.push(gateway);
+  for (const p of procs) {
+    const tag = `[${p.name}] `;
+    const pipe = (d: Buffer) => process.stdout.write(d.toString().replace(/^(?=.)/gm, tag));
+    p.proc.stdout?.on('data', pipe);
+    p.proc.stderr?.on('data', pipe);
+  }
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    await gateway.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.kill('SIGTERM')));
+    await redis.stop();
+    await nats.stop();
+    say('stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  for (const p of procs) {
+    p.proc.once('exit', (code, signal) => {
+      if (!stopping) {
+        say(`${p.name} exited (${code ?? signal}); stopping the rest`);
+        void stop(1);
+      }
+    });
+  }
+  try {
+    await waitReady(`http://127.0.0.1:${port}`, 60_000, gateway);
+  } catch (e) {
+    process.stderr.write(`[hush] ${String(e)}\n`);
+    await stop(1);
+    return;
+  }
+  say(`ready: open http://localhost:${port}   (Ctrl-C to stop)`);
+}
+
+void main();
