@@ -8,8 +8,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { createConnection } from 'node:net';
+import { join } from 'node:path';
 import {
   freePort,
   hasBinary,
@@ -47,7 +47,14 @@ async function server(kind: 'nats' | 'redis'): Promise<RunningServer | null> {
   if (url) {
     if (await reachable(url)) {
       say(`using ${envName}=${url}`);
-      return { url, port: Number(new URL(url).port), owned: false, stop: async () => {}, kill: async () => {}, restart: async () => {} };
+      return {
+        url,
+        port: Number(new URL(url).port),
+        owned: false,
+        stop: async () => {},
+        kill: async () => {},
+        restart: async () => {},
+      };
     }
     say(`${envName}=${url} is not reachable; starting a local ${kind} server instead`);
   }
@@ -56,7 +63,10 @@ async function server(kind: 'nats' | 'redis'): Promise<RunningServer | null> {
   const dataDir = join(repoRoot, '.data', kind);
   const preferred = kind === 'nats' ? 4222 : 6379;
   const port = (await reachable(`${kind}://127.0.0.1:${preferred}`)) ? await freePort() : preferred;
-  const s = kind === 'nats' ? await startNats({ isolated: true, dataDir, port }) : await startRedis({ isolated: true, dataDir, port, appendonly: true });
+  const s =
+    kind === 'nats'
+      ? await startNats({ isolated: true, dataDir, port })
+      : await startRedis({ isolated: true, dataDir, port, appendonly: true });
   say(`started ${bin} on ${s.url} (data in .data/${kind})`);
   return s;
 }
@@ -73,7 +83,11 @@ function newestMtime(dir: string): number {
 function buildWebIfNeeded(): void {
   const web = join(repoRoot, 'clients', 'web');
   const index = join(web, 'dist', 'index.html');
-  const sources = [join(web, 'src'), join(repoRoot, 'libs', 'crypto', 'src'), join(repoRoot, 'libs', 'client', 'src')].filter(existsSync);
+  const sources = [
+    join(web, 'src'),
+    join(repoRoot, 'libs', 'crypto', 'src'),
+    join(repoRoot, 'libs', 'client', 'src'),
+  ].filter(existsSync);
   const stale = !existsSync(index) || sources.some((d) => newestMtime(d) > statSync(index).mtimeMs);
   if (!stale) return;
   say('building the web client…');
@@ -96,7 +110,11 @@ async function main(): Promise<void> {
   }
   buildWebIfNeeded();
   const port = Number(process.env.PORT ?? 8080);
-  const env: Record<string, string> = { NATS_URL: nats.url, REDIS_URL: redis.url, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  const env: Record<string, string> = {
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
   const procs: ServiceProcess[] = ['auth', 'keydir', 'presence'].map((n) => spawnService(n as 'auth', { env }));
   const gateway = spawnService('gateway', { env, port });
   procs.push(gateway);

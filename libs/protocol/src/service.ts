@@ -29,6 +29,26 @@ export interface LogoutRequest {
   caller: Caller /** default: the caller's own device */;
   deviceId?: string;
 }
+/** auth.check: the gateway asks whether a device's access token may still be used. */
+export interface CheckRequest {
+  userId: string;
+  deviceId: string;
+}
+export interface CheckResult {
+  active: boolean;
+}
+/** auth.logout result: the device that was signed out. */
+export interface LogoutResult {
+  deviceId: string;
+}
+/** presence.contacts result. */
+export interface ContactsResult {
+  contactUserId: string;
+}
+/** auth.jwks result: a JSON Web Key Set (RFC 7517 §5) with the public signing keys only. */
+export interface JwksResult {
+  keys: Array<Record<string, unknown>>;
+}
 export interface LookupRequest {
   username: string;
 }

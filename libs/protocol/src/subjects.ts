@@ -22,6 +22,8 @@ export function subjects(prefix = '') {
       jwks: `${p}auth.jwks`,
       lookup: `${p}auth.lookup`, // username -> userId
       profile: `${p}auth.profile`, // userId -> username
+      /** CheckRequest -> CheckResult: is this device still signed in (not logged out / revoked)? */
+      check: `${p}auth.check`,
     },
     keydir: {
       publish: `${p}keydir.publish`,
