@@ -1,0 +1,50 @@
+/**
+ * @hush/crypto: the end-to-end protocol (X3DH, Double Ratchet, Sesame-style multi-device sessions,
+ * safety numbers, padding). Pure and isomorphic: no I/O; randomness, time and storage are
+ * parameters. See README.md for the API and PROTOCOL.md for the protocol as built.
+ */
+export {
+  type BundleExpectations,
+  type IdentityStatus,
+  type VerifiedDevice,
+  type VerifiedUserBundle,
+  verifyDeviceBundle,
+  verifyUserBundle,
+} from './bundle.js';
+export * from './constants.js';
+export { type DeviceListContent, deviceListStatement, signDeviceList, verifyDeviceList } from './device-list.js';
+export { fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8 } from './encoding.js';
+export { CryptoError, type CryptoErrorCode, CryptoErrorCodes, isCryptoError } from './errors.js';
+export {
+  deviceKeyStatement,
+  type GenerateDeviceOptions,
+  generateDeviceKeys,
+  generateIdentity,
+  generateOneTimePrekeys,
+  generateX25519KeyPair,
+  oneTimePrekeyStatement,
+  rotateSignedPrekey,
+  signedPrekeyStatement,
+} from './keys.js';
+export { pad, paddedLength, unpad } from './padding.js';
+export {
+  createPrimitives,
+  defaultRandomBytes,
+  type Now,
+  type Primitives,
+  type RandomBytes,
+  tweetnaclPrimitives,
+  webcryptoPrimitives,
+} from './primitives/index.js';
+export type { RatchetLimits } from './ratchet/double-ratchet.js';
+export {
+  compareQrPayload,
+  formatSafetyNumber,
+  type QrComparison,
+  qrPayload,
+  type SafetyNumberSide,
+  safetyNumber,
+} from './safety-number.js';
+export { type DecryptResult, type SessionInfo, SessionManager, type SessionManagerOptions } from './session-cipher.js';
+export { MemoryStore } from './storage/memory.js';
+export type * from './storage/types.js';

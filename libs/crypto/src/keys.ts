@@ -1,0 +1,181 @@
+/**
+ * Key generation and the statements the identity key signs (X3DH §2.5 "Publishing keys").
+ * Deviation from X3DH §2.3 (XEdDSA): the account identity is an Ed25519 key used only to sign;
+ * each device has its own X25519 "device key" (signed by the identity) that plays IK's DH role.
+ */
+import type { OneTimePrekey, PublishKeysBody, SignedDeviceList, SignedPrekey } from '@hush/protocol';
+import {
+  DEFAULT_ONE_TIME_PREKEY_BATCH,
+  LABEL_SIG_DEVICE_KEY,
+  LABEL_SIG_ONE_TIME_PREKEY,
+  LABEL_SIG_SIGNED_PREKEY,
+  SIGNED_PREKEY_GRACE_MS,
+} from './constants.js';
+import { signDeviceList } from './device-list.js';
+import { concat, lpString, toBase64, u32be, u64be } from './encoding.js';
+import { CryptoError } from './errors.js';
+import type { Now, Primitives, RandomBytes } from './primitives/types.js';
+import type { CryptoStore, IdentityKeyPair, KeyPair, LocalDeviceRecord, SignedPrekeyRecord } from './storage/types.js';
+
+/** Ed25519 identity key from fresh randomness. */
+export async function generateIdentity(prims: Primitives, randomBytes: RandomBytes): Promise<IdentityKeyPair> {
+  const seed = randomBytes(32);
+  return { seed, publicKey: await prims.ed25519PublicKey(seed) };
+}
+
+export async function generateX25519KeyPair(prims: Primitives, randomBytes: RandomBytes): Promise<KeyPair> {
+  return prims.x25519KeyPair(randomBytes);
+}
+
+// ---- signed statements: label ‖ length-prefixed ids ‖ fixed-size fields ----
+
+export function deviceKeyStatement(userId: string, deviceId: string, publicKey: Uint8Array): Uint8Array {
+  return concat(lpString(LABEL_SIG_DEVICE_KEY), lpString(userId), lpString(deviceId), publicKey);
+}
+
+export function signedPrekeyStatement(
+  userId: string,
+  deviceId: string,
+  keyId: number,
+  createdAt: number,
+  publicKey: Uint8Array,
+): Uint8Array {
+  return concat(
+    lpString(LABEL_SIG_SIGNED_PREKEY),
+    lpString(userId),
+    lpString(deviceId),
+    u32be(keyId),
+    u64be(createdAt),
+    publicKey,
+  );
+}
+
+export function oneTimePrekeyStatement(
+  userId: string,
+  deviceId: string,
+  keyId: number,
+  publicKey: Uint8Array,
+): Uint8Array {
+  return concat(lpString(LABEL_SIG_ONE_TIME_PREKEY), lpString(userId), lpString(deviceId), u32be(keyId), publicKey);
+}
+
+async function requireIdentity(store: CryptoStore): Promise<IdentityKeyPair> {
+  const id = await store.getIdentity();
+  if (!id) throw new CryptoError('E2E_NO_IDENTITY');
+  return id;
+}
+
+async function requireDevice(store: CryptoStore): Promise<LocalDeviceRecord> {
+  const d = await store.getLocalDevice();
+  if (!d) throw new CryptoError('E2E_NO_IDENTITY');
+  return d;
+}
+
+export interface GenerateDeviceOptions {
+  userId: string;
+  deviceId: string;
+  randomBytes: RandomBytes;
+  now: Now;
+  oneTimePrekeys?: number;
+  /**
+   * The account's signed device list including this device. Omit for the account's first device:
+   * a version-1 list of just this device is signed.
+   */
+  deviceList?: SignedDeviceList;
+}
+
+/**
+ * Creates this device's keys, saves the private halves in the store and returns the body of
+ * PUT /v1/keys. The identity key must already be in the store (generateIdentity + saveIdentity, or
+ * moved over from another device of the account).
+ */
+export async function generateDeviceKeys(
+  prims: Primitives,
+  store: CryptoStore,
+  opts: GenerateDeviceOptions,
+): Promise<PublishKeysBody> {
+  const identity = await requireIdentity(store);
+  const deviceKey = await generateX25519KeyPair(prims, opts.randomBytes);
+  const deviceKeySignature = await prims.ed25519Sign(
+    identity,
+    deviceKeyStatement(opts.userId, opts.deviceId, deviceKey.publicKey),
+  );
+  await store.saveLocalDevice({
+    userId: opts.userId,
+    deviceId: opts.deviceId,
+    deviceKey,
+    deviceKeySignature,
+    nextSignedPrekeyId: 1,
+    nextOneTimePrekeyId: 1,
+  });
+  const signedPrekey = await rotateSignedPrekey(prims, store, { randomBytes: opts.randomBytes, now: opts.now });
+  const oneTimePrekeys = await generateOneTimePrekeys(prims, store, {
+    randomBytes: opts.randomBytes,
+    count: opts.oneTimePrekeys ?? DEFAULT_ONE_TIME_PREKEY_BATCH,
+  });
+  const deviceList =
+    opts.deviceList ??
+    (await signDeviceList(prims, identity, {
+      userId: opts.userId,
+      version: 1,
+      devices: [opts.deviceId],
+      issuedAt: opts.now(),
+    }));
+  return {
+    identityKey: toBase64(identity.publicKey),
+    deviceKey: { publicKey: toBase64(deviceKey.publicKey), signature: toBase64(deviceKeySignature) },
+    signedPrekey,
+    oneTimePrekeys,
+    deviceList,
+  };
+}
+
+/** A new batch of one-time prekeys (top-up), saved in the store; returns their public halves. */
+export async function generateOneTimePrekeys(
+  prims: Primitives,
+  store: CryptoStore,
+  opts: { randomBytes: RandomBytes; count: number },
+): Promise<OneTimePrekey[]> {
+  const identity = await requireIdentity(store);
+  const device = await requireDevice(store);
+  const out: OneTimePrekey[] = [];
+  let keyId = device.nextOneTimePrekeyId;
+  for (let i = 0; i < opts.count; i++, keyId++) {
+    const keyPair = await generateX25519KeyPair(prims, opts.randomBytes);
+    const signature = await prims.ed25519Sign(
+      identity,
+      oneTimePrekeyStatement(device.userId, device.deviceId, keyId, keyPair.publicKey),
+    );
+    await store.saveOneTimePrekey({ keyId, keyPair, signature });
+    out.push({ keyId, publicKey: toBase64(keyPair.publicKey), signature: toBase64(signature) });
+  }
+  await store.saveLocalDevice({ ...device, nextOneTimePrekeyId: keyId });
+  return out;
+}
+
+/**
+ * A new signed prekey (X3DH §4.2: replace it periodically). Earlier ones are kept for
+ * SIGNED_PREKEY_GRACE_MS so in-flight prekey messages still decrypt, then deleted.
+ */
+export async function rotateSignedPrekey(
+  prims: Primitives,
+  store: CryptoStore,
+  opts: { randomBytes: RandomBytes; now: Now },
+): Promise<SignedPrekey> {
+  const identity = await requireIdentity(store);
+  const device = await requireDevice(store);
+  const keyId = device.nextSignedPrekeyId;
+  const createdAt = opts.now();
+  const keyPair = await generateX25519KeyPair(prims, opts.randomBytes);
+  const signature = await prims.ed25519Sign(
+    identity,
+    signedPrekeyStatement(device.userId, device.deviceId, keyId, createdAt, keyPair.publicKey),
+  );
+  const record: SignedPrekeyRecord = { keyId, keyPair, createdAt, signature };
+  for (const old of await store.listSignedPrekeys()) {
+    if (old.createdAt + SIGNED_PREKEY_GRACE_MS < createdAt) await store.removeSignedPrekey(old.keyId);
+  }
+  await store.saveSignedPrekey(record);
+  await store.saveLocalDevice({ ...device, nextSignedPrekeyId: keyId + 1 });
+  return { keyId, publicKey: toBase64(keyPair.publicKey), createdAt, signature: toBase64(signature) };
+}
