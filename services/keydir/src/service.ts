@@ -1,0 +1,356 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type DeviceBundle,
+  type DevicesResult,
+  encodeJson,
+  HushError,
+  type KeysChangedEvent,
+  MAX_PREKEYS_STORED,
+  type OneTimePrekey,
+  type PrekeyCount,
+  SERVICE_NAMES,
+  type SignedDeviceKey,
+  type SignedDeviceList,
+  type SignedPrekey,
+  subjects,
+  type UserBundle,
+} from '@hush/protocol';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { KeydirConfig } from './config.js';
+import { addJsonEndpoint, FIXED_WINDOW_LUA, svcm } from './endpoint.js';
+import { MailboxCleaner } from './mailboxes.js';
+import {
+  BundleRequestSchema,
+  CountRequestSchema,
+  DeviceListRequestSchema,
+  DevicesRequestSchema,
+  keysInvalidCode,
+  PublishKeysRequestSchema,
+  UploadPrekeysRequestSchema,
+} from './schemas.js';
+import { checkDeviceList, checkOneTimePrekeys, checkPublishKeys, checkSignedPrekey } from './validate.js';
+
+export const KEYDIR_VERSION = '0.1.0';
+/** A per-account write lock; writes are short, so a holder that died frees it after this. */
+export const LOCK_TTL_MS = 5_000;
+/** How long a writer waits for the account lock before answering INTERNAL (retryable). */
+export const LOCK_WAIT_MS = 4_000;
+
+export interface KeydirDeps {
+  nc: NatsConnection;
+  redis: Redis;
+  log: Logger;
+}
+export interface KeydirHandle {
+  stop(): Promise<void>;
+}
+
+/** What keydir stores per device besides its one-time prekeys. */
+interface DeviceRecord {
+  deviceKey: SignedDeviceKey;
+  signedPrekey: SignedPrekey;
+  publishedAt: number;
+}
+
+/**
+ * Redis layout (every key carries REDIS_PREFIX):
+ *   kd:id:<userId>             the account's Ed25519 identity key (base64)
+ *   kd:dl:<userId>             the account's signed device list (JSON SignedDeviceList)
+ *   kd:devs:<userId>           set of deviceIds that have published keys
+ *   kd:dev:<userId>:<deviceId> JSON {deviceKey, signedPrekey, publishedAt}
+ *   kd:otk:<userId>:<deviceId> list of JSON one-time prekeys, oldest first; LPOP claims one
+ *   kd:lock:<userId>           write lock (SET NX PX) serialising publishes of one account
+ *   kd:rl:bundle:<deviceId>    fixed-window counter of bundle fetches by a calling device
+ */
+export function redisKeys(prefix: string) {
+  return {
+    identity: (u: string) => `${prefix}kd:id:${u}`,
+    deviceList: (u: string) => `${prefix}kd:dl:${u}`,
+    devices: (u: string) => `${prefix}kd:devs:${u}`,
+    device: (u: string, d: string) => `${prefix}kd:dev:${u}:${d}`,
+    prekeys: (u: string, d: string) => `${prefix}kd:otk:${u}:${d}`,
+    lock: (u: string) => `${prefix}kd:lock:${u}`,
+    bundleRate: (d: string) => `${prefix}kd:rl:bundle:${d}`,
+  };
+}
+
+/**
+ * Claims at most one one-time prekey per device, in one atomic script: Redis runs scripts one at
+ * a time, so two concurrent claims can never pop the same element (X3DH §3.2: "the server deletes
+ * the one-time prekey it sent"). KEYS = n device keys then n prekey lists. Devices without a
+ * record are skipped without claiming.
+ */
+const CLAIM_LUA = `
+local n = #KEYS / 2
+local out = {}
+for i = 1, n do
+  local dev = redis.call('GET', KEYS[i])
+  if dev then
+    out[#out + 1] = dev
+    out[#out + 1] = redis.call('LPOP', KEYS[n + i]) or ''
+  else
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+  end
+end
+return out
+`;
+
+/** Appends prekeys only if the stored total stays within the cap. ARGV[1] = cap, rest = keys. */
+const APPEND_CAPPED_LUA = `
+local cap = tonumber(ARGV[1])
+local len = redis.call('LLEN', KEYS[1])
+if len + #ARGV - 1 > cap then return -1 - len end
+for i = 2, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+return len + #ARGV - 1
+`;
+
+const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+const sameList = (a: SignedDeviceList, b: SignedDeviceList) =>
+  a.version === b.version && a.signature === b.signature && a.devices.join() === b.devices.join();
+
+export async function startKeydir(deps: KeydirDeps, config: KeydirConfig): Promise<KeydirHandle> {
+  const { nc, redis } = deps;
+  const log = deps.log.child({ svc: 'keydir' });
+  const subj = subjects(config.subjectPrefix);
+  const keys = redisKeys(config.redisPrefix);
+  const mailboxes = new MailboxCleaner(nc, subj, config.streamName, log);
+
+  const withLock = async <T>(userId: string, fn: () => Promise<T>): Promise<T> => {
+    const token = randomUUID();
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    while ((await redis.set(keys.lock(userId), token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
+      if (Date.now() > deadline) throw new HushError('INTERNAL', 'The account is busy; retry');
+      await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+    }
+    try {
+      return await fn();
+    } finally {
+      await redis.eval(RELEASE_LUA, 1, keys.lock(userId), token);
+    }
+  };
+
+  const readList = async (userId: string): Promise<SignedDeviceList | null> => {
+    const raw = await redis.get(keys.deviceList(userId));
+    return raw ? (JSON.parse(raw) as SignedDeviceList) : null;
+  };
+
+  const appendPrekeys = async (userId: string, deviceId: string, list: OneTimePrekey[]): Promise<number> => {
+    if (list.length === 0) return redis.llen(keys.prekeys(userId, deviceId));
+    const res = (await redis.eval(
+      APPEND_CAPPED_LUA,
+      1,
+      keys.prekeys(userId, deviceId),
+      String(MAX_PREKEYS_STORED),
+      ...list.map((k) => JSON.stringify(k)),
+    )) as number;
+    if (res < 0) {
+      const stored = -1 - res;
+      throw new HushError(
+        'KEYS_TOO_MANY_PREKEYS',
+        `At most ${MAX_PREKEYS_STORED} one-time prekeys are stored; ${stored} are, so at most ${MAX_PREKEYS_STORED - stored} more fit`,
+      );
+    }
+    return res;
+  };
+
+  const announce = (userId: string, ev: Omit<KeysChangedEvent, 'userId' | 'at'>) => {
+    const full: KeysChangedEvent = { userId, ...ev, at: Date.now() };
+    nc.publish(subj.events.keysChanged(userId), encodeJson(full));
+    log.info({ userId, reason: ev.reason, removed: ev.removedDevices.length }, 'keys changed');
+  };
+
+  const svc = await svcm(nc).add({
+    name: SERVICE_NAMES.keydir,
+    version: KEYDIR_VERSION,
+    description: 'Public key directory: identity keys, signed device lists, prekeys',
+  });
+
+  addJsonEndpoint(svc, log, {
+    name: 'publish',
+    subject: subj.keydir.publish,
+    schema: PublishKeysRequestSchema,
+    invalidCode: keysInvalidCode,
+    handler: async ({ caller, keys: k }): Promise<PrekeyCount> => {
+      checkPublishKeys(k);
+      if (!k.deviceList.devices.includes(caller.deviceId)) {
+        throw new HushError('KEYS_FORBIDDEN', 'The device list must contain the publishing device');
+      }
+      const { userId, deviceId } = caller;
+      const outcome = await withLock(userId, async () => {
+        const [storedIdentity, storedList, published] = await Promise.all([
+          redis.get(keys.identity(userId)),
+          readList(userId),
+          redis.smembers(keys.devices(userId)),
+        ]);
+        // Identity reset (as re-registering in Signal): a device without the account's identity
+        // key starts a new identity; every other device leaves the account.
+        const reset = storedIdentity !== null && storedIdentity !== k.identityKey;
+        let removed: string[] = [];
+        let listChanged = storedList === null;
+        if (reset) {
+          const known = new Set([...published, ...(storedList?.devices ?? [])]);
+          known.delete(deviceId);
+          removed = [...known];
+          listChanged = true;
+        } else if (storedList && !sameList(storedList, k.deviceList)) {
+          if (k.deviceList.version <= storedList.version) {
+            throw new HushError(
+              'KEYS_STALE_DEVICE_LIST',
+              `Device list version ${k.deviceList.version} must be greater than ${storedList.version}`,
+            );
+          }
+          removed = storedList.devices.filter((d) => !k.deviceList.devices.includes(d));
+          listChanged = true;
+        }
+        const record: DeviceRecord = { deviceKey: k.deviceKey, signedPrekey: k.signedPrekey, publishedAt: Date.now() };
+        const m = redis
+          .multi()
+          .set(keys.identity(userId), k.identityKey)
+          .set(keys.deviceList(userId), JSON.stringify(k.deviceList))
+          .set(keys.device(userId, deviceId), JSON.stringify(record))
+          .sadd(keys.devices(userId), deviceId);
+        // Prekeys signed by an old identity are useless after a reset.
+        if (reset) m.del(keys.prekeys(userId, deviceId));
+        for (const d of removed) m.del(keys.device(userId, d), keys.prekeys(userId, d)).srem(keys.devices(userId), d);
+        await m.exec();
+        const remaining = await appendPrekeys(userId, deviceId, k.oneTimePrekeys);
+        return { reset, removed, listChanged, first: storedIdentity === null, remaining };
+      });
+      await mailboxes.purge(userId, outcome.removed);
+      announce(userId, {
+        reason: outcome.reset ? 'identity-reset' : outcome.listChanged && !outcome.first ? 'device-list' : 'published',
+        identityChanged: outcome.reset,
+        removedDevices: outcome.removed,
+      });
+      return { remaining: outcome.remaining };
+    },
+  });
+
+  addJsonEndpoint(svc, log, {
+    name: 'prekeys',
+    subject: subj.keydir.prekeys,
+    schema: UploadPrekeysRequestSchema,
+    invalidCode: keysInvalidCode,
+    handler: async ({ caller, body }): Promise<PrekeyCount> => {
+      checkOneTimePrekeys('oneTimePrekeys', body.oneTimePrekeys);
+      if (body.signedPrekey) checkSignedPrekey('signedPrekey', body.signedPrekey);
+      const { userId, deviceId } = caller;
+      return withLock(userId, async () => {
+        const raw = await redis.get(keys.device(userId, deviceId));
+        if (!raw) throw new HushError('KEYS_NOT_FOUND', 'Publish this device’s keys before uploading prekeys');
+        if (body.signedPrekey) {
+          const record = JSON.parse(raw) as DeviceRecord;
+          record.signedPrekey = body.signedPrekey;
+          await redis.set(keys.device(userId, deviceId), JSON.stringify(record));
+        }
+        return { remaining: await appendPrekeys(userId, deviceId, body.oneTimePrekeys) };
+      });
+    },
+  });
+
+  addJsonEndpoint(svc, log, {
+    name: 'count',
+    subject: subj.keydir.count,
+    schema: CountRequestSchema,
+    handler: async ({ caller }): Promise<PrekeyCount> => ({
+      remaining: await redis.llen(keys.prekeys(caller.userId, caller.deviceId)),
+    }),
+  });
+
+  addJsonEndpoint(svc, log, {
+    name: 'bundle',
+    subject: subj.keydir.bundle,
+    schema: BundleRequestSchema,
+    handler: async ({ caller, userId }): Promise<UserBundle> => {
+      // Every fetch burns one-time prekeys, so a caller may not drain someone's supply.
+      const [n, ttl] = (await redis.eval(
+        FIXED_WINDOW_LUA,
+        1,
+        keys.bundleRate(caller.deviceId),
+        String(config.bundleWindowMs),
+      )) as [number, number];
+      if (n > config.bundleFetchesPerWindow) {
+        throw new HushError('KEYS_RATE_LIMITED', undefined, { retryAfter: Math.max(1, Math.ceil(ttl / 1000)) });
+      }
+      const [identityKey, list] = await Promise.all([redis.get(keys.identity(userId)), readList(userId)]);
+      if (!identityKey || !list) throw new HushError('KEYS_NOT_FOUND');
+      // The caller's own device needs no session with itself: do not burn its prekeys.
+      const targets = list.devices.filter((d) => !(userId === caller.userId && d === caller.deviceId));
+      const devices: DeviceBundle[] = [];
+      if (targets.length > 0) {
+        const claimed = (await redis.eval(
+          CLAIM_LUA,
+          targets.length * 2,
+          ...targets.map((d) => keys.device(userId, d)),
+          ...targets.map((d) => keys.prekeys(userId, d)),
+        )) as string[];
+        targets.forEach((deviceId, i) => {
+          const dev = claimed[2 * i];
+          const otk = claimed[2 * i + 1];
+          if (!dev) return;
+          const record = JSON.parse(dev) as DeviceRecord;
+          devices.push({
+            deviceId,
+            deviceKey: record.deviceKey,
+            signedPrekey: record.signedPrekey,
+            oneTimePrekey: otk ? (JSON.parse(otk) as OneTimePrekey) : null,
+          });
+        });
+      }
+      return { userId, identityKey, deviceList: list, devices };
+    },
+  });
+
+  addJsonEndpoint(svc, log, {
+    name: 'devicelist',
+    subject: subj.keydir.deviceList,
+    schema: DeviceListRequestSchema,
+    invalidCode: keysInvalidCode,
+    handler: async ({ caller, deviceList }): Promise<DevicesResult> => {
+      checkDeviceList('deviceList', deviceList);
+      if (!deviceList.devices.includes(caller.deviceId)) {
+        throw new HushError('KEYS_FORBIDDEN', 'The device list must contain the device that signs it');
+      }
+      const { userId } = caller;
+      const removed = await withLock(userId, async () => {
+        const stored = await readList(userId);
+        if (!stored || !(await redis.exists(keys.device(userId, caller.deviceId)))) {
+          throw new HushError('KEYS_NOT_FOUND', 'Publish this device’s keys first');
+        }
+        if (deviceList.version <= stored.version) {
+          throw new HushError(
+            'KEYS_STALE_DEVICE_LIST',
+            `Device list version ${deviceList.version} must be greater than ${stored.version}`,
+          );
+        }
+        const gone = stored.devices.filter((d) => !deviceList.devices.includes(d));
+        const m = redis.multi().set(keys.deviceList(userId), JSON.stringify(deviceList));
+        for (const d of gone) m.del(keys.device(userId, d), keys.prekeys(userId, d)).srem(keys.devices(userId), d);
+        await m.exec();
+        return gone;
+      });
+      await mailboxes.purge(userId, removed);
+      announce(userId, { reason: 'device-list', identityChanged: false, removedDevices: removed });
+      return { devices: deviceList.devices };
+    },
+  });
+
+  addJsonEndpoint(svc, log, {
+    name: 'devices',
+    subject: subj.keydir.devices,
+    schema: DevicesRequestSchema,
+    // One GET: the gateway asks this for every send to check recipients.
+    handler: async ({ userId }): Promise<DevicesResult> => ({ devices: (await readList(userId))?.devices ?? [] }),
+  });
+
+  log.info({ subjectPrefix: config.subjectPrefix, stream: config.streamName }, 'keydir started');
+  return {
+    stop: async () => {
+      await svc.stop();
+    },
+  };
+}

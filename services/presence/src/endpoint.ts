@@ -1,0 +1,100 @@
+// Kept identical in services/auth, services/keydir and services/presence (a candidate for a small
+// shared package once there is a fourth user); change all three together.
+import { decodeJson, type ErrorCode, encodeJson, errReply, HushError, okReply } from '@hush/protocol';
+import { type Service, type ServiceMsg, Svcm } from '@nats-io/services';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Static, TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler';
+import type { Logger } from 'pino';
+
+/** Largest request body a service reads (a full key publication is ~60 KiB). */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+export interface EndpointOptions<S extends TSchema, R> {
+  name: string;
+  subject: string;
+  schema: S;
+  handler: (req: Static<S>) => Promise<R>;
+  /**
+   * Error code for a body that breaks the schema. A function lets a service say which part was
+   * wrong (keydir answers KEYS_MALFORMED for key material, VALIDATION_FAILED for the rest).
+   */
+  invalidCode?: ErrorCode | ((error: ValueError) => ErrorCode);
+}
+
+/**
+ * Adds a JSON request/reply endpoint to a NATS micro service. Every request is parsed and checked
+ * against its schema before the handler runs; every reply is a ServiceReply, so a bad request gets
+ * a clear error and never takes the service down. Logs carry the endpoint and the error code,
+ * never the body (it may hold a password or a token).
+ */
+export function addJsonEndpoint<S extends TSchema, R>(svc: Service, log: Logger, opts: EndpointOptions<S, R>): void {
+  const check = TypeCompiler.Compile(opts.schema);
+  const invalid = (error: ValueError | undefined): ErrorCode => {
+    if (typeof opts.invalidCode === 'function') return error ? opts.invalidCode(error) : 'VALIDATION_FAILED';
+    return opts.invalidCode ?? 'VALIDATION_FAILED';
+  };
+  const handle = async (msg: ServiceMsg) => {
+    const started = Date.now();
+    let reply: unknown;
+    try {
+      if (msg.data.length > MAX_REQUEST_BYTES) throw new HushError('VALIDATION_FAILED', 'Request body too large');
+      let body: unknown = {};
+      try {
+        // An empty body means "no arguments" (auth.jwks is asked with an empty request).
+        if (msg.data.length > 0) body = decodeJson<unknown>(msg.data);
+      } catch {
+        throw new HushError('VALIDATION_FAILED', 'Request body is not JSON');
+      }
+      if (!check.Check(body)) {
+        const first = check.Errors(body).First();
+        const path = first?.path || '/';
+        throw new HushError(invalid(first), `Invalid request at ${path}: ${first?.message ?? 'does not match schema'}`);
+      }
+      reply = okReply(await opts.handler(body));
+    } catch (e) {
+      if (!(e instanceof HushError)) log.error({ err: safeErr(e), endpoint: opts.name }, 'endpoint failed');
+      else log.debug({ endpoint: opts.name, code: e.code }, 'request refused');
+      reply = errReply(e);
+    }
+    if (msg.reply) msg.respond(encodeJson(reply));
+    log.trace({ endpoint: opts.name, ms: Date.now() - started }, 'handled');
+  };
+  svc.addEndpoint(opts.name, {
+    subject: opts.subject,
+    handler: (err, msg) => {
+      if (err) {
+        log.error({ err: safeErr(err), endpoint: opts.name }, 'endpoint subscription failed');
+        return;
+      }
+      void handle(msg);
+    },
+  });
+}
+
+/** Fixed-window counter in Redis: returns the count after increment and the ms left in the window. */
+export const FIXED_WINDOW_LUA = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+`;
+
+/**
+ * @nats-io/services 3.0.0-25 pins nats-core 3.0.0-50; npm keeps that nested copy despite the root
+ * override, so the two NatsConnection types differ only nominally. The runtime object is the same.
+ */
+export const svcm = (nc: NatsConnection) => new Svcm(nc as unknown as ConstructorParameters<typeof Svcm>[0]);
+
+/**
+ * What may be logged about an error: its name, message, code and stack. Not the whole object:
+ * ioredis errors carry the failed command's arguments (a password hash, a refresh-token hash,
+ * key material), and pino would serialise every enumerable field.
+ */
+export function safeErr(e: unknown): { type: string; message: string; code?: unknown; stack?: string } {
+  if (!(e instanceof Error)) return { type: typeof e, message: String(e).slice(0, 200) };
+  const out: { type: string; message: string; code?: unknown; stack?: string } = { type: e.name, message: e.message };
+  const code = (e as { code?: unknown }).code;
+  if (code !== undefined) out.code = code;
+  if (e.stack) out.stack = e.stack;
+  return out;
+}
