@@ -1,0 +1,261 @@
+import {
+  type AcceptedFrame,
+  CloseCodes,
+  type ErrorFrame,
+  HushError,
+  isRetryableClose,
+  type ServerFrame,
+  type WireError,
+} from '@hush/protocol';
+import { Emitter } from './emitter.js';
+import type { HushClient } from './http.js';
+import type { ConnectionEvents, ConnectionState, ConnectOptions, WebSocketCtor, WebSocketLike } from './types.js';
+
+const OPEN = 1;
+
+interface PendingSend {
+  id: string;
+  envelopes: { to: { user: string; device: string }; body: string }[];
+  resolve: (a: AcceptedFrame) => void;
+  reject: (e: HushError) => void;
+  retries: number;
+  /** Sent on the current socket and not yet answered. */
+  inFlight: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * A live /ws session (docs/PROTOCOL-WIRE.md). Sends made while offline wait and are sent (again)
+ * with the same message id after reconnecting — safe, because the gateway stores a repeated id once
+ * and receivers dedupe by id. Reconnects use exponential backoff with full jitter for retryable
+ * close codes; 4402 refreshes the token first; terminal codes (4401, 4403, 4408, 4409) and 4004
+ * (replaced by another connection of this device) stop it.
+ */
+export class Connection extends Emitter<ConnectionEvents> {
+  state: ConnectionState = 'connecting';
+  private ws: WebSocketLike | undefined;
+  private attempt = 0;
+  private stopped = false;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly pending = new Map<string, PendingSend>();
+  private readonly presenceUsers = new Set<string>();
+  private readonly minBackoff: number;
+  private readonly maxBackoff: number;
+  private readonly maxSendRetries: number;
+  private readyWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly client: HushClient,
+    private readonly WS: WebSocketCtor,
+    opts: ConnectOptions,
+  ) {
+    super();
+    this.minBackoff = opts.minBackoffMs ?? 250;
+    this.maxBackoff = opts.maxBackoffMs ?? 30_000;
+    this.maxSendRetries = opts.maxSendRetries ?? 5;
+  }
+
+  /** Resolves once the gateway said `ready` (now, if it already did). */
+  ready(): Promise<void> {
+    if (this.state === 'open') return Promise.resolve();
+    if (this.state === 'closed') return Promise.reject(new HushError('GW_NOT_READY', 'The connection is closed'));
+    return new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  start(): void {
+    void this.open();
+  }
+
+  private setState(state: ConnectionState, code?: number, reason?: string): void {
+    this.state = state;
+    this.emit('state', { state, ...(code === undefined ? {} : { code }), ...(reason === undefined ? {} : { reason }) });
+  }
+
+  private async open(): Promise<void> {
+    if (this.stopped) return;
+    this.setState('connecting');
+    let token: string;
+    try {
+      token = await this.client.accessToken();
+    } catch (e) {
+      const err = e instanceof HushError ? e : new HushError('INTERNAL');
+      this.emit('error', err);
+      if (err.code === 'UPSTREAM_UNAVAILABLE') return this.scheduleReconnect(1006, 'token refresh failed');
+      return this.finish(CloseCodes.UNAUTHORIZED, err.code);
+    }
+    if (this.stopped) return;
+    const ws = new this.WS(this.client.wsUrl);
+    this.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', token, v: 1 }));
+    ws.onmessage = (ev) => this.onMessage(ev.data);
+    ws.onerror = () => undefined; // onclose follows with the code
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      void this.onClose(ev.code, ev.reason);
+    };
+  }
+
+  private onMessage(data: unknown): void {
+    let f: ServerFrame;
+    try {
+      f = JSON.parse(typeof data === 'string' ? data : String(data)) as ServerFrame;
+    } catch {
+      return;
+    }
+    switch (f.type) {
+      case 'ready':
+        this.attempt = 0;
+        this.setState('open');
+        for (const w of this.readyWaiters.splice(0)) w();
+        if (this.presenceUsers.size > 0) this.raw({ type: 'presence.sub', users: [...this.presenceUsers] });
+        for (const p of this.pending.values()) this.transmit(p);
+        return;
+      case 'accepted': {
+        const p = this.pending.get(f.id);
+        if (!p) return;
+        this.pending.delete(f.id);
+        p.resolve(f);
+        return;
+      }
+      case 'error':
+        this.onErrorFrame(f);
+        return;
+      case 'deliver':
+        this.emit('deliver', f);
+        return;
+      case 'presence':
+        this.emit('presence', f);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onErrorFrame(f: ErrorFrame): void {
+    const p = f.id === undefined ? undefined : this.pending.get(f.id);
+    if (!p) {
+      this.emit('error', f);
+      return;
+    }
+    p.inFlight = false;
+    const retryable =
+      f.code === 'GW_PUBLISH_FAILED' || f.code === 'GW_RATE_LIMITED' || f.code === 'UPSTREAM_UNAVAILABLE';
+    if (retryable && p.retries < this.maxSendRetries) {
+      p.retries++;
+      const wait = f.retryAfter !== undefined ? f.retryAfter * 1000 : this.backoff(p.retries);
+      p.timer = setTimeout(() => this.transmit(p), wait);
+      return;
+    }
+    this.pending.delete(p.id);
+    p.reject(HushError.fromWire(f as WireError));
+  }
+
+  private async onClose(code: number, reason: string): Promise<void> {
+    for (const p of this.pending.values()) p.inFlight = false;
+    if (this.stopped) return this.finish(code, reason);
+    if (code === CloseCodes.REVOKED) {
+      this.emit('revoked', { code });
+      return this.finish(code, reason);
+    }
+    if (code === CloseCodes.TOKEN_EXPIRED) {
+      try {
+        await this.client.refresh();
+      } catch (e) {
+        this.emit('error', e instanceof HushError ? e : new HushError('AUTH_TOKEN_EXPIRED'));
+        return this.finish(code, reason);
+      }
+      return this.scheduleReconnect(code, reason, 0);
+    }
+    // Another connection of this device took over; reconnecting would steal it back forever.
+    if (code === CloseCodes.REPLACED || !isRetryableClose(code)) return this.finish(code, reason);
+    // The gateway went away (crash, shutdown, network): try the next one of the deployment.
+    if (code === 1006 || code === 1001 || code === CloseCodes.SERVER_SHUTDOWN) this.client.rotate();
+    this.scheduleReconnect(code, reason);
+  }
+
+  private backoff(attempt: number): number {
+    const cap = Math.min(this.maxBackoff, this.minBackoff * 2 ** attempt);
+    return Math.floor(Math.random() * cap); // "full jitter"
+  }
+
+  private scheduleReconnect(code: number, reason: string, delay?: number): void {
+    if (this.stopped) return;
+    this.setState('offline', code, reason);
+    const wait = delay ?? this.backoff(this.attempt++);
+    this.reconnectTimer = setTimeout(() => void this.open(), wait);
+  }
+
+  private finish(code: number, reason: string): void {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    const err = new HushError('GW_NOT_READY', `The connection closed (${code})`);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    this.setState('closed', code, reason);
+  }
+
+  private raw(frame: unknown): boolean {
+    if (this.state !== 'open' || !this.ws || this.ws.readyState !== OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  private transmit(p: PendingSend): void {
+    if (p.inFlight || !this.pending.has(p.id)) return;
+    if (this.raw({ type: 'send', id: p.id, envelopes: p.envelopes })) p.inFlight = true;
+  }
+
+  /**
+   * Sends one message (one envelope per recipient device). Resolves on `accepted` (stored for every
+   * recipient); rejects with the HushError of an error frame for this id. While offline it waits.
+   */
+  send(id: string, envelopes: PendingSend['envelopes']): Promise<AcceptedFrame> {
+    if (this.stopped) return Promise.reject(new HushError('GW_NOT_READY', 'The connection is closed'));
+    const existing = this.pending.get(id);
+    if (existing)
+      return new Promise((resolve, reject) => {
+        const { resolve: r0, reject: j0 } = existing;
+        existing.resolve = (a) => {
+          r0(a);
+          resolve(a);
+        };
+        existing.reject = (e) => {
+          j0(e);
+          reject(e);
+        };
+      });
+    return new Promise((resolve, reject) => {
+      const p: PendingSend = { id, envelopes, resolve, reject, retries: 0, inFlight: false };
+      this.pending.set(id, p);
+      this.transmit(p);
+    });
+  }
+
+  /** Acknowledge a delivery once it is decrypted and stored; unacked deliveries come again. */
+  ack(seq: number): void {
+    this.raw({ type: 'ack', seq });
+  }
+
+  /** Follow these users' presence (re-sent after every reconnect). */
+  subscribePresence(users: string[]): void {
+    for (const u of users) this.presenceUsers.add(u);
+    this.raw({ type: 'presence.sub', users });
+  }
+
+  /** Number of sends not yet accepted. */
+  get unsent(): number {
+    return this.pending.size;
+  }
+
+  close(): void {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    const ws = this.ws;
+    if (ws) ws.close(1000, 'client closed');
+    else this.finish(1000, 'client closed');
+  }
+}

@@ -1,0 +1,185 @@
+import {
+  HushError,
+  type PrekeyCount,
+  type PresenceQueryResult,
+  type PublishKeysBody,
+  type Session,
+  type SignedDeviceList,
+  type UploadPrekeysBody,
+  type UserBundle,
+  type UserProfile,
+  type WireError,
+} from '@hush/protocol';
+import { Connection } from './connection.js';
+import type { ConnectOptions, HushClientOptions, WebSocketCtor } from './types.js';
+
+/** Refresh the access token this long before it expires, so a request never races its expiry. */
+const REFRESH_MARGIN_MS = 30_000;
+
+/**
+ * The gateway's HTTP API and WebSocket protocol for Node and browsers (global fetch and
+ * WebSocket only). Every authenticated call refreshes the access token once on AUTH_TOKEN_EXPIRED;
+ * other failures throw HushError with the gateway's stable code.
+ */
+export class HushClient {
+  session: Session | undefined;
+  readonly baseUrl: string;
+  /** baseUrl then fallbackUrls; `current` is the one that last worked. */
+  readonly urls: string[];
+  private current = 0;
+  private readonly fetchFn: typeof fetch;
+  private readonly onSession: ((s: Session | null) => void) | undefined;
+  private refreshing: Promise<Session> | undefined;
+  readonly WebSocket: WebSocketCtor | undefined;
+
+  constructor(opts: HushClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.urls = [this.baseUrl, ...(opts.fallbackUrls ?? []).map((u) => u.replace(/\/+$/, ''))];
+    const f = opts.fetch ?? globalThis.fetch;
+    this.fetchFn = f.bind(globalThis);
+    this.session = opts.session;
+    this.onSession = opts.onSession;
+    this.WebSocket = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
+  }
+
+  /** The /ws URL of the gateway in use. */
+  get wsUrl(): string {
+    return `${this.urls[this.current]!.replace(/^http/, 'ws')}/ws`;
+  }
+
+  /** Moves on to the next gateway (after a connection to the current one failed). */
+  rotate(): void {
+    this.current = (this.current + 1) % this.urls.length;
+  }
+
+  private setSession(s: Session | null): void {
+    this.session = s ?? undefined;
+    this.onSession?.(s);
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers.authorization = `Bearer ${token}`;
+    let res: Response | undefined;
+    let lastErr: unknown;
+    // Network failures (not HTTP errors) move on to the next gateway.
+    for (let tries = 0; tries < this.urls.length && !res; tries++) {
+      try {
+        res = await this.fetchFn(`${this.urls[this.current]}${path}`, {
+          method,
+          headers,
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      } catch (e) {
+        lastErr = e;
+        this.rotate();
+      }
+    }
+    if (!res) throw new HushError('UPSTREAM_UNAVAILABLE', 'The gateway cannot be reached', { cause: lastErr });
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const err = (json as { error?: WireError } | undefined)?.error;
+      if (err && typeof err.code === 'string') throw HushError.fromWire(err);
+      throw new HushError(res.status >= 500 ? 'UPSTREAM_UNAVAILABLE' : 'INTERNAL', `HTTP ${res.status}`);
+    }
+    return json as T;
+  }
+
+  /** An access token that is valid for at least REFRESH_MARGIN_MS (refreshing it if needed). */
+  async accessToken(): Promise<string> {
+    const s = this.session;
+    if (!s) throw new HushError('AUTH_TOKEN_MISSING', 'Not signed in');
+    if (s.accessExpiresAt - REFRESH_MARGIN_MS > Date.now()) return s.accessToken;
+    return (await this.refresh()).accessToken;
+  }
+
+  private async authed<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const token = await this.accessToken();
+    try {
+      return await this.request<T>(method, path, body, token);
+    } catch (e) {
+      if (!(e instanceof HushError) || e.code !== 'AUTH_TOKEN_EXPIRED') throw e;
+      await this.refresh();
+      return this.request<T>(method, path, body, this.session!.accessToken);
+    }
+  }
+
+  async register(username: string, password: string, deviceName: string): Promise<Session> {
+    const s = await this.request<Session>('POST', '/v1/register', { username, password, deviceName });
+    this.setSession(s);
+    return s;
+  }
+
+  async login(username: string, password: string, deviceName: string): Promise<Session> {
+    const s = await this.request<Session>('POST', '/v1/login', { username, password, deviceName });
+    this.setSession(s);
+    return s;
+  }
+
+  /** Rotates the refresh token (single flight: concurrent callers share one refresh). */
+  refresh(): Promise<Session> {
+    if (this.refreshing) return this.refreshing;
+    const current = this.session;
+    if (!current) return Promise.reject(new HushError('AUTH_TOKEN_MISSING', 'Not signed in'));
+    this.refreshing = (async () => {
+      try {
+        const s = await this.request<Session>('POST', '/v1/refresh', { refreshToken: current.refreshToken });
+        this.setSession(s);
+        return s;
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  async logout(): Promise<void> {
+    await this.authed<void>('POST', '/v1/logout');
+    this.setSession(null);
+  }
+
+  lookupUser(username: string): Promise<UserProfile> {
+    return this.authed('GET', `/v1/users/by-name/${encodeURIComponent(username)}`);
+  }
+  getUser(userId: string): Promise<UserProfile> {
+    return this.authed('GET', `/v1/users/${encodeURIComponent(userId)}`);
+  }
+  publishKeys(body: PublishKeysBody): Promise<void> {
+    return this.authed('PUT', '/v1/keys', body);
+  }
+  uploadPrekeys(body: UploadPrekeysBody): Promise<PrekeyCount> {
+    return this.authed('POST', '/v1/keys/prekeys', body);
+  }
+  prekeyCount(): Promise<PrekeyCount> {
+    return this.authed('GET', '/v1/keys/count');
+  }
+  /** Claims one one-time prekey per device of the user (each is handed out once). */
+  fetchBundle(userId: string): Promise<UserBundle> {
+    return this.authed('GET', `/v1/keys/${encodeURIComponent(userId)}`);
+  }
+  publishDeviceList(list: SignedDeviceList): Promise<void> {
+    return this.authed('PUT', '/v1/keys/device-list', list);
+  }
+  addContact(userId: string): Promise<void> {
+    return this.authed('PUT', `/v1/contacts/${encodeURIComponent(userId)}`);
+  }
+  presence(userIds: string[]): Promise<PresenceQueryResult> {
+    return this.authed('GET', `/v1/presence?users=${userIds.map(encodeURIComponent).join(',')}`);
+  }
+
+  /** Opens /ws (and keeps it open, reconnecting with backoff) until `close()`. */
+  connect(opts: ConnectOptions = {}): Connection {
+    if (!this.WebSocket) throw new Error('No WebSocket implementation: pass one in HushClientOptions.WebSocket');
+    const c = new Connection(this, this.WebSocket, opts);
+    c.start();
+    return c;
+  }
+}

@@ -1,0 +1,11 @@
+export { Connection } from './connection.js';
+export { Emitter } from './emitter.js';
+export { HushClient } from './http.js';
+export type {
+  ConnectionEvents,
+  ConnectionState,
+  ConnectOptions,
+  HushClientOptions,
+  WebSocketCtor,
+  WebSocketLike,
+} from './types.js';

@@ -1,0 +1,53 @@
+import type { AcceptedFrame, DeliverFrame, ErrorFrame, HushError, PresenceFrame, Session } from '@hush/protocol';
+
+/** The slice of the WHATWG WebSocket the client uses (browsers, and `ws` in Node). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+export type WebSocketCtor = new (url: string) => WebSocketLike;
+
+export interface HushClientOptions {
+  /** Gateway origin, e.g. http://localhost:8080 (ws:// or wss:// is derived from it). */
+  baseUrl: string;
+  /**
+   * More gateways of the same deployment. When one cannot be reached (connection refused, socket
+   * dropped), HTTP calls and reconnects move on to the next; gateways are stateless, so any will do.
+   */
+  fallbackUrls?: string[];
+  /** WebSocket constructor; default globalThis.WebSocket (Node 20 has none: pass `ws`). */
+  WebSocket?: WebSocketCtor;
+  /** fetch implementation; default globalThis.fetch. */
+  fetch?: typeof fetch;
+  /** A stored session to resume. */
+  session?: Session;
+  /** Called whenever the session changes (login, refresh, logout → null) so the app can persist it. */
+  onSession?: (s: Session | null) => void;
+}
+
+export interface ConnectOptions {
+  /** Reconnect backoff: first delay and cap, in ms (exponential with full jitter). */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** How many times a send is retried after GW_PUBLISH_FAILED or GW_RATE_LIMITED before it rejects. */
+  maxSendRetries?: number;
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'offline' | 'closed';
+
+export interface ConnectionEvents {
+  state: { state: ConnectionState; code?: number; reason?: string };
+  deliver: DeliverFrame;
+  presence: PresenceFrame;
+  /** The device was signed out (close 4403): the app should drop its session. */
+  revoked: { code: number };
+  /** Error frames not tied to a send, and failures of the connection itself. */
+  error: ErrorFrame | HushError;
+}
+
+export type { AcceptedFrame };

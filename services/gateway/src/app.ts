@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import { type Caller, type CheckResult, ErrorCodes, HushError, subjects, type WireError } from '@hush/protocol';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { JSONWebKeySet } from 'jose';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config.js';
+import { ACK_WAIT_MS, HTTP_BODY_LIMIT, READY_PROBE_TIMEOUT_MS, WS_MAX_PAYLOAD } from './constants.js';
+import { httpRoutes } from './http/routes.js';
+import { Health, Jwks, Ready } from './http/schemas.js';
+import { Rpc } from './nats-rpc.js';
+import { TokenBuckets } from './rate-limit.js';
+import { DeviceDirectory } from './recipients.js';
+import { ensureStream } from './stream.js';
+import { type JwksSource, TokenVerifier } from './tokens.js';
+import { Connection } from './ws/connection.js';
+import { Hub } from './ws/hub.js';
+
+export interface GatewayDeps {
+  /** Connected NATS client; the caller owns it (main.ts drains it after app.close()). */
+  nc: NatsConnection;
+  /** pino logger; default: pino at config.logLevel. Pass `false` to silence (tests). */
+  logger?: Logger | false;
+  /** Where the JWKS comes from; default: a NATS request to `auth.jwks`. */
+  jwks?: JwksSource;
+  /**
+   * Per-hello revocation check; default: `auth.check`. Revocation events cover sockets already
+   * open and HTTP calls on gateways that saw the event; this covers a gateway started later.
+   */
+  checkDevice?: (caller: Caller) => Promise<void>;
+  /** JetStream ack wait for mailbox consumers (tests shorten it for crash scenarios). */
+  ackWaitMs?: number;
+  now?: () => number;
+}
+
+export interface GatewayApp extends FastifyInstance {
+  hub: Hub;
+}
+
+/** Content-Security-Policy for the web client: no inline script, no third parties (DESIGN.md §6). */
+const CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:', 'blob:'],
+  connectSrc: ["'self'", 'ws:', 'wss:'],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  frameAncestors: ["'none'"],
+};
+
+/** Paths and fields that never reach a log line (tokens, passwords, bodies, payloads). */
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.body',
+  'res.headers["set-cookie"]',
+  '*.token',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.password',
+  '*.body',
+];
+
+const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Hush</title></head>
+<body><h1>Hush gateway</h1><p>The web client is not built. Run <code>npm run build</code>, or use the API (<a href="/docs/json">/docs/json</a>).</p></body></html>`;
+
+export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promise<GatewayApp> {
+  const s = subjects(config.subjectPrefix);
+  const { nc } = deps;
+  const rpc = new Rpc(nc);
+  const loggerOpts =
+    deps.logger === false
+      ? { logger: false as const }
+      : deps.logger
+        ? { loggerInstance: deps.logger }
+        : { logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } } };
+  const app = Fastify({
+    ...loggerOpts,
+    bodyLimit: HTTP_BODY_LIMIT,
+    trustProxy: config.trustProxy,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }) as unknown as FastifyInstance;
+
+  const jwksSource: JwksSource =
+    deps.jwks ??
+    (async () => {
+      const r = await rpc.raw<{ ok?: boolean; result?: JSONWebKeySet; keys?: JSONWebKeySet['keys'] }>(s.auth.jwks, {});
+      if (r.ok === true && r.result) return r.result;
+      if (Array.isArray(r.keys)) return { keys: r.keys };
+      throw new HushError('UPSTREAM_UNAVAILABLE', 'auth did not return a JWKS');
+    });
+  const verifier = new TokenVerifier(jwksSource, deps.now);
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  await ensureStream(jsm, {
+    name: config.streamName,
+    subjects: s,
+    maxAgeMs: config.mailboxMaxAgeMs,
+    replicas: config.streamReplicas,
+  });
+  const hub = new Hub({
+    nc,
+    js,
+    jsm,
+    s,
+    config,
+    rpc,
+    verifier,
+    devices: new DeviceDirectory(rpc, s, deps.now),
+    buckets: new TokenBuckets(config.sendRate, config.sendBurst, deps.now),
+    log: app.log,
+    ackWaitMs: deps.ackWaitMs ?? ACK_WAIT_MS,
+    checkDevice:
+      deps.checkDevice ??
+      (async (caller: Caller) => {
+        const r = await rpc.call<CheckResult>(s.auth.check, caller);
+        if (!r.active) throw new HushError('AUTH_DEVICE_REVOKED');
+      }),
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  app.setErrorHandler((err: FastifyError | HushError, req, reply) => {
+    let wire: WireError;
+    let status: number;
+    if (err instanceof HushError) {
+      wire = err.toWire();
+      status = err.status;
+      if (status >= 500) req.log.warn({ code: err.code, msg: err.message }, 'upstream error');
+    } else if ((err as FastifyError).validation) {
+      wire = { code: 'VALIDATION_FAILED', message: err.message.slice(0, 300) };
+      status = ErrorCodes.VALIDATION_FAILED.status;
+    } else if ((err as FastifyError).statusCode === 413) {
+      wire = { code: 'VALIDATION_FAILED', message: `The body is larger than ${HTTP_BODY_LIMIT} bytes` };
+      status = 413;
+    } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
+      // Bad JSON, wrong content type and the like: the request, not the server, is at fault.
+      wire = { code: 'VALIDATION_FAILED', message: err.message.slice(0, 300) };
+      status = ErrorCodes.VALIDATION_FAILED.status;
+    } else {
+      req.log.error({ err: err.message }, 'unhandled error');
+      wire = { code: 'INTERNAL', message: ErrorCodes.INTERNAL.message };
+      status = 500;
+    }
+    return reply.code(status).send({ error: wire });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply
+      .code(404)
+      .send({ error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  await app.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: CSP } });
+  await app.register(cors, { origin: config.corsOrigins.length > 0 ? config.corsOrigins : false });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Hush gateway HTTP API',
+        version: '1',
+        description: 'WebSocket frames on /ws are described in docs/PROTOCOL-WIRE.md',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(websocket, {
+    options: { maxPayload: WS_MAX_PAYLOAD },
+    // Our shutdown first (close code 4000 = reconnect elsewhere), then the library's.
+    preClose: async () => {
+      await hub.stop();
+      for (const c of app.websocketServer.clients) c.terminate();
+    },
+  });
+
+  app.get('/healthz', { schema: { hide: true, response: { 200: Health } } }, async () => ({
+    status: 'ok',
+    gateway: config.gatewayId,
+  }));
+  app.get('/readyz', { schema: { hide: true, response: { 200: Ready, 503: Ready } } }, async (_req, reply) => {
+    const checks: Record<string, string> = {};
+    checks.nats = nc.isClosed() ? 'closed' : hub.stopped ? 'shutting down' : 'ok';
+    const probe = async (name: string, subject: string, payload: unknown) => {
+      try {
+        await rpc.raw(subject, payload, READY_PROBE_TIMEOUT_MS);
+        checks[name] = 'ok';
+      } catch {
+        checks[name] = 'no answer';
+      }
+    };
+    const probeId = 'readyzprobe0';
+    await Promise.all([
+      probe('auth', s.auth.jwks, {}),
+      probe('keydir', s.keydir.devices, { userId: probeId }),
+      probe('presence', s.presence.query, { caller: { userId: probeId, deviceId: 'readyz' }, userIds: [] }),
+    ]);
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    return reply.code(ready ? 200 : 503).send({ ready, checks });
+  });
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/.well-known/jwks.json', { schema: { tags: ['auth'], response: { 200: Jwks } } }, () => jwksSource());
+
+  await app.register(async (scope) => httpRoutes(scope, { rpc, s, verifier }));
+
+  app.get('/ws', { websocket: true, schema: { hide: true } }, (socket, req) => {
+    new Connection(socket, hub, req.log);
+  });
+
+  const index = join(config.webRoot, 'index.html');
+  if (existsSync(index)) {
+    await app.register(fastifyStatic, { root: config.webRoot, prefix: '/', wildcard: true });
+  } else {
+    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html').send(PLACEHOLDER));
+  }
+
+  hub.start();
+  const gw = app as GatewayApp;
+  gw.decorate('hub', hub);
+  return gw;
+}

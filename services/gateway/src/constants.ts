@@ -1,0 +1,41 @@
+/**
+ * Gateway limits, each with its reason. Wire-level limits shared with clients (frame size,
+ * envelopes per send, hello timeout) live in @hush/protocol's ws.ts; these are the gateway's own.
+ */
+import { MAX_FRAME_BYTES } from '@hush/protocol';
+
+/** How long a NATS request to auth/keydir/presence may take before we answer UPSTREAM_UNAVAILABLE. */
+export const UPSTREAM_TIMEOUT_MS = 5_000;
+/** /readyz probes must be quick: a load balancer polls them. */
+export const READY_PROBE_TIMEOUT_MS = 1_000;
+/** HTTP bodies: the largest is PUT /v1/keys with 200 one-time prekeys (~40 KiB); 256 KiB leaves room. */
+export const HTTP_BODY_LIMIT = 256 * 1024;
+/**
+ * The ws library closes a socket with 1009 for frames above maxPayload before we see them. We set it
+ * above MAX_FRAME_BYTES so frames just over the limit get a GW_FRAME_TOO_LARGE error frame and the
+ * socket lives; only absurdly large frames (> this) cost the client its socket.
+ */
+export const WS_MAX_PAYLOAD = MAX_FRAME_BYTES + 64 * 1024;
+/** WS ping interval; a socket that misses two pongs in a row is closed with 4001. */
+export const HEARTBEAT_INTERVAL_MS = 20_000;
+/**
+ * Pause pulling from JetStream while this many bytes wait in the socket's send buffer: a slow reader
+ * must not make the gateway hold its whole backlog in memory (the backlog waits in the mailbox).
+ */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Messages pulled per request from a device's consumer (the gateway-side buffer). */
+export const PULL_BATCH = 64;
+/** Unacked deliveries per device (JetStream max_ack_pending): the in-flight window on the socket. */
+export const MAX_ACK_PENDING = 1_000;
+/** A delivery the client did not ack in this time is redelivered (at-least-once). */
+export const ACK_WAIT_MS = 30_000;
+/** Recipient device lists are cached this long (and dropped early on keys.changed). */
+export const DEVICE_CACHE_MS = 5_000;
+/** Revoked (user, device) pairs are remembered as long as an access token can live. */
+export const REVOKED_MEMORY_MS = 15 * 60_000;
+/** At most one JWKS refetch per this interval when a token names an unknown kid. */
+export const JWKS_REFETCH_MIN_MS = 2_000;
+/** JetStream dedupe window: a client retrying a send with the same id within it is stored once. */
+export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+/** How long graceful shutdown waits for sockets to close before draining NATS anyway. */
+export const SHUTDOWN_GRACE_MS = 5_000;

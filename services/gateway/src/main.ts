@@ -1,0 +1,44 @@
+import { connect } from '@nats-io/transport-node';
+import pino from 'pino';
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+import { SHUTDOWN_GRACE_MS } from './constants.js';
+
+/** Reads env, connects NATS, listens; SIGINT/SIGTERM close sockets with 4000 and drain NATS. */
+const config = loadConfig(process.env);
+const log = pino({
+  level: config.logLevel,
+  base: { svc: 'gateway', gw: config.gatewayId },
+  redact: { paths: ['req.headers.authorization', '*.token', '*.password', '*.body'], censor: '[redacted]' },
+});
+
+const nc = await connect({
+  servers: config.natsUrl,
+  name: `gateway-${config.gatewayId}`,
+  maxReconnectAttempts: -1,
+}).catch((e: unknown) => {
+  log.fatal({ err: e instanceof Error ? e.message : String(e), url: config.natsUrl }, 'cannot connect to NATS');
+  process.exit(1);
+});
+
+const app = await buildApp({ nc, logger: log }, config);
+await app.listen({ port: config.port, host: config.host });
+log.info({ port: config.port, stream: config.streamName }, 'gateway listening');
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down');
+  const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS * 2);
+  force.unref();
+  try {
+    await app.close(); // stops accepting, closes sockets with 4000 SERVER_SHUTDOWN
+    await nc.drain();
+  } catch (e) {
+    log.error({ err: e instanceof Error ? e.message : String(e) }, 'shutdown error');
+  }
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

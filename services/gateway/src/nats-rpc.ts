@@ -1,0 +1,42 @@
+import { decodeJson, encodeJson, HushError, type ServiceReply } from '@hush/protocol';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { UPSTREAM_TIMEOUT_MS } from './constants.js';
+
+/**
+ * Request/reply to auth, keydir and presence. Replies are `ServiceReply<T>` JSON
+ * (libs/protocol/service.ts); an error reply becomes the HushError it carries, and a timeout or
+ * "no responders" becomes UPSTREAM_UNAVAILABLE so HTTP answers 503 and WS sends an error frame.
+ */
+export class Rpc {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly timeoutMs = UPSTREAM_TIMEOUT_MS,
+  ) {}
+
+  async call<T>(subject: string, payload: unknown, timeoutMs = this.timeoutMs): Promise<T> {
+    const reply = await this.raw<ServiceReply<T>>(subject, payload, timeoutMs);
+    if (reply && typeof reply === 'object' && 'ok' in reply) {
+      if (reply.ok) return reply.result;
+      throw HushError.fromWire(reply.error);
+    }
+    throw new HushError('INTERNAL', `Malformed reply on ${subject}`);
+  }
+
+  /** The decoded reply without unwrapping (used for JWKS, which may be served bare). */
+  async raw<T>(subject: string, payload: unknown, timeoutMs = this.timeoutMs): Promise<T> {
+    let data: Uint8Array;
+    try {
+      const msg = await this.nc.request(subject, encodeJson(payload), { timeout: timeoutMs });
+      data = msg.data;
+    } catch (e) {
+      throw new HushError('UPSTREAM_UNAVAILABLE', `No answer on ${subject.split('.').slice(-2).join('.')}`, {
+        cause: e,
+      });
+    }
+    try {
+      return decodeJson<T>(data);
+    } catch (e) {
+      throw new HushError('INTERNAL', `Malformed reply on ${subject}`, { cause: e });
+    }
+  }
+}

@@ -1,0 +1,319 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type AcceptedFrame,
+  CloseCodes,
+  type DeliverFrame,
+  HushError,
+  natsMsgId,
+  type PresenceEntry,
+  type PresenceQueryResult,
+  type SendFrame,
+  type ServerFrame,
+  type StoredEnvelope,
+} from '@hush/protocol';
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import { MAX_BUFFERED_BYTES } from '../constants.js';
+import type { TokenIdentity } from '../tokens.js';
+import { errorFrame, parseFrame } from './frames.js';
+import type { Hub } from './hub.js';
+
+const OPEN = 1;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One WebSocket on /ws. Lifecycle (docs/PROTOCOL-WIRE.md): `hello` with the access token first
+ * (within helloTimeoutMs), then the socket is bound to the token's (user, device) — never to
+ * anything the client names later — and that device's mailbox is streamed to it. Frames are handled
+ * one at a time, in order, so an `accepted` never overtakes an earlier frame's error.
+ */
+export class Connection {
+  readonly connId = randomBytes(8).toString('hex');
+  identity: TokenIdentity | undefined;
+  private state: 'hello' | 'open' | 'closed' = 'hello';
+  private queue: Promise<void> = Promise.resolve();
+  private helloTimer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private missedPongs = 0;
+  private messages: ConsumerMessages | undefined;
+  /** Deliveries pushed to the socket and not yet acked by the client, by stream sequence. */
+  private readonly unacked = new Map<number, JsMsg>();
+  readonly presenceUsers = new Set<string>();
+  private log: FastifyBaseLogger;
+
+  constructor(
+    readonly socket: WebSocket,
+    private readonly hub: Hub,
+    log: FastifyBaseLogger,
+  ) {
+    this.log = log.child({ conn: this.connId });
+    hub.all.add(this);
+    socket.on('message', (data, isBinary) => {
+      this.queue = this.queue.then(() => this.onFrame(data as Buffer, isBinary)).catch((e) => this.fail(e));
+    });
+    socket.on('pong', () => {
+      this.missedPongs = 0;
+    });
+    socket.on('close', (code) => void this.onClosed(code));
+    socket.on('error', (e) => this.log.debug({ err: e.message }, 'socket error'));
+    this.helloTimer = setTimeout(
+      () => this.close(CloseCodes.HELLO_TIMEOUT, 'hello timeout'),
+      hub.config.helloTimeoutMs,
+    );
+    this.heartbeat = setInterval(() => this.beat(), hub.config.heartbeatMs);
+  }
+
+  get isOpen(): boolean {
+    return this.state !== 'closed';
+  }
+
+  get key(): string | undefined {
+    return this.identity ? `${this.identity.userId}/${this.identity.deviceId}` : undefined;
+  }
+
+  send(frame: ServerFrame): void {
+    if (this.socket.readyState === OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.log.info({ code, reason }, 'closing socket');
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      this.socket.terminate();
+    }
+    void this.onClosed(code);
+  }
+
+  private beat(): void {
+    // Two intervals without a pong: the peer is gone (or a proxy ate the socket).
+    if (this.missedPongs >= 2) {
+      this.close(CloseCodes.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
+      return;
+    }
+    this.missedPongs++;
+    try {
+      this.socket.ping();
+    } catch {
+      /* closing anyway */
+    }
+  }
+
+  private fail(e: unknown): void {
+    this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'frame handler failed');
+    this.send({ type: 'error', code: 'INTERNAL', message: 'Internal error' });
+  }
+
+  private async onFrame(data: Buffer, isBinary: boolean): Promise<void> {
+    if (this.state === 'closed') return;
+    const parsed = parseFrame(data, isBinary);
+    if (this.state === 'hello') {
+      if (parsed.frame?.type !== 'hello') {
+        this.send(errorFrame(new HushError('GW_NOT_AUTHENTICATED'), parsed.id));
+        return this.close(CloseCodes.UNAUTHORIZED, 'hello expected');
+      }
+      return this.onHello(parsed.frame.token);
+    }
+    if (parsed.error || !parsed.frame) {
+      this.send(errorFrame(parsed.error ?? new HushError('GW_BAD_FRAME'), parsed.id));
+      return;
+    }
+    const f = parsed.frame;
+    switch (f.type) {
+      case 'hello':
+        this.send(errorFrame(new HushError('GW_BAD_FRAME', 'Already authenticated')));
+        return;
+      case 'ping':
+        this.send(f.t === undefined ? { type: 'pong' } : { type: 'pong', t: f.t });
+        return;
+      case 'ack': {
+        const m = this.unacked.get(f.seq);
+        // An unknown seq is ignored: it was acked already or belongs to a previous socket, and
+        // a device can only ever name deliveries of its own mailbox on its own socket.
+        if (m) {
+          this.unacked.delete(f.seq);
+          m.ack();
+        }
+        return;
+      }
+      case 'send':
+        return this.onSend(f);
+      case 'presence.sub':
+        return this.onPresenceSub(f.users);
+    }
+  }
+
+  private async onHello(token: string): Promise<void> {
+    clearTimeout(this.helloTimer);
+    let id: TokenIdentity;
+    try {
+      id = await this.hub.verifier.verify(token);
+      await this.hub.checkNotRevoked(id);
+    } catch (e) {
+      const err = e instanceof HushError ? e : new HushError('AUTH_TOKEN_INVALID');
+      this.send(errorFrame(err));
+      const code =
+        err.code === 'AUTH_TOKEN_EXPIRED'
+          ? CloseCodes.TOKEN_EXPIRED
+          : err.code === 'AUTH_DEVICE_REVOKED'
+            ? CloseCodes.REVOKED
+            : err.code === 'UPSTREAM_UNAVAILABLE'
+              ? CloseCodes.UPSTREAM_LOST
+              : CloseCodes.UNAUTHORIZED;
+      return this.close(code, err.code);
+    }
+    if (this.state === 'closed') return;
+    this.identity = id;
+    this.state = 'open';
+    this.log = this.log.child({ user: id.userId, device: id.deviceId });
+    this.hub.register(this);
+    try {
+      await this.startDelivery();
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'cannot open mailbox');
+      this.send(errorFrame(new HushError('UPSTREAM_UNAVAILABLE', 'The mailbox is not available')));
+      return this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
+    }
+    if (this.state !== 'open') return;
+    this.send({ type: 'ready', user: id.userId, device: id.deviceId, gateway: this.hub.config.gatewayId, v: 1 });
+    this.log.info('device connected');
+  }
+
+  /**
+   * Streams this device's mailbox: a pull consumer filtered on `mbox.<user>.<device>` only (the
+   * binding comes from the token, so there is no way to ask for another mailbox).
+   */
+  private async startDelivery(): Promise<void> {
+    const id = this.identity!;
+    const consumer = await this.hub.openMailbox(id.userId, id.deviceId);
+    if (this.state !== 'open') return;
+    this.messages = await consumer.consume(this.hub.consumeOptions());
+    if (this.state !== 'open') {
+      await this.messages.close();
+      return;
+    }
+    void this.watchStatus(this.messages);
+    void this.pump(this.messages);
+  }
+
+  private async watchStatus(msgs: ConsumerMessages): Promise<void> {
+    for await (const s of msgs.status()) {
+      // A newer connection of this device (here or on another gateway) recreates the consumer.
+      if (s.type === 'consumer_deleted') {
+        if (this.state === 'open') this.close(CloseCodes.REPLACED, 'replaced by a newer connection');
+        return;
+      }
+      if (s.type === 'consumer_not_found') {
+        if (this.state === 'open') this.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer gone');
+        return;
+      }
+    }
+  }
+
+  private async pump(msgs: ConsumerMessages): Promise<void> {
+    try {
+      for await (const m of msgs) {
+        // Backpressure: while the client reads slowly we stop pulling; its backlog waits in JetStream.
+        while (this.state === 'open' && this.socket.bufferedAmount > MAX_BUFFERED_BYTES) await sleep(25);
+        if (this.state !== 'open') break;
+        let env: StoredEnvelope;
+        try {
+          env = m.json<StoredEnvelope>();
+        } catch {
+          m.term(); // not ours to deliver; never retry it
+          continue;
+        }
+        const frame: DeliverFrame = {
+          type: 'deliver',
+          seq: m.seq,
+          id: env.id,
+          from: env.from,
+          ts: env.ts,
+          body: env.body,
+        };
+        this.unacked.set(m.seq, m);
+        this.send(frame);
+      }
+    } catch (e) {
+      if (this.state === 'open') {
+        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'mailbox stream ended');
+        this.close(CloseCodes.UPSTREAM_LOST, 'mailbox stream ended');
+      }
+    }
+  }
+
+  private async onSend(f: SendFrame): Promise<void> {
+    const id = this.identity!;
+    const wait = this.hub.buckets.take(this.key!);
+    if (wait > 0) {
+      this.send(errorFrame(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id));
+      return;
+    }
+    try {
+      await this.hub.devices.check(f.envelopes.map((e) => e.to));
+    } catch (e) {
+      this.send(errorFrame(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE'), f.id));
+      return;
+    }
+    const ts = Date.now();
+    const from = { user: id.userId, device: id.deviceId };
+    try {
+      // The sender's ack waits for JetStream to ack every envelope (DESIGN.md §3 step 2).
+      await Promise.all(
+        f.envelopes.map((e) => {
+          const stored: StoredEnvelope = { id: f.id, from, ts, body: e.body };
+          return this.hub.publishEnvelope(e.to, stored, natsMsgId(f.id, e.to));
+        }),
+      );
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e), msg: f.id }, 'publish failed');
+      this.send(errorFrame(new HushError('GW_PUBLISH_FAILED'), f.id));
+      return;
+    }
+    const ack: AcceptedFrame = { type: 'accepted', id: f.id, ts, count: f.envelopes.length };
+    this.send(ack);
+  }
+
+  private async onPresenceSub(users: string[]): Promise<void> {
+    const id = this.identity!;
+    let result: PresenceQueryResult;
+    try {
+      result = await this.hub.rpc.call<PresenceQueryResult>(this.hub.s.presence.query, {
+        caller: { userId: id.userId, deviceId: id.deviceId },
+        userIds: users,
+      });
+    } catch (e) {
+      this.send(errorFrame(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE')));
+      return;
+    }
+    // Only users presence let us see are followed (presence is shared with contacts only).
+    for (const entry of result.users) {
+      this.presenceUsers.add(entry.userId);
+      this.sendPresence(entry);
+    }
+  }
+
+  sendPresence(e: PresenceEntry): void {
+    this.send({ type: 'presence', user: e.userId, online: e.online, lastSeen: e.lastSeen });
+  }
+
+  private async onClosed(code: number): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    clearTimeout(this.helloTimer);
+    clearInterval(this.heartbeat);
+    this.hub.unregister(this);
+    this.hub.all.delete(this);
+    const msgs = this.messages;
+    this.messages = undefined;
+    // Unacked deliveries are redelivered on the next connection (at-least-once); nak them now so
+    // they need not wait for the ack timeout if the device comes back at once.
+    for (const m of this.unacked.values()) m.nak();
+    this.unacked.clear();
+    if (msgs) await msgs.close().catch(() => undefined);
+    if (wasOpen) this.log.info({ code }, 'device disconnected');
+  }
+}

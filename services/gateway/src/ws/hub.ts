@@ -1,0 +1,220 @@
+import {
+  type Caller,
+  CloseCodes,
+  type DeviceRevokedEvent,
+  decodeJson,
+  encodeJson,
+  type GatewayLeaseEvent,
+  type KeysChangedEvent,
+  type PresenceChangedEvent,
+  type PresenceConnectEvent,
+  type StoredEnvelope,
+  type Subjects,
+} from '@hush/protocol';
+import {
+  AckPolicy,
+  type ConsumeOptions,
+  type Consumer,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { type NatsConnection, nanos, type Subscription } from '@nats-io/transport-node';
+import type { FastifyBaseLogger } from 'fastify';
+import type { GatewayConfig } from '../config.js';
+import { MAX_ACK_PENDING, PULL_BATCH } from '../constants.js';
+import type { Rpc } from '../nats-rpc.js';
+import type { TokenBuckets } from '../rate-limit.js';
+import type { DeviceDirectory } from '../recipients.js';
+import type { TokenIdentity, TokenVerifier } from '../tokens.js';
+import type { Connection } from './connection.js';
+
+export interface HubDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  s: Subjects;
+  config: GatewayConfig;
+  rpc: Rpc;
+  verifier: TokenVerifier;
+  devices: DeviceDirectory;
+  buckets: TokenBuckets;
+  log: FastifyBaseLogger;
+  /** Optional `auth.check`-style revocation check on hello (events cover the rest). */
+  checkDevice?: (caller: Caller) => Promise<void>;
+  ackWaitMs: number;
+}
+
+/**
+ * What all sockets of one gateway share: the registry of bound devices, NATS event subscriptions
+ * (revocations, key changes, presence changes, other gateways' connects), the presence lease, and
+ * the JetStream mailbox plumbing.
+ */
+export class Hub {
+  readonly config: GatewayConfig;
+  readonly s: Subjects;
+  readonly rpc: Rpc;
+  readonly verifier: TokenVerifier;
+  readonly devices: DeviceDirectory;
+  readonly buckets: TokenBuckets;
+  private readonly byDevice = new Map<string, Connection>();
+  /** Every socket, bound or still waiting for hello (for shutdown). */
+  readonly all = new Set<Connection>();
+  private readonly subs: Subscription[] = [];
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  constructor(private readonly d: HubDeps) {
+    this.config = d.config;
+    this.s = d.s;
+    this.rpc = d.rpc;
+    this.verifier = d.verifier;
+    this.devices = d.devices;
+    this.buckets = d.buckets;
+  }
+
+  get connectionCount(): number {
+    return this.byDevice.size;
+  }
+
+  start(): void {
+    const { nc, s } = this.d;
+    this.listen(s.events.deviceRevoked, (ev: DeviceRevokedEvent) => {
+      this.d.verifier.revoke(ev.userId, ev.deviceId);
+      const c = this.byDevice.get(`${ev.userId}/${ev.deviceId}`);
+      if (c) {
+        c.send({ type: 'error', code: 'AUTH_DEVICE_REVOKED', message: 'This device was signed out' });
+        c.close(CloseCodes.REVOKED, 'revoked');
+      }
+    });
+    this.listen(s.events.keysChangedAll, (ev: KeysChangedEvent) => {
+      this.d.devices.invalidate(ev.userId);
+      for (const dev of ev.removedDevices ?? []) {
+        this.d.verifier.revoke(ev.userId, dev);
+        this.byDevice.get(`${ev.userId}/${dev}`)?.close(CloseCodes.REVOKED, 'device removed');
+      }
+    });
+    this.listen(s.events.presenceChangedAll, (ev: PresenceChangedEvent) => {
+      for (const c of this.byDevice.values()) {
+        if (c.presenceUsers.has(ev.userId)) {
+          c.sendPresence({ userId: ev.userId, online: ev.online, lastSeen: ev.lastSeen });
+        }
+      }
+    });
+    // The same device connecting through another gateway replaces this socket (one reader per mailbox).
+    this.listen(s.events.presenceConnect, (ev: PresenceConnectEvent) => {
+      if (ev.gatewayId === this.config.gatewayId) return;
+      const c = this.byDevice.get(`${ev.userId}/${ev.deviceId}`);
+      if (c && c.connId !== ev.connId) c.close(CloseCodes.REPLACED, 'replaced by a newer connection');
+    });
+    const lease = () => {
+      const ev: GatewayLeaseEvent = { gatewayId: this.config.gatewayId, at: Date.now(), ttlMs: this.config.leaseTtlMs };
+      if (!nc.isClosed()) nc.publish(s.events.gatewayLease, encodeJson(ev));
+    };
+    lease();
+    this.leaseTimer = setInterval(lease, this.config.leaseIntervalMs);
+    this.sweepTimer = setInterval(() => this.d.buckets.sweep(), 60_000);
+    this.sweepTimer.unref();
+  }
+
+  private listen<T>(subject: string, fn: (ev: T) => void): void {
+    const sub = this.d.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          fn(decodeJson<T>(msg.data));
+        } catch (e) {
+          this.d.log.warn({ subject, err: e instanceof Error ? e.message : String(e) }, 'bad event');
+        }
+      },
+    });
+    this.subs.push(sub);
+  }
+
+  async checkNotRevoked(id: TokenIdentity): Promise<void> {
+    if (this.d.checkDevice) await this.d.checkDevice({ userId: id.userId, deviceId: id.deviceId });
+  }
+
+  register(c: Connection): void {
+    const key = c.key!;
+    const old = this.byDevice.get(key);
+    this.byDevice.set(key, c);
+    if (old && old !== c) old.close(CloseCodes.REPLACED, 'replaced by a newer connection');
+    this.presence('connect', c);
+  }
+
+  unregister(c: Connection): void {
+    const key = c.key;
+    if (!key) return;
+    if (this.byDevice.get(key) === c) this.byDevice.delete(key);
+    this.presence('disconnect', c);
+  }
+
+  private presence(kind: 'connect' | 'disconnect', c: Connection): void {
+    const id = c.identity;
+    if (!id || this.d.nc.isClosed()) return;
+    const ev: PresenceConnectEvent = {
+      gatewayId: this.config.gatewayId,
+      userId: id.userId,
+      deviceId: id.deviceId,
+      connId: c.connId,
+      at: Date.now(),
+    };
+    const subject = kind === 'connect' ? this.s.events.presenceConnect : this.s.events.presenceDisconnect;
+    try {
+      this.d.nc.publish(subject, encodeJson(ev));
+    } catch {
+      /* draining */
+    }
+  }
+
+  /**
+   * A fresh durable consumer for the device's mailbox. The stream uses work-queue retention (an
+   * acked envelope is gone from the broker), so deleting and recreating the consumer loses nothing:
+   * every unacked envelope is delivered again at once, in stream order, instead of waiting out the
+   * previous connection's ack timeout. Filter = this device's subject only (nats-server 2.9).
+   */
+  async openMailbox(userId: string, deviceId: string): Promise<Consumer> {
+    const { jsm, js, config, s } = this.d;
+    const name = s.consumerName(userId, deviceId);
+    await jsm.consumers.delete(config.streamName, name).catch(() => undefined);
+    await jsm.consumers.add(config.streamName, {
+      durable_name: name,
+      filter_subject: s.mailbox(userId, deviceId),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(this.d.ackWaitMs),
+      max_ack_pending: MAX_ACK_PENDING,
+      // Consumers of devices that never come back are cleaned up by the server.
+      inactive_threshold: nanos(config.mailboxMaxAgeMs),
+    });
+    return js.consumers.get(config.streamName, name);
+  }
+
+  consumeOptions(): ConsumeOptions {
+    return { max_messages: PULL_BATCH, expires: 30_000 };
+  }
+
+  async publishEnvelope(to: { user: string; device: string }, env: StoredEnvelope, msgId: string): Promise<void> {
+    await this.d.js.publish(this.s.mailbox(to.user, to.device), encodeJson(env), {
+      msgID: msgId,
+      expect: { streamName: this.config.streamName },
+      timeout: 5_000,
+    });
+  }
+
+  /** Graceful shutdown: stop timers and subscriptions, close every socket with 4000 (reconnect). */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.leaseTimer);
+    clearInterval(this.sweepTimer);
+    for (const c of [...this.all]) c.close(CloseCodes.SERVER_SHUTDOWN, 'server shutdown');
+    for (const sub of this.subs) sub.unsubscribe();
+  }
+
+  get stopped(): boolean {
+    return this.stopping;
+  }
+}
