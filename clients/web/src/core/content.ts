@@ -1,0 +1,99 @@
+/**
+ * The plaintext that the Double Ratchet encrypts (and @hush/crypto pads): a small versioned JSON
+ * object. Receipts and typing indicators are ordinary encrypted messages too (DESIGN §3.4), so
+ * the server learns nothing from them beyond traffic.
+ *
+ * Everything decoded here came out of a decryption, i.e. from a peer we have a session with, but
+ * a peer is still untrusted input: every field is checked, unknown kinds are refused, and text is
+ * later rendered only as a text node (never HTML).
+ */
+export const CONTENT_VERSION = 1;
+/** A message longer than this is refused by the composer; keeps a padded body well under the frame limit. */
+export const MAX_TEXT_CHARS = 4_000;
+/** One receipt may acknowledge many messages at once (batching on reconnect); bounded like a frame. */
+export const MAX_RECEIPT_IDS = 256;
+
+const MESSAGE_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
+const USER_ID_RE = /^[a-z0-9]{10,32}$/;
+
+export interface TextContent {
+  v: 1;
+  t: 'text';
+  /** Client message id, the same one the send frame carries. */
+  id: string;
+  /** The conversation peer's user id; needed by the sender's own other devices (sync). */
+  to: string;
+  text: string;
+  /** Sender's clock, Unix ms (display only; ordering uses the server's accept time). */
+  sentAt: number;
+}
+export interface ReceiptContent {
+  v: 1;
+  t: 'receipt';
+  kind: 'delivered' | 'read';
+  ids: string[];
+}
+export interface TypingContent {
+  v: 1;
+  t: 'typing';
+  on: boolean;
+}
+export type Content = TextContent | ReceiptContent | TypingContent;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeContent(c: Content): Uint8Array {
+  return enc.encode(JSON.stringify(c));
+}
+
+export class ContentError extends Error {
+  override readonly name = 'ContentError';
+}
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Parses and validates decrypted bytes; throws ContentError on anything unexpected. */
+export function decodeContent(bytes: Uint8Array): Content {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(dec.decode(bytes));
+  } catch (e) {
+    throw new ContentError('content is not UTF-8 JSON', { cause: e });
+  }
+  if (!isObj(raw)) throw new ContentError('content is not an object');
+  if (raw.v !== CONTENT_VERSION) throw new ContentError(`unsupported content version ${String(raw.v)}`);
+  switch (raw.t) {
+    case 'text': {
+      const { id, to, text, sentAt } = raw;
+      if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new ContentError('bad message id');
+      if (typeof to !== 'string' || !USER_ID_RE.test(to)) throw new ContentError('bad recipient');
+      if (typeof text !== 'string' || text.length === 0 || text.length > MAX_TEXT_CHARS)
+        throw new ContentError('bad text');
+      if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) throw new ContentError('bad sentAt');
+      return { v: 1, t: 'text', id, to, text, sentAt };
+    }
+    case 'receipt': {
+      const { kind, ids } = raw;
+      if (kind !== 'delivered' && kind !== 'read') throw new ContentError('bad receipt kind');
+      if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_RECEIPT_IDS) throw new ContentError('bad ids');
+      for (const i of ids) if (typeof i !== 'string' || !MESSAGE_ID_RE.test(i)) throw new ContentError('bad id');
+      return { v: 1, t: 'receipt', kind, ids: ids as string[] };
+    }
+    case 'typing': {
+      if (typeof raw.on !== 'boolean') throw new ContentError('bad typing flag');
+      return { v: 1, t: 'typing', on: raw.on };
+    }
+    default:
+      throw new ContentError(`unknown content type ${String(raw.t)}`);
+  }
+}
+
+/** 16 random bytes in base64url: matches MESSAGE_ID_PATTERN of @hush/protocol. */
+export function newMessageId(): string {
+  const b = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(b);
+  let s = '';
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}

@@ -1,0 +1,230 @@
+/**
+ * The client's data model and the pure rules that move it: message ticks, receipts, unread
+ * counts, ordering, deduplication and the encryption status of a conversation. No I/O here, so
+ * all of it is unit-tested without a browser (state.test.ts).
+ */
+
+/** Outgoing message ticks, in the only order they may advance (DESIGN §1: "sent" = gateway ack). */
+export const TICK_ORDER = ['pending', 'sent', 'delivered', 'read'] as const;
+export type Tick = (typeof TICK_ORDER)[number] | 'failed';
+
+/** What the gateway saw of one message: the exact frame, kept for the "What the server sees" view. */
+export interface WireEnvelope {
+  to: { user: string; device: string };
+  body: string;
+}
+export type WireRecord =
+  | { kind: 'sent'; frame: { type: 'send'; id: string; envelopes: WireEnvelope[] } }
+  | {
+      kind: 'received';
+      frame: {
+        type: 'deliver';
+        seq: number;
+        id: string;
+        from: { user: string; device: string };
+        ts: number;
+        body: string;
+      };
+    };
+
+export interface ChatMessage {
+  id: string;
+  /** The peer's user id: the conversation this message belongs to. */
+  conv: string;
+  dir: 'out' | 'in';
+  text: string;
+  /** Author's clock (Unix ms), shown as the bubble's time. */
+  sentAt: number;
+  /** Gateway accept time (Unix ms); null while an outgoing message is still in the outbox. */
+  ts: number | null;
+  /** Outgoing: how far it got. Incoming: 'delivered' until the user has seen it, then 'read'. */
+  tick: Tick;
+  wire: WireRecord | null;
+  /** Why an outgoing message failed for good (shown beside it). */
+  error?: string;
+}
+
+export interface Conversation {
+  peer: string;
+  username: string;
+  createdAt: number;
+  lastAt: number;
+  lastText: string;
+  unread: number;
+  /** The peer's identity key (base64) as last seen from the key directory or a session. */
+  identityKey: string | null;
+  /** The identity key the user verified (base64), if any. */
+  verifiedKey: string | null;
+  /** Set when the peer's identity key changed after we had seen one; cleared when re-verified or dismissed. */
+  keyChange: { at: number; wasVerified: boolean } | null;
+  /** Set when we cannot encrypt to this peer (no keys, or a bundle that fails verification). */
+  cannotEncrypt: string | null;
+}
+
+export type EncryptionStatus = 'green' | 'yellow' | 'red';
+
+/**
+ * DESIGN §4: green = verified and unchanged; yellow = encrypted but not verified, or changed since
+ * it was verified; red = cannot encrypt (and then nothing is sent at all).
+ */
+export function encryptionStatus(
+  c: Pick<Conversation, 'identityKey' | 'verifiedKey' | 'cannotEncrypt'>,
+): EncryptionStatus {
+  if (c.cannotEncrypt !== null || c.identityKey === null) return 'red';
+  if (c.verifiedKey !== null && c.verifiedKey === c.identityKey) return 'green';
+  return 'yellow';
+}
+
+export function statusLabel(s: EncryptionStatus): string {
+  switch (s) {
+    case 'green':
+      return 'Verified: end-to-end encrypted with a verified safety number';
+    case 'yellow':
+      return 'Encrypted, not verified';
+    case 'red':
+      return 'Cannot encrypt: nothing will be sent';
+  }
+}
+
+export function newConversation(peer: string, username: string, now: number): Conversation {
+  return {
+    peer,
+    username,
+    createdAt: now,
+    lastAt: now,
+    lastText: '',
+    unread: 0,
+    identityKey: null,
+    verifiedKey: null,
+    keyChange: null,
+    cannotEncrypt: null,
+  };
+}
+
+/**
+ * Records the identity key seen for a peer. A different key from the one we knew is a key
+ * change: if it had been verified the conversation turns yellow with a banner (DESIGN §4).
+ */
+export function observeIdentity(c: Conversation, key: string, now: number): Conversation {
+  if (c.identityKey === key) return c.cannotEncrypt === null ? c : { ...c, cannotEncrypt: null };
+  if (c.identityKey === null) return { ...c, identityKey: key, cannotEncrypt: null };
+  return {
+    ...c,
+    identityKey: key,
+    cannotEncrypt: null,
+    keyChange: { at: now, wasVerified: c.verifiedKey !== null && c.verifiedKey === c.identityKey },
+  };
+}
+
+export function markVerified(c: Conversation): Conversation {
+  if (c.identityKey === null) return c;
+  return { ...c, verifiedKey: c.identityKey, keyChange: null };
+}
+
+export function clearVerified(c: Conversation): Conversation {
+  return { ...c, verifiedKey: null };
+}
+
+/** Moves a tick forward only; a late "delivered" never undoes "read", "failed" is final. */
+export function advanceTick(current: Tick, next: Tick): Tick {
+  if (current === 'failed') return current;
+  if (next === 'failed') return current === 'pending' ? 'failed' : current;
+  const a = TICK_ORDER.indexOf(current);
+  const b = TICK_ORDER.indexOf(next);
+  return b > a ? next : current;
+}
+
+/** Display order: by gateway time, outbox messages last (in the order they were typed), then id. */
+export function compareMessages(a: ChatMessage, b: ChatMessage): number {
+  const ta = a.ts ?? Number.MAX_SAFE_INTEGER;
+  const tb = b.ts ?? Number.MAX_SAFE_INTEGER;
+  if (ta !== tb) return ta - tb;
+  if (a.sentAt !== b.sentAt) return a.sentAt - b.sentAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * Inserts a message unless one with the same id is already there (delivery is at-least-once on
+ * the wire, exactly-once as the user sees it: DESIGN §1). Returns the same array when nothing changed.
+ */
+export function insertMessage(list: readonly ChatMessage[], m: ChatMessage): ChatMessage[] | null {
+  if (list.some((x) => x.id === m.id)) return null;
+  const out = [...list, m];
+  // Common case: appended in order; otherwise a stable sort keeps it cheap enough for one chat.
+  if (list.length > 0 && compareMessages(list[list.length - 1]!, m) > 0) out.sort(compareMessages);
+  return out;
+}
+
+/** Applies a delivered/read receipt from the peer to our outgoing messages. */
+export function applyReceipt(
+  list: readonly ChatMessage[],
+  kind: 'delivered' | 'read',
+  ids: readonly string[],
+): { list: ChatMessage[]; changed: ChatMessage[] } {
+  const set = new Set(ids);
+  const changed: ChatMessage[] = [];
+  const out = list.map((m) => {
+    if (m.dir !== 'out' || !set.has(m.id)) return m;
+    // A receipt proves the gateway stored it, even if our "accepted" was lost on a reconnect.
+    const tick = advanceTick(advanceTick(m.tick, 'sent'), kind);
+    if (tick === m.tick) return m;
+    const n = { ...m, tick };
+    changed.push(n);
+    return n;
+  });
+  return { list: out, changed };
+}
+
+/** Incoming messages the user has now seen: they become 'read' and need a read receipt. */
+export function markRead(list: readonly ChatMessage[]): { list: ChatMessage[]; ids: string[] } {
+  const ids: string[] = [];
+  const out = list.map((m) => {
+    if (m.dir !== 'in' || m.tick === 'read') return m;
+    ids.push(m.id);
+    return { ...m, tick: 'read' as Tick };
+  });
+  return { list: out, ids };
+}
+
+/** The outbox: outgoing messages not yet acknowledged by the gateway, oldest first. */
+export function outbox(list: readonly ChatMessage[]): ChatMessage[] {
+  return list.filter((m) => m.dir === 'out' && m.tick === 'pending').sort((a, b) => a.sentAt - b.sentAt);
+}
+
+export function unreadCount(list: readonly ChatMessage[]): number {
+  let n = 0;
+  for (const m of list) if (m.dir === 'in' && m.tick !== 'read') n++;
+  return n;
+}
+
+/** Conversation list order: most recent activity first. */
+export function sortConversations(list: readonly Conversation[]): Conversation[] {
+  return [...list].sort((a, b) => b.lastAt - a.lastAt || a.username.localeCompare(b.username));
+}
+
+/** Groups a 60-digit safety number as 12 groups of 5 (Signal's display). */
+export function groupSafetyNumber(digits: string): string[] {
+  const clean = digits.replace(/\D/g, '');
+  const out: string[] = [];
+  for (let i = 0; i < clean.length; i += 5) out.push(clean.slice(i, i + 5));
+  return out;
+}
+
+/** "12:04", or a short date for older messages; local time. */
+export function formatTime(ms: number, now: number): string {
+  const d = new Date(ms);
+  const n = new Date(now);
+  const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  if (d.toDateString() === n.toDateString()) return hm;
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ${hm}`;
+}
+
+export function formatLastSeen(p: { online: boolean; lastSeen: number | null } | undefined, now: number): string {
+  if (!p) return '';
+  if (p.online) return 'online';
+  if (p.lastSeen === null) return 'offline';
+  const s = Math.max(0, Math.round((now - p.lastSeen) / 1000));
+  if (s < 60) return 'last seen just now';
+  if (s < 3600) return `last seen ${Math.round(s / 60)} min ago`;
+  return `last seen ${formatTime(p.lastSeen, now)}`;
+}

@@ -1,0 +1,254 @@
+/**
+ * In-memory twins of the gateway and the crypto library, for the engine's unit tests. The fake
+ * "encryption" is a tagged base64 of the plaintext: these tests check the engine's rules
+ * (outbox, receipts, dedupe, status), not cryptography (libs/crypto and the browser tests do).
+ */
+import {
+  type AcceptedFrame,
+  type DeliverFrame,
+  HushError,
+  natsMsgId,
+  type PublishKeysBody,
+  randomId,
+  type SendFrame,
+  type Session,
+  type UserBundle,
+} from '@hush/protocol';
+import { fromB64, toB64 } from '../core/b64.js';
+import type { CryptoPort, DeviceAddress, Link, LinkHandlers, ServerApi } from './ports.js';
+
+interface Account {
+  userId: string;
+  username: string;
+  password: string;
+  identityKey: string | null;
+  devices: string[];
+}
+
+export class FakeHub {
+  readonly accounts = new Map<string, Account>();
+  readonly mailboxes = new Map<string, DeliverFrame[]>();
+  readonly links = new Map<string, FakeLink>();
+  readonly dedupe = new Set<string>();
+  readonly sent: SendFrame[] = [];
+  seq = 0;
+  /** When set, the hub stores frames but "loses" the accepted answer (a connection that drops after publishing). */
+  loseAccepts = false;
+
+  byId(userId: string) {
+    for (const a of this.accounts.values()) if (a.userId === userId) return a;
+    return undefined;
+  }
+
+  deliverTo(key: string) {
+    const link = this.links.get(key);
+    if (!link?.online) return;
+    for (const f of this.mailboxes.get(key) ?? []) link.push(f);
+  }
+}
+
+const mkey = (user: string, device: string) => `${user}.${device}`;
+
+export class FakeLink implements Link {
+  online = false;
+  private delivered = new Set<number>();
+  constructor(
+    private readonly hub: FakeHub,
+    readonly user: string,
+    readonly device: string,
+    private readonly h: LinkHandlers,
+  ) {}
+  get key() {
+    return mkey(this.user, this.device);
+  }
+  goOnline() {
+    this.online = true;
+    this.delivered.clear();
+    this.h.onState('online');
+    this.hub.deliverTo(this.key);
+  }
+  goOffline() {
+    this.online = false;
+    this.h.onState('offline');
+  }
+  push(f: DeliverFrame) {
+    if (this.delivered.has(f.seq)) return;
+    this.delivered.add(f.seq);
+    queueMicrotask(() => this.online && this.h.onDeliver(f));
+  }
+  async send(frame: SendFrame): Promise<AcceptedFrame> {
+    if (!this.online) throw new Error('offline');
+    const ts = Date.now();
+    for (const e of frame.envelopes) {
+      const acc = this.hub.byId(e.to.user);
+      if (!acc?.devices.includes(e.to.device)) throw new HushError('GW_UNKNOWN_RECIPIENT');
+    }
+    this.hub.sent.push(frame);
+    for (const e of frame.envelopes) {
+      const dk = natsMsgId(frame.id, e.to);
+      if (this.hub.dedupe.has(dk)) continue;
+      this.hub.dedupe.add(dk);
+      const k = mkey(e.to.user, e.to.device);
+      const f: DeliverFrame = {
+        type: 'deliver',
+        seq: ++this.hub.seq,
+        id: frame.id,
+        from: { user: this.user, device: this.device },
+        ts,
+        body: e.body,
+      };
+      this.hub.mailboxes.set(k, [...(this.hub.mailboxes.get(k) ?? []), f]);
+      this.hub.deliverTo(k);
+    }
+    if (this.hub.loseAccepts) {
+      this.goOffline();
+      throw new Error('connection lost');
+    }
+    return { type: 'accepted', id: frame.id, ts, count: frame.envelopes.length };
+  }
+  ack(seq: number) {
+    const list = this.hub.mailboxes.get(this.key) ?? [];
+    this.hub.mailboxes.set(
+      this.key,
+      list.filter((f) => f.seq !== seq),
+    );
+  }
+  subscribePresence() {}
+  close() {
+    this.online = false;
+    this.hub.links.delete(this.key);
+  }
+}
+
+export function fakeServer(hub: FakeHub, autoOnline = true) {
+  return (initial: Session | null): ServerApi => {
+    let session = initial;
+    const mkSession = (a: Account, deviceId: string): Session => ({
+      userId: a.userId,
+      username: a.username,
+      deviceId,
+      accessToken: 'x'.repeat(20),
+      accessExpiresAt: Date.now() + 900_000,
+      refreshToken: 'y'.repeat(20),
+      refreshExpiresAt: Date.now() + 1e9,
+    });
+    const me = () => {
+      if (!session) throw new HushError('AUTH_TOKEN_MISSING');
+      return session;
+    };
+    return {
+      async register(c) {
+        if (hub.accounts.has(c.username)) throw new HushError('AUTH_USERNAME_TAKEN');
+        const a: Account = {
+          userId: randomId(16),
+          username: c.username,
+          password: c.password,
+          identityKey: null,
+          devices: [],
+        };
+        hub.accounts.set(c.username, a);
+        session = mkSession(a, randomId(10));
+        return session;
+      },
+      async login(c) {
+        const a = hub.accounts.get(c.username);
+        if (!a || a.password !== c.password) throw new HushError('AUTH_BAD_CREDENTIALS');
+        session = mkSession(a, randomId(10));
+        return session;
+      },
+      async logout() {},
+      async lookupUser(u) {
+        const a = hub.accounts.get(u);
+        if (!a) throw new HushError('USER_NOT_FOUND');
+        return { userId: a.userId, username: a.username };
+      },
+      async profile(id) {
+        const a = hub.byId(id);
+        if (!a) throw new HushError('USER_NOT_FOUND');
+        return { userId: a.userId, username: a.username };
+      },
+      async publishKeys(b: PublishKeysBody) {
+        const a = hub.byId(me().userId)!;
+        // A new identity key replaces the account's devices (identity reset).
+        if (a.identityKey !== b.identityKey) a.devices = [];
+        a.identityKey = b.identityKey;
+        if (!a.devices.includes(me().deviceId)) a.devices.push(me().deviceId);
+      },
+      async uploadPrekeys() {
+        return 100;
+      },
+      async prekeyCount() {
+        return 100;
+      },
+      async fetchBundle(userId): Promise<UserBundle> {
+        const a = hub.byId(userId);
+        if (!a?.identityKey) throw new HushError('KEYS_NOT_FOUND');
+        return {
+          userId,
+          identityKey: a.identityKey,
+          deviceList: { version: 1, devices: a.devices, issuedAt: 0, signature: '' },
+          devices: a.devices.map((deviceId) => ({
+            deviceId,
+            deviceKey: { publicKey: '', signature: '' },
+            signedPrekey: { keyId: 1, publicKey: '', createdAt: 0, signature: '' },
+            oneTimePrekey: null,
+          })),
+        };
+      },
+      async addContact() {},
+      async presence() {
+        return [];
+      },
+      connect(h: LinkHandlers) {
+        const s = me();
+        const link = new FakeLink(hub, s.userId, s.deviceId, h);
+        hub.links.set(link.key, link);
+        if (autoOnline) queueMicrotask(() => link.goOnline());
+        return link;
+      },
+    };
+  };
+}
+
+/** Per-browser fake crypto: knows its own identity and which peer devices it "has sessions" with. */
+export class FakeCrypto implements CryptoPort {
+  identity: string | null = null;
+  me: DeviceAddress | null = null;
+  readonly sessions = new Map<string, string[]>();
+  readonly seen = new Set<string>();
+
+  async hasDevice(userId: string, deviceId: string) {
+    return this.me?.user === userId && this.me.device === deviceId;
+  }
+  async createDevice(userId: string, deviceId: string): Promise<PublishKeysBody> {
+    this.me = { user: userId, device: deviceId };
+    this.identity = toB64(crypto.getRandomValues(new Uint8Array(32)));
+    return { identityKey: this.identity } as PublishKeysBody;
+  }
+  async generatePrekeys() {
+    return [];
+  }
+  async acceptBundle(b: UserBundle) {
+    this.sessions.set(b.userId, b.deviceList.devices);
+    return { identityKey: b.identityKey, devices: b.deviceList.devices };
+  }
+  async knownDevices(userId: string) {
+    return this.sessions.get(userId) ?? null;
+  }
+  async encrypt(_to: DeviceAddress, pt: Uint8Array) {
+    return toB64(new TextEncoder().encode(JSON.stringify({ idk: this.identity, n: Math.random(), pt: toB64(pt) })));
+  }
+  async decrypt(_from: DeviceAddress, body: string) {
+    // Replays are refused, as the Double Ratchet does.
+    if (this.seen.has(body)) throw new Error('replay');
+    this.seen.add(body);
+    const o = JSON.parse(new TextDecoder().decode(fromB64(body))) as { idk: string; pt: string };
+    return { plaintext: fromB64(o.pt), identityKey: o.idk };
+  }
+  async safety(a: string, b: string, key: string) {
+    return { digits: '1'.repeat(60), qrPayload: `${[a, b].sort().join(':')}:${key}:${this.identity}` };
+  }
+  async checkPayload(a: string, b: string, key: string, payload: string) {
+    return payload === `${[a, b].sort().join(':')}:${this.identity}:${key}`;
+  }
+}

@@ -1,0 +1,55 @@
+import type { ChatMessage, Conversation } from '../core/model.js';
+
+/** Everything the views read. The engine owns it; views never mutate it. */
+export interface Me {
+  userId: string;
+  username: string;
+  deviceId: string;
+}
+export type ConnectionState = 'offline' | 'connecting' | 'online';
+export interface Presence {
+  online: boolean;
+  lastSeen: number | null;
+}
+
+export interface AppState {
+  phase: 'loading' | 'signed-out' | 'ready';
+  me: Me | null;
+  conversations: Conversation[];
+  messages: Record<string, ChatMessage[]>;
+  presence: Record<string, Presence>;
+  /** Peers currently typing (from their encrypted typing messages). */
+  typing: Record<string, boolean>;
+  connection: ConnectionState;
+  /** "What the server sees": show each message's envelope as the gateway got it. */
+  showWire: boolean;
+  /** A notice for the user (e.g. a failed action); cleared by the next action. */
+  notice: string | null;
+  busy: boolean;
+}
+
+export interface SafetyInfo {
+  /** 60 digits. */
+  digits: string;
+  /** Text encoded in the QR code; the other device scans or pastes it. */
+  qrPayload: string;
+}
+
+/** What the views can ask for. */
+export interface Actions {
+  register(username: string, password: string): Promise<void>;
+  login(username: string, password: string): Promise<void>;
+  logout(): Promise<void>;
+  startChat(username: string): Promise<string | null>;
+  send(peer: string, text: string): Promise<void>;
+  typing(peer: string, on: boolean): void;
+  openConversation(peer: string | null): void;
+  safety(peer: string): Promise<SafetyInfo | null>;
+  /** Compares a scanned/pasted payload with ours; on a match marks the peer verified. */
+  verifyPayload(peer: string, payload: string): Promise<boolean>;
+  markVerified(peer: string): Promise<void>;
+  unverify(peer: string): Promise<void>;
+  dismissKeyChange(peer: string): Promise<void>;
+  setShowWire(on: boolean): void;
+  clearNotice(): void;
+}

@@ -1,0 +1,61 @@
+import type { RecordStore, StoredRecord } from './records.js';
+
+/** One IndexedDB database per browser profile; bump DB_VERSION with a migration when stores change. */
+export const DB_NAME = 'hush';
+const DB_VERSION = 1;
+const DATA = 'data';
+const KEYS = 'keys';
+
+const req = <T>(r: IDBRequest<T>): Promise<T> =>
+  new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+
+export class IdbRecordStore implements RecordStore {
+  private constructor(private readonly db: IDBDatabase) {}
+
+  static async open(name = DB_NAME): Promise<IdbRecordStore> {
+    const open = indexedDB.open(name, DB_VERSION);
+    open.onupgradeneeded = () => {
+      const db = open.result;
+      if (!db.objectStoreNames.contains(DATA)) db.createObjectStore(DATA);
+      if (!db.objectStoreNames.contains(KEYS)) db.createObjectStore(KEYS);
+    };
+    return new IdbRecordStore(await req(open));
+  }
+
+  private store(name: string, mode: IDBTransactionMode): IDBObjectStore {
+    return this.db.transaction(name, mode).objectStore(name);
+  }
+
+  async get(key: string): Promise<StoredRecord | undefined> {
+    return (await req(this.store(DATA, 'readonly').get(key))) as StoredRecord | undefined;
+  }
+  async put(key: string, rec: StoredRecord): Promise<void> {
+    await req(this.store(DATA, 'readwrite').put(rec, key));
+  }
+  async delete(key: string): Promise<void> {
+    await req(this.store(DATA, 'readwrite').delete(key));
+  }
+  async keys(prefix: string): Promise<string[]> {
+    // '\uffff' sorts after every character our keys use, so this is "starts with prefix".
+    const range = IDBKeyRange.bound(prefix, `${prefix}\uffff`);
+    return (await req(this.store(DATA, 'readonly').getAllKeys(range))) as string[];
+  }
+  async getKey(name: string): Promise<CryptoKey | undefined> {
+    return (await req(this.store(KEYS, 'readonly').get(name))) as CryptoKey | undefined;
+  }
+  async putKey(name: string, key: CryptoKey): Promise<void> {
+    await req(this.store(KEYS, 'readwrite').put(key, name));
+  }
+  async clear(): Promise<void> {
+    const tx = this.db.transaction([DATA, KEYS], 'readwrite');
+    tx.objectStore(DATA).clear();
+    tx.objectStore(KEYS).clear();
+    await new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+  }
+}

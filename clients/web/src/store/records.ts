@@ -1,0 +1,49 @@
+/**
+ * Where encrypted records live. The browser uses IndexedDB; unit tests use the in-memory twin.
+ * Values are opaque (already encrypted by the vault); keys are short strings such as
+ * "msg:<peer>:<id>" that name records but carry no message content.
+ */
+export interface StoredRecord {
+  iv: Uint8Array;
+  ct: Uint8Array;
+}
+
+export interface RecordStore {
+  get(key: string): Promise<StoredRecord | undefined>;
+  put(key: string, rec: StoredRecord): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Keys starting with prefix, in key order. */
+  keys(prefix: string): Promise<string[]>;
+  /** The vault's key, stored as a structured-cloned CryptoKey (never exported). */
+  getKey(name: string): Promise<CryptoKey | undefined>;
+  putKey(name: string, key: CryptoKey): Promise<void>;
+  /** Deletes everything (sign-out). */
+  clear(): Promise<void>;
+}
+
+export class MemoryRecordStore implements RecordStore {
+  readonly data = new Map<string, StoredRecord>();
+  readonly cryptoKeys = new Map<string, CryptoKey>();
+  async get(key: string) {
+    return this.data.get(key);
+  }
+  async put(key: string, rec: StoredRecord) {
+    this.data.set(key, rec);
+  }
+  async delete(key: string) {
+    this.data.delete(key);
+  }
+  async keys(prefix: string) {
+    return [...this.data.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+  async getKey(name: string) {
+    return this.cryptoKeys.get(name);
+  }
+  async putKey(name: string, key: CryptoKey) {
+    this.cryptoKeys.set(name, key);
+  }
+  async clear() {
+    this.data.clear();
+    this.cryptoKeys.clear();
+  }
+}

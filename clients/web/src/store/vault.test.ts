@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryRecordStore } from './records.js';
+import { deserialize, serialize } from './serial.js';
+import { Vault } from './vault.js';
+
+describe('vault (encryption at rest)', () => {
+  it('stores values encrypted and reads them back, Uint8Arrays included', async () => {
+    const records = new MemoryRecordStore();
+    const v = await Vault.open(records);
+    const value = { text: 'canary-7f3a secret words', key: new Uint8Array([1, 2, 3, 250]) };
+    await v.put('msg:a:1', value);
+    expect(await v.get('msg:a:1')).toEqual(value);
+    const raw = records.data.get('msg:a:1')!;
+    expect(new TextDecoder().decode(raw.ct)).not.toContain('canary-7f3a');
+  });
+
+  it('uses a key that cannot be exported', async () => {
+    const records = new MemoryRecordStore();
+    await Vault.open(records);
+    const key = records.cryptoKeys.get('vault')!;
+    expect(key.extractable).toBe(false);
+    await expect(crypto.subtle.exportKey('raw', key)).rejects.toThrow();
+  });
+
+  it('reopens with the same key and refuses a record moved under another name', async () => {
+    const records = new MemoryRecordStore();
+    await (await Vault.open(records)).put('a', { n: 1 });
+    const again = await Vault.open(records);
+    expect(await again.get('a')).toEqual({ n: 1 });
+    records.data.set('b', records.data.get('a')!);
+    await expect(again.get('b')).rejects.toThrow();
+  });
+
+  it('lists records by prefix and wipes everything', async () => {
+    const records = new MemoryRecordStore();
+    const v = await Vault.open(records);
+    await v.put('conv:b', 2);
+    await v.put('conv:a', 1);
+    await v.put('other', 3);
+    expect(await v.list('conv:')).toEqual([1, 2]);
+    await v.wipe();
+    expect(records.data.size).toBe(0);
+    expect(records.cryptoKeys.size).toBe(0);
+  });
+});
+
+it('serialisation keeps byte arrays and plain objects apart', () => {
+  const v = { a: new Uint8Array([0, 255]), b: { $u8: 1 }, c: [new Uint8Array(0)] };
+  expect(deserialize(serialize(v))).toEqual(v);
+});

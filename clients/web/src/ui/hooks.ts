@@ -1,0 +1,27 @@
+import { createContext } from 'preact';
+import { useContext, useEffect, useState } from 'preact/hooks';
+import type { StateStore } from '../engine/store.js';
+import type { Actions, AppState } from '../engine/types.js';
+
+export const StoreContext = createContext<StateStore | null>(null);
+export const ActionsContext = createContext<Actions | null>(null);
+
+export function useAppState(): AppState {
+  const store = useContext(StoreContext)!;
+  const [s, set] = useState(store.state);
+  useEffect(() => store.subscribe(() => set(store.state)), [store]);
+  return s;
+}
+export function useActions(): Actions {
+  return useContext(ActionsContext)!;
+}
+
+/** Re-renders every `ms` so relative times ("last seen 3 min ago") stay fresh. */
+export function useNow(ms = 30_000): number {
+  const [now, set] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => set(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return now;
+}
