@@ -1,3 +1,4 @@
+export { type ClusterNode, type NatsCluster, startNatsCluster } from './cluster.js';
 export {
   freePort,
   hasBinary,

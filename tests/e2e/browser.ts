@@ -1,0 +1,141 @@
+/**
+ * Helpers for the browser tests: Debian's Chromium through playwright-core (no downloads), a
+ * fresh build of the web client when its sources are newer than dist/, and small UI steps
+ * expressed through accessible names (the same names a screen reader announces).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const chromiumAvailable = existsSync(CHROMIUM);
+
+export function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+}
+
+function newestMtime(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds clients/web when dist/index.html is missing or older than any source it depends on. */
+export function ensureWebBuild(repoRoot: string): string {
+  const web = join(repoRoot, 'clients', 'web');
+  const dist = join(web, 'dist', 'index.html');
+  const sources = Math.max(
+    newestMtime(join(web, 'src')),
+    statSync(join(web, 'index.html')).mtimeMs,
+    newestMtime(join(repoRoot, 'libs', 'crypto', 'src')),
+    newestMtime(join(repoRoot, 'libs', 'protocol', 'src')),
+  );
+  if (!existsSync(dist) || statSync(dist).mtimeMs < sources) {
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], {
+      cwd: web,
+      stdio: 'pipe',
+    });
+  }
+  return join(web, 'dist');
+}
+
+export interface Person {
+  context: BrowserContext;
+  page: Page;
+  username: string;
+  /** Content-Security-Policy violations the page reported. */
+  csp: string[];
+  /** JavaScript dialogs (alert, confirm) the page opened: an XSS would show here. */
+  dialogs: string[];
+}
+
+export const PHONE = { width: 375, height: 812 };
+export const DESKTOP = { width: 1280, height: 800 };
+
+export async function openPage(context: BrowserContext, url: string, p?: Pick<Person, 'csp' | 'dialogs'>) {
+  const page = await context.newPage();
+  const csp = p?.csp ?? [];
+  const dialogs = p?.dialogs ?? [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  await page.exposeFunction('__cspViolation', (v: string) => csp.push(v));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) =>
+      (window as unknown as { __cspViolation: (v: string) => void }).__cspViolation(
+        `${e.violatedDirective} ${e.blockedURI}`,
+      ),
+    );
+  });
+  await page.goto(url);
+  return { page, csp, dialogs };
+}
+
+export async function person(browser: Browser, url: string, username: string, viewport = DESKTOP): Promise<Person> {
+  const context = await browser.newContext({ viewport });
+  const { page, csp, dialogs } = await openPage(context, url);
+  return { context, page, username, csp, dialogs };
+}
+
+export async function register(p: Person, password: string, mode: 'Register' | 'Sign in' = 'Register') {
+  await p.page.getByLabel('Username', { exact: true }).fill(p.username);
+  await p.page.getByLabel('Password', { exact: true }).fill(password);
+  await p.page.getByRole('button', { name: mode, exact: true }).click();
+  await p.page.getByRole('button', { name: 'New chat', exact: true }).waitFor({ timeout: 20_000 });
+}
+
+export async function startChat(p: Person, peer: string) {
+  await p.page.getByRole('button', { name: 'New chat', exact: true }).click();
+  await p.page.getByLabel('Contact username').fill(peer);
+  await p.page.getByRole('button', { name: 'Start chat' }).click();
+  await p.page.getByRole('heading', { level: 2, name: peer }).waitFor();
+}
+
+export async function openChat(p: Person, peer: string) {
+  const heading = p.page.getByRole('heading', { level: 2, name: peer, exact: true });
+  if (await heading.isVisible()) return;
+  await p.page.locator(`.convs button[data-peer="${peer}"]`).click();
+  await heading.waitFor();
+}
+
+export async function send(p: Person, text: string) {
+  await p.page.getByLabel('Message', { exact: true }).fill(text);
+  await p.page.getByRole('button', { name: 'Send', exact: true }).click();
+}
+
+/** Texts of the bubbles in the open chat, in display order. */
+export async function bubbles(page: Page): Promise<string[]> {
+  return page.locator('[data-testid="message"] .bubble').allTextContents();
+}
+
+export async function waitFor(page: Page, cond: () => Promise<boolean>, what: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await cond()) return;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export function screenshotDir(repoRoot: string): string {
+  const d = join(repoRoot, 'test-artifacts', 'screenshots');
+  mkdirSync(d, { recursive: true });
+  return d;
+}

@@ -1,0 +1,162 @@
+import { type Address, isRetryableClose, type ServerFrame } from '@hush/protocol';
+import WebSocket from 'ws';
+import type { LoadDevice } from '../load/devices.js';
+import { wsUrl } from '../load/ws-transport.js';
+
+/**
+ * A minimal reconnecting client for the fault tests, doing what DESIGN.md §1 and §3 ask of a real
+ * client: resend a message with the same id until the gateway accepts it (JetStream dedupes by id),
+ * dedupe deliveries by message id, ack each delivery, and on a retryable close reconnect to the next
+ * gateway in its list. It counts what happens on the wire so the tests can print it.
+ */
+
+/** Codes after which the same send is retried (the message was not stored, or may not have been). */
+const RETRY_CODES = new Set(['GW_PUBLISH_FAILED', 'UPSTREAM_UNAVAILABLE', 'GW_RATE_LIMITED', 'INTERNAL']);
+const RETRY_DELAY_MS = 250;
+const RECONNECT_DELAY_MS = 200;
+
+interface Pending {
+  frame: string;
+  attempts: number;
+}
+
+export class FaultClient {
+  ws: WebSocket | undefined;
+  private stopped = false;
+  private urlIndex = 0;
+  private readonly pending = new Map<string, Pending>();
+  readonly accepted = new Set<string>();
+  readonly failed = new Map<string, string>();
+  /** Unique message ids received (what the user sees after dedupe), with receive time. */
+  readonly received = new Map<string, number>();
+  /** Deliveries of an id already received: wire-level redeliveries hidden by the dedupe. */
+  wireDuplicates = 0;
+  wireDeliveries = 0;
+  reconnects = 0;
+  retries = 0;
+  readonly closeCodes: number[] = [];
+  readonly gatewaysUsed = new Set<string>();
+  /** While paused the client neither reads its socket nor acks (a slow consumer). */
+  private paused = false;
+  private readyWaiters: (() => void)[] = [];
+  ready = false;
+
+  constructor(
+    readonly device: LoadDevice,
+    /** Gateway base URLs, the preferred one first. */
+    readonly urls: string[],
+  ) {}
+
+  get address(): Address {
+    return { user: this.device.userId, device: this.device.deviceId };
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Connects and resolves on the first `ready` (bounded by the caller's test timeout). */
+  start(): Promise<void> {
+    this.connect();
+    return this.waitReady();
+  }
+
+  waitReady(): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    return new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const url = this.urls[this.urlIndex % this.urls.length]!;
+    const ws = new WebSocket(wsUrl(url), { perMessageDeflate: false });
+    this.ws = ws;
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', token: this.device.accessToken })));
+    ws.on('message', (data) => this.onFrame(JSON.parse(String(data)) as ServerFrame, ws, url));
+    ws.on('error', () => {
+      /* a close follows */
+    });
+    ws.on('close', (code) => {
+      if (this.ws !== ws) return;
+      this.ready = false;
+      this.closeCodes.push(code);
+      if (this.stopped) return;
+      // Terminal codes (4400-4499) need user action; everything else reconnects, to the next gateway.
+      if (code >= 4400 && code < 4500 && !isRetryableClose(code)) return;
+      this.urlIndex++;
+      this.reconnects++;
+      setTimeout(() => this.connect(), RECONNECT_DELAY_MS);
+    });
+  }
+
+  private onFrame(f: ServerFrame, ws: WebSocket, url: string): void {
+    switch (f.type) {
+      case 'ready':
+        this.ready = true;
+        this.gatewaysUsed.add(url);
+        for (const p of this.pending.values()) ws.send(p.frame); // resend what was never accepted
+        for (const w of this.readyWaiters.splice(0)) w();
+        return;
+      case 'deliver':
+        this.wireDeliveries++;
+        if (this.received.has(f.id)) this.wireDuplicates++;
+        else this.received.set(f.id, performance.now());
+        ws.send(JSON.stringify({ type: 'ack', seq: f.seq }));
+        return;
+      case 'accepted':
+        this.pending.delete(f.id);
+        this.accepted.add(f.id);
+        return;
+      case 'error': {
+        if (!f.id) return;
+        const p = this.pending.get(f.id);
+        if (!p) return;
+        if (RETRY_CODES.has(f.code)) {
+          this.retries++;
+          p.attempts++;
+          setTimeout(() => {
+            if (this.pending.has(f.id!) && this.ready && this.ws?.readyState === WebSocket.OPEN) this.ws.send(p.frame);
+          }, RETRY_DELAY_MS);
+        } else {
+          this.pending.delete(f.id);
+          this.failed.set(f.id, f.code);
+        }
+      }
+    }
+  }
+
+  send(to: Address, id: string, body: string): void {
+    const frame = JSON.stringify({ type: 'send', id, envelopes: [{ to, body }] });
+    this.pending.set(id, { frame, attempts: 1 });
+    if (this.ready && this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
+  }
+
+  /** Stops reading from the socket (TCP backpressure builds up on the gateway's side). */
+  pauseReading(): void {
+    this.paused = true;
+    (this.ws as unknown as { _socket?: { pause(): void } })?._socket?.pause();
+  }
+
+  resumeReading(): void {
+    this.paused = false;
+    (this.ws as unknown as { _socket?: { resume(): void } })?._socket?.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((r) => {
+      ws.once('close', () => r());
+      ws.close(1000);
+      setTimeout(() => {
+        ws.terminate();
+        r();
+      }, 1_000).unref();
+    });
+  }
+}

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, parseArgs } from './args.js';
+import { type LoadTransport, partnerOf, runPhase, type TransportEvents } from './phase.js';
+import { sampleProc } from './proc.js';
+import { LAST_LINE_RE, lastLine } from './report.js';
+import { DeliveryLedger, LatencyRecorder, messageIdFactory } from './stats.js';
+
+/** An in-memory transport: accepts and delivers on the next turn, with optional faults. */
+class FakeTransport implements LoadTransport {
+  readonly name = 'fake';
+  events: TransportEvents = { accepted() {}, rejected() {}, delivered() {} };
+  sends = 0;
+  constructor(
+    readonly devices: number,
+    private readonly fault: (n: number) => 'ok' | 'lose' | 'dup' | 'reject' = () => 'ok',
+  ) {}
+  send(_from: number, _to: number, id: string): void {
+    const kind = this.fault(this.sends++);
+    setImmediate(() => {
+      if (kind === 'reject') return this.events.rejected(id, 'GW_RATE_LIMITED');
+      this.events.accepted(id);
+      if (kind === 'lose') return;
+      this.events.delivered(id);
+      if (kind === 'dup') this.events.delivered(id);
+    });
+  }
+}
+
+const quick = { seconds: 0.3, graceSeconds: 0.3, window: 50, size: 16, procs: {}, runTag: 't', log: () => {} };
+
+describe('load test harness', () => {
+  it('computes nearest-rank percentiles over the samples', () => {
+    const r = new LatencyRecorder();
+    for (let i = 1; i <= 100; i++) r.add(i);
+    expect(r.percentile(50)).toBe(50);
+    expect(r.percentile(99)).toBe(99);
+    expect(r.percentile(100)).toBe(100);
+    expect(r.max).toBe(100);
+    expect(new LatencyRecorder().percentile(50)).toBeNaN();
+  });
+
+  it('counts a second delivery of the same id as a redelivery, not a second message', () => {
+    let t = 0;
+    const l = new DeliveryLedger(() => t);
+    l.markSent('a');
+    l.markSent('b');
+    l.markAccepted('a');
+    l.markAccepted('b');
+    t = 5;
+    expect(l.markDelivered('a')).toBe(true);
+    expect(l.markDelivered('a')).toBe(false);
+    expect(l.delivered).toBe(1);
+    expect(l.redelivered).toBe(1);
+    expect(l.lostIds()).toEqual(['b']);
+    expect(l.inFlight).toBe(1);
+    expect(l.latency.percentile(50)).toBe(5);
+  });
+
+  it('does not count a rejected message as lost', () => {
+    const l = new DeliveryLedger();
+    l.markSent('x');
+    l.markRejected('x', 'GW_RATE_LIMITED');
+    expect(l.lostIds()).toEqual([]);
+    expect(l.inFlight).toBe(0);
+    expect(l.rejectCodes.get('GW_RATE_LIMITED')).toBe(1);
+  });
+
+  it('makes message ids that fit the wire pattern and never repeat', () => {
+    const next = messageIdFactory('abc.def');
+    const ids = new Set(Array.from({ length: 1000 }, next));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{8,64}$/);
+  });
+
+  it('pairs devices two by two', () => {
+    expect([0, 1, 2, 3].map((i) => partnerOf(i, 4))).toEqual([1, 0, 3, 2]);
+    expect(partnerOf(4, 5)).toBe(4);
+  });
+
+  it('delivers everything through a lossless transport and counts nothing lost', async () => {
+    const r = await runPhase(new FakeTransport(4), { ...quick, rate: 2000 });
+    expect(r.sent).toBeGreaterThan(100);
+    expect(r.delivered).toBe(r.sent);
+    expect(r.lost).toBe(0);
+    expect(r.dup).toBe(0);
+    expect(r.usage.loadgen).toBeDefined();
+  });
+
+  it('reports losses, redeliveries and rejections of a faulty transport', async () => {
+    const fault = (n: number) => (n % 10 === 3 ? 'lose' : n % 10 === 5 ? 'dup' : n % 10 === 7 ? 'reject' : 'ok');
+    const r = await runPhase(new FakeTransport(2, fault), { ...quick, rate: 1000 });
+    expect(r.lost).toBeGreaterThan(0);
+    expect(r.dup).toBeGreaterThan(0);
+    expect(r.rejected).toBeGreaterThan(0);
+    expect(r.lost + r.delivered + r.rejected).toBe(r.sent);
+  });
+
+  it('never lets more messages be in flight than the window', async () => {
+    // A transport that never delivers: sending must stop at the window.
+    const t: LoadTransport = {
+      name: 'stuck',
+      devices: 2,
+      events: { accepted() {}, rejected() {}, delivered() {} },
+      send() {},
+    };
+    const r = await runPhase(t, { ...quick, rate: 0, graceSeconds: 0 });
+    expect(r.sent).toBe(quick.window);
+  });
+
+  it('prints the last line in exactly the agreed shape', () => {
+    const line = lastLine({
+      delivered: 10,
+      lost: 0,
+      dup: 1,
+      rate: 123.4,
+      p50: 1.23,
+      p99: 9.87,
+      raw: 200,
+      connKb: 7.25,
+    });
+    expect(line).toBe('loadtest delivered=10 lost=0 dup=1 rate=123 p50=1.2 p99=9.9 raw=200 ratio=0.62 conn_kb=7.3');
+    expect(line).toMatch(LAST_LINE_RE);
+    expect(
+      lastLine({
+        delivered: 0,
+        lost: 0,
+        dup: 0,
+        rate: Number.NaN,
+        p50: Number.NaN,
+        p99: Number.NaN,
+        raw: Number.NaN,
+        connKb: 3,
+      }),
+    ).toMatch(LAST_LINE_RE);
+  });
+
+  it('parses flags, keeps the reference conditions as defaults and refuses unbounded runs', () => {
+    expect(parseArgs([])).toEqual(DEFAULTS);
+    expect(DEFAULTS).toMatchObject({ devices: 200, size: 200, window: 1000, seconds: 15, grace: 5 });
+    const a = parseArgs(['--devices', '20', '--seconds=3', '--rate', '500', '--gateways', '2', '--find-peak']);
+    expect(a).toMatchObject({ devices: 20, seconds: 3, rate: 500, gateways: 2, findPeak: true });
+    expect(() => parseArgs(['--seconds', '100000'])).toThrow(/bound/);
+    expect(() => parseArgs(['--connections', '50000'])).toThrow(/bound/);
+    expect(() => parseArgs(['--bogus'])).toThrow(/unknown flag/);
+  });
+
+  it('reads CPU time and resident memory of a process from /proc', () => {
+    const s = sampleProc(process.pid);
+    expect(s?.rssKb).toBeGreaterThan(1000);
+    expect(s?.cpuSeconds).toBeGreaterThanOrEqual(0);
+  });
+});
