@@ -136,7 +136,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const p = port ?? (await freePort());
     const g = spawnService('gateway', { env: { ...env, GATEWAY_ID: `gw${gateways.length}_${p}` }, port: p });
     gateways.push(g);
-    await waitReady(g.url!, 30_000, g);
+    await waitReady(g.url!, 90_000, g);
     return g;
   };
   const stack: Stack = {
