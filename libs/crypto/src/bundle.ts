@@ -13,6 +13,7 @@ import { deviceKeyStatement, oneTimePrekeyStatement, signedPrekeyStatement } fro
 import { isLowOrderX25519 } from './primitives/checks.js';
 import type { Now, Primitives } from './primitives/types.js';
 import type { CryptoStore } from './storage/types.js';
+import { verifyCached } from './verify-cache.js';
 
 /** A peer device whose keys all verified; the only thing `SessionManager.encrypt` accepts. */
 export interface VerifiedDevice {
@@ -71,8 +72,9 @@ export async function verifyDeviceBundle(
   const spk = isLowOrderOrThrow('signed prekey', b64Field('signed prekey', d.signedPrekey.publicKey, 32));
   const spkSig = b64Field('signed prekey signature', d.signedPrekey.signature, 64);
   const checks: Promise<boolean>[] = [
-    prims.ed25519Verify(identityKey, deviceKeyStatement(userId, d.deviceId, deviceKey), deviceKeySignature),
-    prims.ed25519Verify(
+    verifyCached(prims, identityKey, deviceKeyStatement(userId, d.deviceId, deviceKey), deviceKeySignature),
+    verifyCached(
+      prims,
       identityKey,
       signedPrekeyStatement(userId, d.deviceId, d.signedPrekey.keyId, d.signedPrekey.createdAt, spk),
       spkSig,
@@ -83,7 +85,7 @@ export async function verifyDeviceBundle(
     const opk = isLowOrderOrThrow('one-time prekey', b64Field('one-time prekey', d.oneTimePrekey.publicKey, 32));
     const opkSig = b64Field('one-time prekey signature', d.oneTimePrekey.signature, 64);
     checks.push(
-      prims.ed25519Verify(identityKey, oneTimePrekeyStatement(userId, d.deviceId, d.oneTimePrekey.keyId, opk), opkSig),
+      verifyCached(prims, identityKey, oneTimePrekeyStatement(userId, d.deviceId, d.oneTimePrekey.keyId, opk), opkSig),
     );
     oneTimePrekey = { keyId: d.oneTimePrekey.keyId, publicKey: opk };
   }
@@ -136,7 +138,12 @@ export async function verifyUserBundle(
   let identityStatus: IdentityStatus = 'new';
   let previousIdentityKey: Uint8Array | undefined;
   if (expect.store) {
-    const trusted = await expect.store.getPeerIdentity(bundle.userId);
+    // Our own account's bundle (to reach our other devices) is checked against our own identity.
+    const local = await expect.store.getLocalDevice();
+    const own = local?.userId === bundle.userId ? await expect.store.getIdentity() : undefined;
+    const trusted = own
+      ? { identityKey: own.publicKey, firstSeen: 0, verified: true }
+      : await expect.store.getPeerIdentity(bundle.userId);
     if (!trusted) {
       await expect.store.savePeerIdentity(bundle.userId, {
         identityKey,

@@ -9,6 +9,7 @@ import { b64Field, concat, lpString, toBase64, u32be, u64be } from './encoding.j
 import { CryptoError } from './errors.js';
 import type { Primitives } from './primitives/types.js';
 import type { IdentityKeyPair } from './storage/types.js';
+import { verifyCached } from './verify-cache.js';
 
 export interface DeviceListContent {
   userId: string;
@@ -58,7 +59,7 @@ export async function verifyDeviceList(
   }
   const sig = b64Field('device list signature', list.signature, 64);
   const content = { userId, version: list.version, devices: [...list.devices].sort(), issuedAt: list.issuedAt };
-  if (!(await prims.ed25519Verify(identityKey, deviceListStatement(content), sig))) {
+  if (!(await verifyCached(prims, identityKey, deviceListStatement(content), sig))) {
     throw new CryptoError('E2E_BAD_SIGNATURE', 'The device list signature does not verify');
   }
   return content;

@@ -1,6 +1,6 @@
 /**
  * Safety numbers in Signal's format (libsignal `fingerprint`, displayable version 0):
- * per side, h = SHA-512(0x0000 ‖ identityKey ‖ stableId), then h = SHA-512(h ‖ identityKey) until
+ * per side, h = SHA-512(0x0000 ‖ identityKey ‖ stableId ‖ identityKey), then h = SHA-512(h ‖ identityKey) until
  * 5200 hashes in all; the first 30 bytes become 6 groups of 5 digits (each 5-byte big-endian
  * chunk mod 100000). The two 30-digit halves are sorted and joined: both users see the same 60 digits.
  *
@@ -29,7 +29,7 @@ export function fingerprintDigits(
   stableId: Uint8Array,
   iterations = SAFETY_NUMBER_ITERATIONS,
 ): string {
-  const start = concat(new Uint8Array([0, SAFETY_NUMBER_VERSION]), keyBytes, stableId);
+  const start = concat(new Uint8Array([0, SAFETY_NUMBER_VERSION]), keyBytes, stableId, keyBytes);
   const h = iteratedSha512(start, keyBytes, iterations);
   let out = '';
   for (let i = 0; i < 30; i += 5) {

@@ -35,6 +35,7 @@ import {
   serializeSessionSet,
 } from './ratchet/state.js';
 import type { Address, CryptoStore, IdentityKeyPair, LocalDeviceRecord } from './storage/types.js';
+import { verifyCached } from './verify-cache.js';
 import { x3dhInitiate, x3dhRespond } from './x3dh.js';
 
 export interface SessionManagerOptions {
@@ -362,7 +363,8 @@ export class SessionManager {
     }
     // The device-key signature check runs alongside X3DH; nothing is kept unless both succeed.
     const [signed, x] = await Promise.all([
-      this.prims.ed25519Verify(
+      verifyCached(
+        this.prims,
         pk.identityKey,
         deviceKeyStatement(from.userId, from.deviceId, pk.deviceKey),
         pk.deviceKeySignature,

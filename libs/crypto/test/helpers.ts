@@ -70,7 +70,7 @@ export class FakeKeyDir {
         oneTimePrekey: body.oneTimePrekeys.shift() ?? null,
       });
     }
-    return { userId, identityKey: u.identityKey, deviceList: u.deviceList, devices };
+    return structuredClone({ userId, identityKey: u.identityKey, deviceList: u.deviceList, devices });
   }
 }
 
@@ -177,3 +177,16 @@ export const hex = (s: string): Uint8Array => {
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(i * 2, i * 2 + 2), 16);
   return out;
 };
+
+/** An attacker's copy of everything a device has stored (a full compromise at one moment). */
+export async function stealState(d: TestDevice, peers: Address[]): Promise<MemoryStore> {
+  const copy = new MemoryStore();
+  await copy.saveIdentity((await d.store.getIdentity())!);
+  await copy.saveLocalDevice((await d.store.getLocalDevice())!);
+  for (const r of await d.store.listSignedPrekeys()) await copy.saveSignedPrekey(r);
+  for (const p of peers) {
+    const s = await d.store.loadSessions(p);
+    if (s !== undefined) await copy.storeSessions(p, s);
+  }
+  return copy;
+}
