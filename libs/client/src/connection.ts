@@ -43,6 +43,9 @@ export class Connection extends Emitter<ConnectionEvents> {
   private readonly maxBackoff: number;
   private readonly maxSendRetries: number;
   private readyWaiters: (() => void)[] = [];
+  private readonly pingInterval: number;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private lastHeard = 0;
 
   constructor(
     private readonly client: HushClient,
@@ -53,6 +56,29 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.minBackoff = opts.minBackoffMs ?? 250;
     this.maxBackoff = opts.maxBackoffMs ?? 30_000;
     this.maxSendRetries = opts.maxSendRetries ?? 5;
+    this.pingInterval = opts.pingIntervalMs ?? 15_000;
+  }
+
+  private startPings(ws: WebSocketLike): void {
+    clearInterval(this.pingTimer);
+    if (this.pingInterval <= 0) return;
+    this.lastHeard = Date.now();
+    this.pingTimer = setInterval(() => {
+      if (this.ws !== ws) return clearInterval(this.pingTimer);
+      if (Date.now() - this.lastHeard > 2 * this.pingInterval) {
+        // Half-open connection: act as if it closed (retryable), and let go of the socket.
+        this.ws = undefined;
+        clearInterval(this.pingTimer);
+        try {
+          ws.close(CloseCodes.HEARTBEAT_TIMEOUT, 'no answer');
+        } catch {
+          /* already closed */
+        }
+        void this.onClose(CloseCodes.HEARTBEAT_TIMEOUT, 'no answer from the gateway');
+        return;
+      }
+      if (ws.readyState === OPEN) ws.send(JSON.stringify({ type: 'ping', t: Date.now() }));
+    }, this.pingInterval);
   }
 
   /** Resolves once the gateway said `ready` (now, if it already did). */
@@ -86,12 +112,19 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (this.stopped) return;
     const ws = new this.WS(this.client.wsUrl);
     this.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', token, v: 1 }));
-    ws.onmessage = (ev) => this.onMessage(ev.data);
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: 'hello', token, v: 1 }));
+      this.startPings(ws);
+    };
+    ws.onmessage = (ev) => {
+      this.lastHeard = Date.now();
+      this.onMessage(ev.data);
+    };
     ws.onerror = () => undefined; // onclose follows with the code
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
+      clearInterval(this.pingTimer);
       void this.onClose(ev.code, ev.reason);
     };
   }
@@ -170,7 +203,14 @@ export class Connection extends Emitter<ConnectionEvents> {
     // Another connection of this device took over; reconnecting would steal it back forever.
     if (code === CloseCodes.REPLACED || !isRetryableClose(code)) return this.finish(code, reason);
     // The gateway went away (crash, shutdown, network): try the next one of the deployment.
-    if (code === 1006 || code === 1001 || code === CloseCodes.SERVER_SHUTDOWN) this.client.rotate();
+    if (
+      code === 1006 ||
+      code === 1001 ||
+      code === CloseCodes.SERVER_SHUTDOWN ||
+      code === CloseCodes.HEARTBEAT_TIMEOUT
+    ) {
+      this.client.rotate();
+    }
     this.scheduleReconnect(code, reason);
   }
 
@@ -188,6 +228,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   private finish(code: number, reason: string): void {
     this.stopped = true;
+    clearInterval(this.pingTimer);
     clearTimeout(this.reconnectTimer);
     const err = new HushError('GW_NOT_READY', `The connection closed (${code})`);
     for (const p of this.pending.values()) {
@@ -253,6 +294,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   close(): void {
     this.stopped = true;
+    clearInterval(this.pingTimer);
     clearTimeout(this.reconnectTimer);
     const ws = this.ws;
     if (ws) ws.close(1000, 'client closed');

@@ -34,6 +34,11 @@ export interface ConnectOptions {
   /** Reconnect backoff: first delay and cap, in ms (exponential with full jitter). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * The client sends a `ping` frame this often while open; if nothing at all arrives for two
+   * intervals the gateway is presumed dead (half-open TCP) and the client reconnects. 0 = off.
+   */
+  pingIntervalMs?: number;
   /** How many times a send is retried after GW_PUBLISH_FAILED or GW_RATE_LIMITED before it rejects. */
   maxSendRetries?: number;
 }

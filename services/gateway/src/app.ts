@@ -11,7 +11,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { JSONWebKeySet } from 'jose';
-import type { Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { ACK_WAIT_MS, HTTP_BODY_LIMIT, READY_PROBE_TIMEOUT_MS, WS_MAX_PAYLOAD } from './constants.js';
 import { httpRoutes } from './http/routes.js';
@@ -70,6 +70,12 @@ const REDACT = [
   '*.body',
 ];
 
+/** The gateway's pino logger: JSON, with the redactions above (main.ts and tests use it). */
+export function createLogger(level: string, base: Record<string, unknown> = {}, dest?: DestinationStream): Logger {
+  const opts = { level, base: { svc: 'gateway', ...base }, redact: { paths: REDACT, censor: '[redacted]' } };
+  return dest ? pino(opts, dest) : pino(opts);
+}
+
 const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Hush</title></head>
 <body><h1>Hush gateway</h1><p>The web client is not built. Run <code>npm run build</code>, or use the API (<a href="/docs/json">/docs/json</a>).</p></body></html>`;
 
@@ -82,7 +88,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
       ? { logger: false as const }
       : deps.logger
         ? { loggerInstance: deps.logger }
-        : { logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } } };
+        : { loggerInstance: createLogger(config.logLevel, { gw: config.gatewayId }) };
   const app = Fastify({
     ...loggerOpts,
     bodyLimit: HTTP_BODY_LIMIT,
@@ -128,6 +134,17 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
         if (!r.active) throw new HushError('AUTH_DEVICE_REVOKED');
       }),
   });
+
+  // NATS connection state for /readyz (isClosed() alone misses a broker that is reconnecting).
+  let natsUp = true;
+  void (async () => {
+    for await (const st of nc.status()) {
+      if (st.type === 'disconnect') natsUp = false;
+      else if (st.type === 'reconnect') natsUp = true;
+      if (st.type === 'disconnect' || st.type === 'reconnect')
+        app.log.warn({ nats: st.type }, 'NATS connection changed');
+    }
+  })();
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -190,7 +207,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   }));
   app.get('/readyz', { schema: { hide: true, response: { 200: Ready, 503: Ready } } }, async (_req, reply) => {
     const checks: Record<string, string> = {};
-    checks.nats = nc.isClosed() ? 'closed' : hub.stopped ? 'shutting down' : 'ok';
+    checks.nats = nc.isClosed() ? 'closed' : !natsUp ? 'reconnecting' : hub.stopped ? 'shutting down' : 'ok';
     const probe = async (name: string, subject: string, payload: unknown) => {
       try {
         await rpc.raw(subject, payload, READY_PROBE_TIMEOUT_MS);

@@ -1,16 +1,11 @@
 import { connect } from '@nats-io/transport-node';
-import pino from 'pino';
-import { buildApp } from './app.js';
+import { buildApp, createLogger } from './app.js';
 import { loadConfig } from './config.js';
 import { SHUTDOWN_GRACE_MS } from './constants.js';
 
 /** Reads env, connects NATS, listens; SIGINT/SIGTERM close sockets with 4000 and drain NATS. */
 const config = loadConfig(process.env);
-const log = pino({
-  level: config.logLevel,
-  base: { svc: 'gateway', gw: config.gatewayId },
-  redact: { paths: ['req.headers.authorization', '*.token', '*.password', '*.body'], censor: '[redacted]' },
-});
+const log = createLogger(config.logLevel, { gw: config.gatewayId });
 
 const nc = await connect({
   servers: config.natsUrl,

@@ -17,7 +17,7 @@ import { startNats, uniquePrefix } from '@hush/testkit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { buildApp, type GatewayApp } from './app.js';
+import { buildApp, createLogger, type GatewayApp } from './app.js';
 import { type GatewayConfig, testConfig } from './config.js';
 
 export interface Harness {
@@ -47,7 +47,7 @@ export interface TokenOpts {
 
 let keyN = 0;
 
-export async function harness(over: Partial<GatewayConfig> = {}): Promise<Harness> {
+export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: string[] } = {}): Promise<Harness> {
   const nats = await startNats({ jetstream: true });
   const nc = await connect({ servers: nats.url });
   const prefix = uniquePrefix('gw');
@@ -101,7 +101,9 @@ export async function harness(over: Partial<GatewayConfig> = {}): Promise<Harnes
     heartbeatMs: 60_000,
     ...over,
   });
-  const app = await buildApp({ nc, logger: false }, config);
+  const logs = opts.logs;
+  const logger = logs ? createLogger('debug', {}, { write: (line: string) => void logs.push(line) }) : false;
+  const app = await buildApp({ nc, logger }, config);
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   const token = async (userId: string, deviceId: string, o: TokenOpts = {}) => {
     const now = Math.floor(Date.now() / 1000) + (o.iatOffset ?? 0);
