@@ -263,6 +263,36 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     await dave.context.close();
   });
 
+  it('can be used with the keyboard alone, with a visible focus ring', async () => {
+    const erin = await person(browser, url, `kbd_${suffix}`);
+    const k = erin.page.keyboard;
+    await erin.page.getByLabel('Username', { exact: true }).waitFor();
+    const focused = () =>
+      erin.page.evaluate(() => document.activeElement?.getAttribute('id') ?? document.activeElement?.textContent ?? '');
+    await k.press('Tab');
+    expect(await focused()).toBe('username');
+    await k.type(erin.username);
+    await k.press('Tab');
+    await k.type(PASSWORD);
+    await k.press('Tab');
+    await k.press('Tab');
+    expect(await focused()).toBe('Register');
+    expect(await erin.page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).toBe('solid');
+    await k.press('Enter');
+    await erin.page.getByRole('button', { name: 'New chat', exact: true }).waitFor();
+    await erin.page.getByRole('button', { name: 'New chat', exact: true }).focus();
+    await k.press('Enter');
+    expect(await focused()).toBe('newchat-user');
+    await k.type(aliceName);
+    await k.press('Enter');
+    await erin.page.getByRole('heading', { level: 2, name: aliceName }).waitFor();
+    expect(await focused()).toBe('composer');
+    await k.type('typed without a mouse');
+    await k.press('Enter');
+    await alice.page.locator(`.convs button[data-peer="kbd_${suffix}"]`).waitFor();
+    await erin.context.close();
+  });
+
   it('has no serious accessibility violations on the main screens, and the page stays within its CSP', async () => {
     const fresh = await person(browser, url, `erin_${suffix}`);
     const problems: Record<string, string[]> = {};

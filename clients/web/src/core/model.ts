@@ -40,6 +40,11 @@ export interface ChatMessage {
   /** Outgoing: how far it got. Incoming: 'delivered' until the user has seen it, then 'read'. */
   tick: Tick;
   wire: WireRecord | null;
+  /**
+   * Local order: creation order for ours, arrival order (mailbox order) for theirs. Breaks ties
+   * between messages the gateway accepted within the same millisecond.
+   */
+  n?: number;
   /** Why an outgoing message failed for good (shown beside it). */
   error?: string;
 }
@@ -139,6 +144,7 @@ export function compareMessages(a: ChatMessage, b: ChatMessage): number {
   const ta = a.ts ?? Number.MAX_SAFE_INTEGER;
   const tb = b.ts ?? Number.MAX_SAFE_INTEGER;
   if (ta !== tb) return ta - tb;
+  if (a.n !== undefined && b.n !== undefined && a.n !== b.n) return a.n - b.n;
   if (a.sentAt !== b.sentAt) return a.sentAt - b.sentAt;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
@@ -188,7 +194,7 @@ export function markRead(list: readonly ChatMessage[]): { list: ChatMessage[]; i
 
 /** The outbox: outgoing messages not yet acknowledged by the gateway, oldest first. */
 export function outbox(list: readonly ChatMessage[]): ChatMessage[] {
-  return list.filter((m) => m.dir === 'out' && m.tick === 'pending').sort((a, b) => a.sentAt - b.sentAt);
+  return list.filter((m) => m.dir === 'out' && m.tick === 'pending').sort(compareMessages);
 }
 
 export function unreadCount(list: readonly ChatMessage[]): number {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encryptionStatus } from '../core/model.js';
 import { MemoryRecordStore } from '../store/records.js';
 import { Vault } from '../store/vault.js';
-import { Engine } from './engine.js';
+import { Engine, PREKEY_TARGET } from './engine.js';
 import { FakeCrypto, FakeHub, type FakeLink, fakeServer } from './fakes.js';
 
 async function device(hub: FakeHub, records = new MemoryRecordStore(), crypto = new FakeCrypto()) {
@@ -45,7 +45,7 @@ describe('engine with a fake gateway', () => {
     await a.e.send(bobId, 'hello bob');
     await until(() => (b.e.state.messages[aliceId]?.length ?? 0) === 1, 'bob receives');
     expect(b.e.state.messages[aliceId]![0]!.text).toBe('hello bob');
-    expect(b.e.state.conversations[0]!.unread).toBe(1);
+    await until(() => b.e.state.conversations[0]!.unread === 1, 'unread count');
     await until(() => a.e.state.messages[bobId]![0]!.tick === 'delivered', 'delivered tick');
     b.e.openConversation(aliceId);
     await until(() => a.e.state.messages[bobId]![0]!.tick === 'read', 'read tick');
@@ -179,5 +179,37 @@ describe('engine sessions', () => {
     await a.e.login('bob', 'password2');
     expect(a.e.state.conversations).toEqual([]);
     expect(await records.keys('msg:')).toEqual([]);
+  });
+});
+
+describe('engine prekeys and recovery', () => {
+  it('tops up one-time prekeys when the server holds fewer than the low-water mark', async () => {
+    const hub = new FakeHub();
+    hub.prekeys = 3;
+    const a = await device(hub);
+    await a.e.register('alice', 'password1');
+    await until(() => hub.prekeys === PREKEY_TARGET, 'top-up');
+    expect(a.crypto.generated).toBe(PREKEY_TARGET - 3);
+  });
+
+  it('looks again when a red conversation is opened and turns yellow once the peer has keys', async () => {
+    const hub = new FakeHub();
+    const a = await device(hub);
+    await a.e.register('alice', 'password1');
+    await until(() => a.e.state.connection === 'online', 'online');
+    const late = {
+      userId: 'latecomer01',
+      username: 'late',
+      password: 'x',
+      identityKey: null as string | null,
+      devices: [] as string[],
+    };
+    hub.accounts.set('late', late);
+    const peer = (await a.e.startChat('late'))!;
+    expect(encryptionStatus(a.e.conv_(peer))).toBe('red');
+    late.identityKey = 'KEY';
+    late.devices = ['dev001'];
+    a.e.openConversation(peer);
+    await until(() => encryptionStatus(a.e.conv_(peer)) === 'yellow', 'yellow');
   });
 });

@@ -6,6 +6,7 @@ import {
   type ChatMessage,
   type Conversation,
   clearVerified,
+  compareMessages,
   encryptionStatus,
   insertMessage,
   markRead,
@@ -70,6 +71,8 @@ export class Engine implements Actions {
   private typingSent = new Map<string, { on: boolean; at: number; idle?: ReturnType<typeof setTimeout> }>();
   private typingShown = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly now: () => number;
+  /** Next local order number (ChatMessage.n); continues from the stored history. */
+  private order = 0;
 
   constructor(private readonly d: EngineDeps) {
     this.vault = d.vault;
@@ -109,8 +112,11 @@ export class Engine implements Actions {
     const messages: Record<string, ChatMessage[]> = {};
     for (const c of convs) {
       let list: ChatMessage[] = [];
-      for (const m of await this.vault.list<ChatMessage>(K.msgPrefix(c.peer))) list = insertMessage(list, m) ?? list;
-      messages[c.peer] = list;
+      for (const m of await this.vault.list<ChatMessage>(K.msgPrefix(c.peer))) {
+        list = insertMessage(list, m) ?? list;
+        this.order = Math.max(this.order, m.n ?? 0);
+      }
+      messages[c.peer] = list.sort(compareMessages);
     }
     this.store.update({ conversations: sortConversations(convs), messages });
   }
@@ -324,7 +330,12 @@ export class Engine implements Actions {
 
   openConversation(peer: string | null): void {
     this.open = peer;
-    if (peer) void this.readOpen();
+    if (!peer) return;
+    void this.readOpen();
+    // A red conversation may have been fixed since (keys published, a good bundle): look again.
+    const c = this.conv(peer);
+    if (c && encryptionStatus(c) === 'red' && this.api)
+      void this.serial(() => this.refreshBundle(peer)).catch(() => undefined);
   }
 
   /** Called by the page when it becomes visible again. */
@@ -381,6 +392,7 @@ export class Engine implements Actions {
       ts: null,
       tick: 'pending',
       wire: null,
+      n: ++this.order,
     };
     await this.putMessage(m);
     await this.saveConv({ ...c, lastAt: now, lastText: text });
@@ -395,7 +407,7 @@ export class Engine implements Actions {
       for (;;) {
         if (this.state.connection !== 'online' || !this.link) return;
         const next = this.state.conversations.flatMap((c) => outbox(this.state.messages[c.peer] ?? []));
-        next.sort((a, b) => a.sentAt - b.sentAt);
+        next.sort((a, b) => (a.n ?? 0) - (b.n ?? 0) || a.sentAt - b.sentAt);
         const m = next[0];
         if (!m) return;
         const sent = await this.transmit(m);
@@ -571,6 +583,7 @@ export class Engine implements Actions {
       sentAt: content.sentAt,
       ts: f.ts,
       tick: fromMe ? 'sent' : 'delivered',
+      n: ++this.order,
       wire: {
         kind: 'received',
         frame: { type: 'deliver', seq: f.seq, id: f.id, from: f.from, ts: f.ts, body: f.body },
@@ -626,7 +639,7 @@ export class Engine implements Actions {
       else {
         next = [...list];
         next[idx] = m;
-        if (list[idx]!.ts !== m.ts) next = next.sort((a, b) => (a.ts ?? Infinity) - (b.ts ?? Infinity));
+        if (list[idx]!.ts !== m.ts) next = next.sort(compareMessages);
       }
       return { messages: { ...s.messages, [m.conv]: next } };
     });

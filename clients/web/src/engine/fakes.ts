@@ -32,6 +32,8 @@ export class FakeHub {
   readonly dedupe = new Set<string>();
   readonly sent: SendFrame[] = [];
   seq = 0;
+  /** One-time prekeys the (single) account has left on the server. */
+  prekeys = 100;
   /** When set, the hub stores frames but "loses" the accepted answer (a connection that drops after publishing). */
   loseAccepts = false;
 
@@ -174,11 +176,12 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
         a.identityKey = b.identityKey;
         if (!a.devices.includes(me().deviceId)) a.devices.push(me().deviceId);
       },
-      async uploadPrekeys() {
-        return 100;
+      async uploadPrekeys(b) {
+        hub.prekeys += b.oneTimePrekeys.length;
+        return hub.prekeys;
       },
       async prekeyCount() {
-        return 100;
+        return hub.prekeys;
       },
       async fetchBundle(userId): Promise<UserBundle> {
         const a = hub.byId(userId);
@@ -225,8 +228,10 @@ export class FakeCrypto implements CryptoPort {
     this.identity = toB64(crypto.getRandomValues(new Uint8Array(32)));
     return { identityKey: this.identity } as PublishKeysBody;
   }
-  async generatePrekeys() {
-    return [];
+  generated = 0;
+  async generatePrekeys(n: number) {
+    this.generated += n;
+    return Array.from({ length: n }, (_, i) => ({ keyId: i, publicKey: '', signature: '' }));
   }
   async acceptBundle(b: UserBundle) {
     this.sessions.set(b.userId, b.deviceList.devices);

@@ -104,7 +104,11 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
       )}
       {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (WCAG 2.1.1, axe scrollable-region-focusable) */}
       <div class="log" ref={log} role="log" aria-label={`Messages with ${conv.username}`} tabIndex={0}>
-        {messages.length === 0 && <p class="empty">No messages yet. Say hello; it is end-to-end encrypted.</p>}
+        {messages.length === 0 && (
+          <p class="empty">
+            {status === 'red' ? 'No messages.' : 'No messages yet. Say hello; it is end-to-end encrypted.'}
+          </p>
+        )}
         {messages.map((m) => (
           <Bubble
             key={m.id}
