@@ -1,3 +1,4 @@
+import type { ClusterNode } from '@hush/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeKeys } from '../load/devices.js';
 import type { FaultClient } from './fault-client.js';
@@ -23,6 +24,8 @@ const TEST_TIMEOUT_MS = 60_000;
 const RATE = 100;
 /** How long delivery may take to settle after a fault (bounded; no figure is asserted on it). */
 const SETTLE_MS = 25_000;
+/** Shorter for the NATS kills, whose test also spends 9 s on traffic and up to 10 s on diagnosis. */
+const NATS_SETTLE_MS = 20_000;
 
 let fs: FaultStack;
 const live: FaultClient[] = [];
@@ -242,70 +245,31 @@ describe.sequential('fault suite: three-node NATS cluster, two gateways', () => 
   );
 
   it(
-    'when a NATS node is killed mid-traffic and restarted nothing acked is lost and nothing reaches the user twice',
+    'when the stream leader NATS node is killed mid-traffic and restarted nothing acked is lost and nothing reaches the user twice',
     async () => {
-      const cs = await clients(12, 'fnats');
-      const info = await fs.jsm.streams.info(fs.streamName);
-      const leader = info.cluster?.leader;
-      // The node every service and gateway is connected to (they fail over to the others): the
-      // harder case, since both the connection and possibly the stream leader move.
-      const node = fs.cluster.nodes[0]!;
-      const traffic = startTraffic(cs, RATE, 'fnatsmsg');
-      await sleep(2_000);
-      await node.kill();
-      const killedAt = performance.now();
-      await sleep(5_000);
-      await node.restart();
-      const restartedAt = performance.now();
-      await sleep(2_000);
-      traffic.stop();
-      const o = await settle(cs, traffic.sent, SETTLE_MS);
-      const after = await fs.jsm.streams.info(fs.streamName);
-      // Diagnosis when something is missing: is it still in the recipients' mailboxes (stuck, not
-      // gone), and does it arrive once the clients reconnect (new consumers)?
-      let waitingInMailboxes = 0;
-      let arrivedAfterReconnect = 0;
-      if (o.lost.length > 0) {
-        for (const c of cs) {
-          const ci = await fs.jsm.consumers.info(fs.streamName, fs.consumerName(c.address)).catch(() => undefined);
-          waitingInMailboxes += (ci?.num_pending ?? 0) + (ci?.num_ack_pending ?? 0);
-        }
-        for (const c of cs) c.ws?.terminate();
-        const again = await settle(cs, traffic.sent, 15_000);
-        arrivedAfterReconnect = o.lost.length - again.lost.length;
+      // A node other than the one the services are connected to, made stream leader if need be:
+      // this isolates the broker's failover (leader election, replicas) from client reconnection.
+      let info = await fs.jsm.streams.info(fs.streamName);
+      for (let i = 0; i < 5 && info.cluster?.leader === fs.cluster.nodes[0]!.name; i++) {
+        await fs.nc
+          .request(`$JS.API.STREAM.LEADER.STEPDOWN.${fs.streamName}`, '', { timeout: 5_000 })
+          .catch(() => undefined);
+        await sleep(1_000);
+        info = await fs.jsm.streams.info(fs.streamName);
       }
-      report('NATS node kill', {
-        killed: `${node.name}${node.name === leader ? '(stream leader)' : ''}`,
-        downMs: (restartedAt - killedAt).toFixed(0),
-        leaderBefore: leader,
-        leaderAfter: after.cluster?.leader,
-        sent: o.sent,
-        accepted: o.accepted,
-        received: o.received,
-        lost: o.lost,
-        unaccepted: o.unaccepted,
-        failed: o.failed,
-        wireDuplicates: o.wireDuplicates,
-        resends: o.retries,
-        reconnects: o.reconnects,
-        waitingInMailboxes,
-        arrivedAfterReconnect,
-      });
-      expect(
-        o.lost.length,
-        `${o.lost.length} accepted messages were not delivered to open sockets within ${SETTLE_MS} ms; ` +
-          `${waitingInMailboxes} were still waiting in the mailboxes and ${arrivedAfterReconnect} arrived once the ` +
-          'clients reconnected: the gateway did not resume its mailbox consumers after its NATS connection failed over',
-      ).toBe(0);
-      expect(o.failed).toBe(0);
-      expect(o.accepted).toBe(o.sent);
-      // Each id reached its recipient once as the user sees it (the client dedupes by id) ...
-      expect(o.received).toBe(o.sent);
-      // ... and never the wrong device.
-      for (const [i, c] of cs.entries()) {
-        for (const id of c.received.keys()) expect(traffic.sent.get(id)?.to).toBe(i);
-      }
-      await stopClients(cs);
+      const node =
+        fs.cluster.nodes.find((n) => n.name === info.cluster?.leader && n !== fs.cluster.nodes[0]) ??
+        fs.cluster.nodes[1]!;
+      await natsNodeScenario(node, 'fnatsl', 'NATS stream-leader kill');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'when the NATS node the gateways are connected to is killed and restarted nothing acked is lost and nothing reaches the user twice',
+    async () => {
+      // Every service and gateway is connected to node 0 and must fail over to the others.
+      await natsNodeScenario(fs.cluster.nodes[0]!, 'fnatsc', 'NATS connected-node kill');
     },
     TEST_TIMEOUT_MS,
   );
@@ -318,4 +282,68 @@ async function api(base: string, method: string, path: string, token: string, bo
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   if (!r.ok) throw new Error(`${method} ${path} -> ${r.status} ${await r.text()}`);
+}
+
+/** Traffic; kill `node` after 2 s; restart it 5 s later; 2 s more traffic; everything must arrive. */
+async function natsNodeScenario(node: ClusterNode, tag: string, title: string): Promise<void> {
+  const cs = await clients(12, tag);
+  const leader = (await fs.jsm.streams.info(fs.streamName)).cluster?.leader;
+  const traffic = startTraffic(cs, RATE, `${tag}msg`);
+  await sleep(2_000);
+  await node.kill();
+  const killedAt = performance.now();
+  await sleep(5_000);
+  await node.restart();
+  const restartedAt = performance.now();
+  await sleep(2_000);
+  traffic.stop();
+  const o = await settle(cs, traffic.sent, NATS_SETTLE_MS);
+  const after = await fs.jsm.streams.info(fs.streamName);
+  // Diagnosis when something is missing: is it still in the recipients' mailboxes (stuck, not
+  // gone), and does it arrive once the clients reconnect (fresh consumers)?
+  let waitingInMailboxes = 0;
+  let arrivedAfterReconnect = 0;
+  if (o.lost.length > 0) {
+    for (const c of cs) {
+      const ci = await fs.jsm.consumers.info(fs.streamName, fs.consumerName(c.address)).catch(() => undefined);
+      waitingInMailboxes += (ci?.num_pending ?? 0) + (ci?.num_ack_pending ?? 0);
+    }
+    for (const c of cs) c.ws?.terminate();
+    const again = await settle(cs, traffic.sent, 10_000);
+    arrivedAfterReconnect = o.lost.length - again.lost.length;
+  }
+  report(title, {
+    killed: `${node.name}${node.name === leader ? '(stream leader)' : ''}`,
+    downMs: (restartedAt - killedAt).toFixed(0),
+    leaderBefore: leader,
+    leaderAfter: after.cluster?.leader,
+    sent: o.sent,
+    accepted: o.accepted,
+    received: o.received,
+    lost: o.lost,
+    unaccepted: o.unaccepted,
+    failed: o.failed,
+    wireDuplicates: o.wireDuplicates,
+    resends: o.retries,
+    reconnects: o.reconnects,
+    waitingInMailboxes,
+    arrivedAfterReconnect,
+  });
+  expect(
+    o.lost.length,
+    `${o.lost.length} accepted messages were not delivered to open sockets within ${NATS_SETTLE_MS} ms; ` +
+      `${waitingInMailboxes} were still waiting in the mailboxes and ${arrivedAfterReconnect} arrived once the ` +
+      'clients reconnected: the gateway did not resume its mailbox consumers after the NATS failure',
+  ).toBe(0);
+  expect(o.failed).toBe(0);
+  expect(o.accepted).toBe(o.sent);
+  // Each id reached its recipient once as the user sees it (the client dedupes by id) ...
+  expect(o.received).toBe(o.sent);
+  // ... and never the wrong device.
+  for (const [i, c] of cs.entries()) {
+    for (const id of c.received.keys()) expect(traffic.sent.get(id)?.to).toBe(i);
+  }
+  await stopClients(cs);
+  // The cluster is whole again before anything else runs.
+  await fs.cluster.waitJetStream(3);
 }

@@ -50,12 +50,12 @@ const PEAK_DRAIN_MS = 5_000;
 /** The peak search stops after this many steps whatever happens (1 000 * 1.5^13 ≈ 194 000 msg/s). */
 const MAX_PEAK_STEPS = 14;
 /** Sockets per connection-holder process (below `ulimit -n` with room for other descriptors). */
-const CONNS_PER_WORKER = 9_000;
+const CONNS_PER_WORKER = Number(process.env.LOADTEST_CONNS_PER_WORKER) || 9_000;
 /** Sockets per gateway process in the connections mode (same descriptor limit on the server side). */
 const CONNS_PER_GATEWAY = 15_000;
 /** Connections mode: the whole registration and opening must finish within these (it stops there). */
 const CONN_REGISTER_DEADLINE_MS = 300_000;
-const CONN_OPEN_DEADLINE_MS = 300_000;
+const CONN_OPEN_DEADLINE_MS = 420_000;
 /** Let RSS settle after the last socket opened before reading it. */
 const SETTLE_MS = 3_000;
 
@@ -279,6 +279,8 @@ async function findPeak(a: LoadArgs, tag: string): Promise<void> {
     }
     err(`raw reference at full load: ${a.seconds} s`);
     const raw = await rawPhase(a, env, 0, a.seconds, tag);
+    // The broker's own latency at the gateway's peak rate, for comparison.
+    const rawAtPeak = peak ? await rawPhase(a, env, peak.targetRate, a.peakStepSeconds, `${tag}k`) : undefined;
     out('peak search (gateway):');
     for (const s of steps) {
       const gwCpu = s.usage.gateway;
@@ -296,6 +298,13 @@ async function findPeak(a: LoadArgs, tag: string): Promise<void> {
       printPhase(half);
     }
     printPhase(raw);
+    if (rawAtPeak) {
+      out(
+        `raw reference at the gateway's peak rate (${rawAtPeak.targetRate} msg/s): p99 ${rawAtPeak.latency.p99.toFixed(1)} ms`,
+      );
+      printPhase(rawAtPeak);
+    }
+    out(`ratio in the last line: gateway peak (p99 <= ${a.peakP99Ms} ms) / raw delivered rate at full load`);
     const lost = steps.reduce((n, s) => n + s.lost, 0) + (half?.lost ?? 0);
     const dup = steps.reduce((n, s) => n + s.dup, 0) + (half?.dup ?? 0);
     const delivered = steps.reduce((n, s) => n + s.delivered, 0) + (half?.delivered ?? 0);
@@ -354,6 +363,9 @@ async function connections(a: LoadArgs, tag: string): Promise<void> {
   const env = await startEnv({ ...a, gateways }, gateways);
   const workers: ChildProcess[] = [];
   try {
+    const gwPidsFresh = env.procs.gateway ?? [];
+    const natsPidsFresh = env.procs['nats-server'] ?? [];
+    const fresh = totalRssKb(gwPidsFresh) + totalRssKb(natsPidsFresh);
     const t0 = performance.now();
     const devices = await registerDevices(env.gatewayUrls, n, tag, err, Date.now() + CONN_REGISTER_DEADLINE_MS, false);
     err(`registered ${devices.length} devices in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
@@ -414,6 +426,9 @@ async function connections(a: LoadArgs, tag: string): Promise<void> {
       `  nats-server RSS ${(nats0 / 1024).toFixed(0)} -> ${(nats1 / 1024).toFixed(0)} MB: ${per(nats1 - nats0).toFixed(1)} kB per connection (its durable consumer)`,
     );
     out(`  gateway + nats-server: ${connKb.toFixed(1)} kB per idle connection (target < 20 kB)`);
+    out(
+      `  counted from the fresh start instead (before registering, so registration's heap growth is included): ${per(gw1 + nats1 - fresh).toFixed(1)} kB per connection`,
+    );
     out(
       lastLine({
         delivered: 0,
