@@ -1,30 +1,35 @@
-/** Runs in Chromium: the same operations as bench.ts on @hush/crypto, results on window.__bench. */
+/**
+ * Runs in Chromium: the same operations as bench.ts on @hush/crypto. Node drives it one batch at a
+ * time (window.__hushBench), interleaving with libsignal batches in Node.
+ */
 import { createPrimitives } from '../src/index.js';
 import { sha512Engine } from '../src/sha512.js';
-import { measure, type Result } from './measure.js';
-import { oursOps } from './ours.js';
+import { batch } from './measure.js';
+import { type BenchOp, oursOps } from './ours.js';
+
+export interface BrowserBenchApi {
+  init(): Promise<{ primitives: string; sha512: string; ops: string[] }>;
+  prepare(i: number): Promise<void>;
+  batch(i: number, ms: number): Promise<number>;
+}
 
 declare global {
   interface Window {
-    __bench?: { done: boolean; primitives?: string; sha512?: string; results: Result[]; error?: string };
+    __hushBench?: BrowserBenchApi;
   }
 }
 
-async function main() {
-  const state: NonNullable<Window['__bench']> = { done: false, results: [] };
-  window.__bench = state;
-  try {
-    const batchMs = Number(new URLSearchParams(location.search).get('batchMs') ?? 250);
+let ops: BenchOp[] = [];
+window.__hushBench = {
+  async init() {
     const prims = await createPrimitives();
-    state.primitives = prims.name;
-    state.sha512 = sha512Engine();
-    for (const op of await oursOps(prims, { prekeys: 600 })) {
-      await op.prepare?.();
-      state.results.push(await measure(op.op, op.run, { batchMs, warmup: op.warmup ?? 20 }));
-    }
-  } catch (e) {
-    state.error = String((e as Error)?.stack ?? e);
-  }
-  state.done = true;
-}
-void main();
+    ops = await oursOps(prims, { prekeys: 800 });
+    return { primitives: prims.name, sha512: sha512Engine(), ops: ops.map((o) => o.op) };
+  },
+  async prepare(i) {
+    const op = ops[i]!;
+    await op.prepare?.();
+    for (let k = 0; k < (op.warmup ?? 20); k++) await op.run();
+  },
+  batch: (i, ms) => batch(ops[i]!.run, ms),
+};

@@ -8,7 +8,7 @@ export interface Result {
 
 export type Op = () => Promise<unknown>;
 
-async function batch(fn: Op, ms: number): Promise<number> {
+export async function batch(fn: Op, ms: number): Promise<number> {
   let n = 0;
   const t0 = performance.now();
   let t = t0;

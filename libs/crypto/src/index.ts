@@ -45,6 +45,12 @@ export {
   type SafetyNumberSide,
   safetyNumber,
 } from './safety-number.js';
+export {
+  GroupCipher,
+  MAX_SENDER_KEY_CHAINS,
+  MAX_SENDER_KEY_SKIPPED,
+  type SenderKeyStore,
+} from './sender-keys.js';
 export { type DecryptResult, type SessionInfo, SessionManager, type SessionManagerOptions } from './session-cipher.js';
 export { MemoryStore } from './storage/memory.js';
 export type * from './storage/types.js';
