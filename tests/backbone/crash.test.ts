@@ -1,6 +1,6 @@
 import type { Stack } from '@hush/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backbone, body, Inbox, msgId, newUser, sameDevice, sleep } from './support.js';
+import { addGateway, backbone, body, Inbox, msgId, newUser, sameDevice, sleep } from './support.js';
 
 // A gateway process is SIGKILLed while messages flow through it: everything it acked to a sender
 // must still reach the recipient (DESIGN.md §1 "Nothing is lost").
@@ -61,4 +61,30 @@ describe('a gateway killed with SIGKILL', () => {
     b.close();
     stack.gateways.splice(stack.gateways.indexOf(victim), 1);
   }, 120_000);
+});
+
+describe('a gateway stopped with SIGTERM', () => {
+  it('closes its sockets with 4000 and the clients carry on through another gateway', async () => {
+    const survivor = stack.gateways.find((g) => g.proc.exitCode === null && g.proc.signalCode === null)!;
+    const leaving = await addGateway(stack);
+    const alice = await newUser(leaving.url!, 'alice', { fallbackUrls: [survivor.url!] });
+    const bob = await newUser(survivor.url!, 'bob');
+    const a = alice.client.connect({ minBackoffMs: 50, maxBackoffMs: 500 });
+    const b = bob.client.connect();
+    await Promise.all([a.ready(), b.ready()]);
+    const inbox = new Inbox().attach(b);
+    const codes: number[] = [];
+    a.on('state', (s) => s.state === 'offline' && s.code !== undefined && codes.push(s.code));
+    const before = msgId('pre');
+    await a.send(before, [{ to: bob.addr, body: body('before') }]);
+    await leaving.kill('SIGTERM');
+    expect(leaving.proc.exitCode).toBe(0);
+    const after = msgId('post');
+    await a.send(after, [{ to: bob.addr, body: body('after') }]);
+    await inbox.waitForIds([before, after]);
+    expect(codes[0]).toBe(4000);
+    a.close();
+    b.close();
+    stack.gateways.splice(stack.gateways.indexOf(leaving), 1);
+  }, 180_000);
 });

@@ -106,7 +106,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
       if (Array.isArray(r.keys)) return { keys: r.keys };
       throw new HushError('UPSTREAM_UNAVAILABLE', 'auth did not return a JWKS');
     });
-  const verifier = new TokenVerifier(jwksSource, deps.now);
+  const verifier = new TokenVerifier(jwksSource, deps.now, { issuer: config.jwtIssuer, audience: config.jwtAudience });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   await ensureStream(jsm, {

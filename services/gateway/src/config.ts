@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { DEFAULT_STREAM, HELLO_TIMEOUT_MS, LEASE_INTERVAL_MS, LEASE_TTL_MS } from '@hush/protocol';
+import {
+  DEFAULT_STREAM,
+  HELLO_TIMEOUT_MS,
+  JWT_AUDIENCE,
+  JWT_ISSUER,
+  LEASE_INTERVAL_MS,
+  LEASE_TTL_MS,
+} from '@hush/protocol';
 import { HEARTBEAT_INTERVAL_MS } from './constants.js';
 
 /** Typed gateway configuration; `loadConfig(process.env)` fills it with safe local defaults. */
@@ -25,6 +32,9 @@ export interface GatewayConfig {
   heartbeatMs: number;
   leaseIntervalMs: number;
   leaseTtlMs: number;
+  /** Expected `iss` and `aud` of access tokens (must match auth's JWT_ISSUER / JWT_AUDIENCE). */
+  jwtIssuer: string;
+  jwtAudience: string;
   /** Trust X-Forwarded-For (behind a reverse proxy) so clientAddr is the real client. */
   trustProxy: boolean;
 }
@@ -71,6 +81,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     heartbeatMs: int(env, 'HEARTBEAT_MS', HEARTBEAT_INTERVAL_MS),
     leaseIntervalMs: int(env, 'LEASE_INTERVAL_MS', LEASE_INTERVAL_MS),
     leaseTtlMs: int(env, 'LEASE_TTL_MS', LEASE_TTL_MS),
+    jwtIssuer: env.JWT_ISSUER || JWT_ISSUER,
+    jwtAudience: env.JWT_AUDIENCE || JWT_AUDIENCE,
     trustProxy: env.TRUST_PROXY === '1' || env.TRUST_PROXY === 'true',
   };
 }

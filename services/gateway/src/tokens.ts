@@ -34,6 +34,7 @@ export class TokenVerifier {
   constructor(
     private readonly source: JwksSource,
     private readonly now: () => number = Date.now,
+    private readonly expect: { issuer: string; audience: string } = { issuer: JWT_ISSUER, audience: JWT_AUDIENCE },
   ) {}
 
   /** Marks a device revoked: its tokens are refused until they could have expired anyway. */
@@ -96,8 +97,8 @@ export class TokenVerifier {
     if (!this.keyset) throw new HushError('UPSTREAM_UNAVAILABLE', 'No JWKS from auth yet');
     const { payload } = await jwtVerify(token, this.keyset, {
       algorithms: ['EdDSA'],
-      issuer: JWT_ISSUER,
-      audience: JWT_AUDIENCE,
+      issuer: this.expect.issuer,
+      audience: this.expect.audience,
       maxTokenAge: MAX_TOKEN_AGE,
       requiredClaims: ['sub', 'exp', 'iat', 'jti'],
       currentDate: new Date(this.now()),
