@@ -125,7 +125,7 @@ export async function bubbles(page: Page): Promise<string[]> {
   return page.locator('[data-testid="message"] .bubble').allTextContents();
 }
 
-export async function waitFor(page: Page, cond: () => Promise<boolean>, what: string, timeoutMs = 15_000) {
+export async function waitFor(page: Page, cond: () => Promise<boolean>, what: string, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await cond()) return;

@@ -31,7 +31,8 @@ const PASSWORD = 'correct horse battery';
 const XSS_IMG = '<img src=x onerror=alert(1)>';
 const XSS_SCRIPT = '<script>window.__pwned = 1; alert(2)</script>';
 
-describe.skipIf(!chromiumAvailable)('web client in Chromium against the real stack', () => {
+// Generous per-step timeout: CI machines run other suites beside this one; nothing here is a speed test.
+describe.skipIf(!chromiumAvailable)('web client in Chromium against the real stack', { timeout: 90_000 }, () => {
   let stack: Stack;
   let browser: Browser;
   let url: string;
@@ -171,6 +172,31 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     await openChat(alice, bobName);
     expect(await bubbles(alice.page)).toEqual(['hello bob', 'hi alice', XSS_IMG, XSS_SCRIPT]);
     expect(await status(alice)).toBe('green');
+  });
+
+  it('locks the local store with an app-lock passphrase and opens it again only with that passphrase', async () => {
+    const before = await bubbles(alice.page);
+    await alice.page.getByRole('button', { name: 'App lock' }).click();
+    await alice.page.getByLabel('App lock passphrase').fill('a long passphrase');
+    await alice.page.getByRole('button', { name: 'Set lock' }).click();
+    await alice.page.getByRole('button', { name: 'App lock (on)' }).waitFor();
+    await alice.page.reload();
+    await alice.page.getByRole('heading', { name: 'Hush is locked' }).waitFor();
+    await alice.page.getByLabel('App lock passphrase').fill('not the passphrase');
+    await alice.page.getByRole('button', { name: 'Unlock' }).click();
+    await alice.page.getByRole('alert').getByText('Wrong passphrase').waitFor();
+    await alice.page.getByLabel('App lock passphrase').fill('a long passphrase');
+    await alice.page.getByRole('button', { name: 'Unlock' }).click();
+    await openChat(alice, bobName);
+    expect(await bubbles(alice.page)).toEqual(before);
+    expect(await status(alice)).toBe('green');
+    // Remove it again; the store goes back to the stored non-extractable key.
+    await alice.page.getByRole('button', { name: 'App lock (on)' }).click();
+    await alice.page.getByRole('button', { name: 'Remove app lock' }).click();
+    await alice.page.getByRole('button', { name: 'App lock', exact: true }).waitFor();
+    await alice.page.reload();
+    await openChat(alice, bobName);
+    expect(await bubbles(alice.page)).toEqual(before);
   });
 
   it('delivers everything, in order, to a peer that was offline, when it returns', async () => {
@@ -348,6 +374,20 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
         await alice.page.getByRole('button', { name: 'Back to chat' }).click();
       }
     }
+    // Arriving messages animate, except when the system asks for reduced motion.
+    const arrivalAnimation = () =>
+      alice.page.evaluate(() => {
+        const el = document.createElement('div');
+        el.className = 'msg in fresh';
+        document.querySelector('.log')!.append(el);
+        const name = getComputedStyle(el).animationName;
+        el.remove();
+        return name;
+      });
+    await alice.page.emulateMedia({ reducedMotion: 'no-preference' });
+    expect(await arrivalAnimation()).toBe('arrive');
+    await alice.page.emulateMedia({ reducedMotion: 'reduce' });
+    expect(await arrivalAnimation()).toBe('none');
     // The toggle wins over the system setting and survives a reload.
     await alice.page.emulateMedia({ colorScheme: 'light' });
     await alice.page.getByRole('button', { name: 'Dark theme' }).click();

@@ -13,9 +13,10 @@ applyTheme(savedTheme());
 
 async function main() {
   const records = await IdbRecordStore.open();
-  const vault = await Vault.open(records);
+  const vault = (await Vault.isLocked(records)) ? null : await Vault.open(records);
   const engine: Engine = new Engine({
     vault,
+    unlockVault: (passphrase) => Vault.unlock(records, passphrase),
     crypto: createCryptoPort((): Vault => engine.vaultNow()),
     server: (session, onSession) => clientServer(location.origin, session, onSession),
     reopenVault: () => Vault.open(records),

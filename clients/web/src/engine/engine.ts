@@ -42,7 +42,9 @@ const K = {
 };
 
 export interface EngineDeps {
-  vault: Vault;
+  /** null when the store is locked with a passphrase (unlockVault opens it). */
+  vault: Vault | null;
+  unlockVault?: (passphrase: string) => Promise<Vault>;
   crypto: CryptoPort;
   /** Makes the server API; `onSession` persists rotated tokens. */
   server: (session: Session | null, onSession: (s: Session | null) => void) => ServerApi;
@@ -75,7 +77,8 @@ export class Engine implements Actions {
   private order = 0;
 
   constructor(private readonly d: EngineDeps) {
-    this.vault = d.vault;
+    // Until unlocked, nothing touches the vault (boot stops at the lock screen).
+    this.vault = d.vault as Vault;
     this.now = d.now ?? Date.now;
   }
 
@@ -98,6 +101,11 @@ export class Engine implements Actions {
 
   /** Restores a saved session (history, keys, tokens) or shows sign-in. */
   async boot(): Promise<void> {
+    if (!this.vault) {
+      this.store.update({ phase: 'locked' });
+      return;
+    }
+    this.store.update({ appLock: this.vault.hasLock });
     const session = await this.vault.get<Session>(K.session);
     if (!session || !(await this.d.crypto.hasDevice(session.userId, session.deviceId))) {
       this.store.update({ phase: 'signed-out' });
@@ -680,6 +688,47 @@ export class Engine implements Actions {
   async dismissKeyChange(peer: string): Promise<void> {
     const c = this.conv(peer);
     if (c) await this.saveConv({ ...c, keyChange: null });
+  }
+
+  // ---------------------------------------------------------------- app lock
+
+  async unlock(passphrase: string): Promise<void> {
+    if (!this.d.unlockVault) return;
+    this.store.update({ busy: true, notice: null });
+    try {
+      this.vault = await this.d.unlockVault(passphrase);
+    } catch (e) {
+      this.store.update({
+        busy: false,
+        notice: e instanceof Error && e.name === 'WrongPassphraseError' ? 'Wrong passphrase.' : describe(e),
+      });
+      return;
+    }
+    this.store.update({ busy: false });
+    await this.boot();
+  }
+
+  /** Re-encrypts the store under a passphrase-derived key; the socket pauses so no write races the re-key. */
+  async setAppLock(passphrase: string): Promise<void> {
+    await this.rekey(() => this.vault.setLock(passphrase));
+  }
+  async removeAppLock(): Promise<void> {
+    await this.rekey(() => this.vault.removeLock());
+  }
+  private async rekey(fn: () => Promise<void>): Promise<void> {
+    this.store.update({ busy: true, notice: null });
+    this.link?.close();
+    this.link = null;
+    try {
+      await this.serial(fn);
+      this.store.update({ appLock: this.vault.hasLock });
+    } catch (e) {
+      this.store.update({ notice: describe(e) });
+    } finally {
+      this.store.update({ busy: false });
+      const session = await this.vault.get<Session>(K.session);
+      if (session) this.start(session);
+    }
   }
 
   setShowWire(on: boolean): void {

@@ -20,6 +20,7 @@ export class StateStore {
 
 export const initialState = (): AppState => ({
   phase: 'loading',
+  appLock: false,
   me: null,
   conversations: [],
   messages: {},

@@ -13,7 +13,9 @@ export interface Presence {
 }
 
 export interface AppState {
-  phase: 'loading' | 'signed-out' | 'ready';
+  phase: 'loading' | 'locked' | 'signed-out' | 'ready';
+  /** An app-lock passphrase protects the local store. */
+  appLock: boolean;
   me: Me | null;
   conversations: Conversation[];
   messages: Record<string, ChatMessage[]>;
@@ -51,5 +53,9 @@ export interface Actions {
   unverify(peer: string): Promise<void>;
   dismissKeyChange(peer: string): Promise<void>;
   setShowWire(on: boolean): void;
+  /** Opens a store protected by an app lock. */
+  unlock(passphrase: string): Promise<void>;
+  setAppLock(passphrase: string): Promise<void>;
+  removeAppLock(): Promise<void>;
   clearNotice(): void;
 }

@@ -49,6 +49,9 @@ export class IdbRecordStore implements RecordStore {
   async putKey(name: string, key: CryptoKey): Promise<void> {
     await req(this.store(KEYS, 'readwrite').put(key, name));
   }
+  async deleteKey(name: string): Promise<void> {
+    await req(this.store(KEYS, 'readwrite').delete(name));
+  }
   async clear(): Promise<void> {
     const tx = this.db.transaction([DATA, KEYS], 'readwrite');
     tx.objectStore(DATA).clear();

@@ -17,6 +17,7 @@ export interface RecordStore {
   /** The vault's key, stored as a structured-cloned CryptoKey (never exported). */
   getKey(name: string): Promise<CryptoKey | undefined>;
   putKey(name: string, key: CryptoKey): Promise<void>;
+  deleteKey(name: string): Promise<void>;
   /** Deletes everything (sign-out). */
   clear(): Promise<void>;
 }
@@ -41,6 +42,9 @@ export class MemoryRecordStore implements RecordStore {
   }
   async putKey(name: string, key: CryptoKey) {
     this.cryptoKeys.set(name, key);
+  }
+  async deleteKey(name: string) {
+    this.cryptoKeys.delete(name);
   }
   async clear() {
     this.data.clear();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryRecordStore } from './records.js';
 import { deserialize, serialize } from './serial.js';
-import { Vault } from './vault.js';
+import { Vault, VaultLockedError, WrongPassphraseError } from './vault.js';
 
 describe('vault (encryption at rest)', () => {
   it('stores values encrypted and reads them back, Uint8Arrays included', async () => {
@@ -47,4 +47,29 @@ describe('vault (encryption at rest)', () => {
 it('serialisation keeps byte arrays and plain objects apart', () => {
   const v = { a: new Uint8Array([0, 255]), b: { $u8: 1 }, c: [new Uint8Array(0)] };
   expect(deserialize(serialize(v))).toEqual(v);
+});
+
+describe('app lock', () => {
+  const FAST = 1_000; // iterations for tests only; the product uses PBKDF2_ITERATIONS
+
+  it('keeps history readable only with the passphrase once a lock is set, and removes it again', async () => {
+    const records = new MemoryRecordStore();
+    const v = await Vault.open(records);
+    await v.put('msg:a:1', { text: 'locked away' });
+    await v.setLock('correct horse', FAST);
+    expect(records.cryptoKeys.size).toBe(0); // no usable key is left on disk
+    await expect(Vault.open(records)).rejects.toBeInstanceOf(VaultLockedError);
+    await expect(Vault.unlock(records, 'wrong horse', FAST)).rejects.toBeInstanceOf(WrongPassphraseError);
+    const u = await Vault.unlock(records, 'correct horse', FAST);
+    expect(await u.get('msg:a:1')).toEqual({ text: 'locked away' });
+    expect(await u.keys('')).toEqual(['msg:a:1']);
+    await u.removeLock();
+    const again = await Vault.open(records);
+    expect(await again.get('msg:a:1')).toEqual({ text: 'locked away' });
+  });
+
+  it('refuses a short passphrase', async () => {
+    const v = await Vault.open(new MemoryRecordStore());
+    await expect(v.setLock('short', FAST)).rejects.toThrow();
+  });
 });

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { Auth } from './Auth.js';
 import { Chat } from './Chat.js';
 import { useActions, useAppState } from './hooks.js';
+import { Unlock } from './Lock.js';
 import { Sidebar } from './Sidebar.js';
 import { Verify } from './Verify.js';
 
@@ -24,6 +25,7 @@ export function App() {
         Opening your encrypted store…
       </main>
     );
+  if (s.phase === 'locked') return <Unlock />;
   if (s.phase === 'signed-out') return <Auth />;
 
   const select = (peer: string | null) => {

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { encryptionStatus, formatTime } from '../core/model.js';
 import { useActions, useAppState, useNow } from './hooks.js';
+import { AppLockSettings } from './Lock.js';
 import { currentTheme, setTheme } from './theme.js';
 
 const STATUS_WORD = { green: 'verified', yellow: 'not verified', red: 'cannot encrypt' } as const;
@@ -10,6 +11,7 @@ export function Sidebar({ selected, onSelect }: { selected: string | null; onSel
   const a = useActions();
   const now = useNow();
   const [adding, setAdding] = useState(false);
+  const [locking, setLocking] = useState(false);
   const [name, setName] = useState('');
   // The theme follows the system until toggled; re-render when the system setting changes.
   const [, rerender] = useState(0);
@@ -21,6 +23,11 @@ export function Sidebar({ selected, onSelect }: { selected: string | null; onSel
     return () => mq.removeEventListener('change', on);
   }, []);
   const newChatBtn = useRef<HTMLButtonElement>(null);
+  const newChatInput = useRef<HTMLInputElement>(null);
+  // The form opens on request: focus belongs in it.
+  useEffect(() => {
+    if (adding) newChatInput.current?.focus();
+  }, [adding]);
 
   const start = async (e: Event) => {
     e.preventDefault();
@@ -63,10 +70,20 @@ export function Sidebar({ selected, onSelect }: { selected: string | null; onSel
           <input type="checkbox" checked={s.showWire} onChange={(e) => a.setShowWire(e.currentTarget.checked)} />
           What the server sees
         </label>
+        <button
+          class="btn small"
+          type="button"
+          aria-expanded={locking}
+          aria-controls="applock"
+          onClick={() => setLocking(!locking)}
+        >
+          App lock{s.appLock ? ' (on)' : ''}
+        </button>
         <button class="btn small" type="button" onClick={() => void a.logout()}>
           Sign out
         </button>
       </div>
+      {locking && <AppLockSettings onDone={() => setLocking(false)} />}
       {adding && (
         <div class="newchat" id="newchat">
           <form onSubmit={start}>
@@ -77,8 +94,7 @@ export function Sidebar({ selected, onSelect }: { selected: string | null; onSel
                 autocapitalize="none"
                 spellcheck={false}
                 required
-                // biome-ignore lint/a11y/noAutofocus: the form opens on request, focus belongs in it
-                autoFocus
+                ref={newChatInput}
                 value={name}
                 onInput={(e) => setName(e.currentTarget.value)}
                 onKeyDown={(e) => {
