@@ -26,6 +26,8 @@ export interface LoadArgs {
   natsUrl?: string;
   /** Skip the raw reference phase. */
   noRaw: boolean;
+  /** Also run the raw path with one publish in flight per sender (as the gateway does per socket). */
+  rawSerial: boolean;
   /** Profile the gateways (`node --cpu-prof`) into this folder. */
   cpuProf?: string;
 }
@@ -46,6 +48,7 @@ export const DEFAULTS: LoadArgs = {
   connections: 0,
   referenceOnly: false,
   noRaw: false,
+  rawSerial: false,
 };
 
 /** Hard bounds: every run is bounded in count and time, whatever the flags say. */
@@ -76,7 +79,7 @@ const NUMERIC: Record<string, keyof LoadArgs> = {
 };
 
 export const USAGE = `npm run loadtest -- [--devices N] [--seconds S] [--rate R] [--gateways G] [--size BYTES]
-       [--window W] [--grace S] [--find-peak] [--connections N] [--reference-only] [--no-raw]
+       [--window W] [--grace S] [--find-peak] [--connections N] [--reference-only] [--no-raw] [--raw-serial]
        [--gateway-url http://127.0.0.1:8080] [--nats-url nats://127.0.0.1:4222] [--cpu-prof DIR]
 Defaults: ${DEFAULTS.devices} devices in pairs, ${DEFAULTS.size}-byte bodies, window ${DEFAULTS.window}, ${DEFAULTS.seconds} s + ${DEFAULTS.grace} s grace, full load (rate 0).`;
 
@@ -108,6 +111,9 @@ export function parseArgs(argv: string[]): LoadArgs {
         break;
       case '--no-raw':
         a.noRaw = true;
+        break;
+      case '--raw-serial':
+        a.rawSerial = true;
         break;
       case '--gateway-url':
         a.gatewayUrl = value();

@@ -163,6 +163,7 @@ async function rawPhase(
   rate: number,
   seconds: number,
   tag: string,
+  serial = false,
 ): Promise<PhaseResult | undefined> {
   if (a.noRaw || !env.natsUrl) return undefined;
   const o: { natsUrl: string; devices: number; tag: string; copyStream?: string } = {
@@ -172,6 +173,10 @@ async function rawPhase(
   };
   if (env.streamName) o.copyStream = env.streamName;
   const raw = await RawTransport.open(o);
+  if (serial) {
+    raw.serial = true;
+    raw.name = 'raw, one publish in flight per sender';
+  }
   err(`raw reference: ${raw.streamSettings}, ${a.devices} durable consumers`);
   try {
     const { gateway: _g, ...procs } = env.procs;
@@ -219,9 +224,11 @@ async function standard(a: LoadArgs, tag: string): Promise<void> {
     }
     err(`raw phase: ${a.seconds} s`);
     const raw = await rawPhase(a, env, a.rate, a.seconds, tag);
+    const rawSerial = a.rawSerial ? await rawPhase(a, env, a.rate, a.seconds, `${tag}s`, true) : undefined;
     printPhase(gw);
     out(`  sockets closed by the server during the run: ${closes}`);
     printPhase(raw);
+    printPhase(rawSerial);
     const ratio = raw ? gw.rate / raw.rate : Number.NaN;
     out(`gateway/raw delivered-rate ratio: ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} (target >= 0.6)`);
     out(

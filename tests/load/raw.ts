@@ -42,7 +42,7 @@ export interface RawOptions {
 }
 
 export class RawTransport implements LoadTransport {
-  readonly name = 'raw';
+  name = 'raw';
   events: TransportEvents = { accepted() {}, rejected() {}, delivered() {} };
   private readonly subjects: string[] = [];
   private readonly froms: { user: string; device: string }[] = [];
@@ -137,19 +137,33 @@ export class RawTransport implements LoadTransport {
     }
   }
 
+  /**
+   * With `serial`, each sender has at most one publish in flight, the next waiting for the previous
+   * one's JetStream ack — what the gateway does per socket today (one frame at a time). Used by
+   * `--raw-serial` to show how much of the gap to the gateway that alone explains.
+   */
+  serial = false;
+  private readonly chains = new Map<number, Promise<void>>();
+
   send(from: number, to: number, id: string, body: string): void {
-    const env: StoredEnvelope = { id, from: this.froms[from]!, ts: Date.now(), body };
-    const dest = this.froms[to]!;
-    this.js
-      .publish(this.subjects[to]!, this.enc.encode(JSON.stringify(env)), {
-        msgID: natsMsgId(id, dest),
-        expect: { streamName: this.stream },
-        timeout: 5_000,
-      })
-      .then(
-        () => this.events.accepted(id),
-        () => this.events.rejected(id, 'PUBLISH_FAILED'),
-      );
+    const publish = () => {
+      const env: StoredEnvelope = { id, from: this.froms[from]!, ts: Date.now(), body };
+      return this.js
+        .publish(this.subjects[to]!, this.enc.encode(JSON.stringify(env)), {
+          msgID: natsMsgId(id, this.froms[to]!),
+          expect: { streamName: this.stream },
+          timeout: 5_000,
+        })
+        .then(
+          () => this.events.accepted(id),
+          () => this.events.rejected(id, 'PUBLISH_FAILED'),
+        );
+    };
+    if (!this.serial) {
+      void publish();
+      return;
+    }
+    this.chains.set(from, (this.chains.get(from) ?? Promise.resolve()).then(publish));
   }
 
   async close(): Promise<void> {
