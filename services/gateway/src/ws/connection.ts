@@ -288,9 +288,11 @@ export class Connection {
       this.send(errorFrame(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE')));
       return;
     }
+    if (this.state !== 'open') return; // closed while asking: nothing to follow
     // Only users presence let us see are followed (presence is shared with contacts only).
     for (const entry of result.users) {
       this.presenceUsers.add(entry.userId);
+      this.hub.follow(this, entry.userId);
       this.sendPresence(entry);
     }
   }

@@ -58,6 +58,8 @@ export class Hub {
   readonly devices: DeviceDirectory;
   readonly buckets: TokenBuckets;
   private readonly byDevice = new Map<string, Connection>();
+  /** Sockets following each user's presence (presence.sub), so an event reaches only them. */
+  private readonly followers = new Map<string, Set<Connection>>();
   /** Every socket, bound or still waiting for hello (for shutdown). */
   readonly all = new Set<Connection>();
   private readonly subs: Subscription[] = [];
@@ -96,10 +98,8 @@ export class Hub {
       }
     });
     this.listen(s.events.presenceChangedAll, (ev: PresenceChangedEvent) => {
-      for (const c of this.byDevice.values()) {
-        if (c.presenceUsers.has(ev.userId)) {
-          c.sendPresence({ userId: ev.userId, online: ev.online, lastSeen: ev.lastSeen });
-        }
+      for (const c of this.followers.get(ev.userId) ?? []) {
+        c.sendPresence({ userId: ev.userId, online: ev.online, lastSeen: ev.lastSeen });
       }
     });
     // The same device connecting through another gateway replaces this socket (one reader per mailbox).
@@ -144,7 +144,21 @@ export class Hub {
     this.presence('connect', c);
   }
 
+  follow(c: Connection, userId: string): void {
+    let set = this.followers.get(userId);
+    if (!set) {
+      set = new Set();
+      this.followers.set(userId, set);
+    }
+    set.add(c);
+  }
+
   unregister(c: Connection): void {
+    for (const u of c.presenceUsers) {
+      const set = this.followers.get(u);
+      set?.delete(c);
+      if (set?.size === 0) this.followers.delete(u);
+    }
     const key = c.key;
     if (!key) return;
     if (this.byDevice.get(key) === c) this.byDevice.delete(key);
