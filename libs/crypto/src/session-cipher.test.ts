@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bundleFor, FakeKeyDir, makeDevice, str, text } from '../test/helpers.js';
-import { createPrimitives, isCryptoError } from './index.js';
+import { createPrimitives, isCryptoError, tweetnaclPrimitives } from './index.js';
 
 const prims = await createPrimitives();
 
@@ -61,5 +61,24 @@ describe('SessionManager', () => {
     });
     const err = await alice.manager.decrypt(bob.address, new Uint8Array(100)).catch((e) => e);
     expect(isCryptoError(err)).toBe(true);
+  });
+
+  it('interoperates across primitive implementations (tweetnacl on one side, WebCrypto on the other)', async () => {
+    const keydir = new FakeKeyDir();
+    const alice = await makeDevice(tweetnaclPrimitives(), keydir, 'aliceuser01', 'adev01');
+    const bob = await makeDevice(prims, keydir, 'bobuser0001', 'bdev01');
+    expect([alice.prims.name, bob.prims.name]).toEqual(['tweetnacl', 'webcrypto']);
+    const m1 = await alice.manager.encrypt(
+      bob.address,
+      text('from tweetnacl'),
+      await bundleFor(alice, keydir, bob.address),
+    );
+    expect(str((await bob.manager.decrypt(alice.address, m1)).plaintext)).toBe('from tweetnacl');
+    for (let i = 0; i < 3; i++) {
+      const r = await bob.manager.encrypt(alice.address, text(`reply ${i}`));
+      expect(str((await alice.manager.decrypt(bob.address, r)).plaintext)).toBe(`reply ${i}`);
+      const q = await alice.manager.encrypt(bob.address, text(`again ${i}`));
+      expect(str((await bob.manager.decrypt(alice.address, q)).plaintext)).toBe(`again ${i}`);
+    }
   });
 });

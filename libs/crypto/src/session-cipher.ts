@@ -236,8 +236,10 @@ export class SessionManager {
           !equalBytes(session.peerDeviceKey, bundle.deviceKey))
       ) {
         session = await this.initiate(identity, device, bundle);
-        // Sessions under another device key belong to a device that was reset: drop them.
-        set.sessions = set.sessions.filter((s) => equalBytes(s.peerDeviceKey, bundle.deviceKey));
+        // Sessions under another device key (a reset device) or identity (accepted change): drop them.
+        set.sessions = set.sessions.filter(
+          (s) => equalBytes(s.peerDeviceKey, bundle.deviceKey) && equalBytes(s.peerIdentityKey, bundle.identityKey),
+        );
         set.sessions.unshift(session);
       }
       if (!session) throw new CryptoError('E2E_SESSION_NOT_FOUND');
@@ -393,7 +395,9 @@ export class SessionManager {
     const plaintext = this.padding ? unpad(body) : body;
     // Only an authenticated message may change trust state or consume a prekey.
     await this.checkTrust(from.userId, pk.identityKey, identity, device.userId);
-    const kept = set.sessions.filter((s) => equalBytes(s.peerDeviceKey, pk.deviceKey));
+    const kept = set.sessions.filter(
+      (s) => equalBytes(s.peerDeviceKey, pk.deviceKey) && equalBytes(s.peerIdentityKey, pk.identityKey),
+    );
     await this.save(from, { sessions: arrange([session, ...kept]) });
     // X3DH §3.4: delete the one-time prekey's private half once it has been used.
     if (opk) await this.store.removeOneTimePrekey(opk.keyId);

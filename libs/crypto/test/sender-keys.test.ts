@@ -1,22 +1,16 @@
 /** Sender Keys for groups: distribution over pairwise sessions, signing, ordering, rotation on leave. */
 import { describe, expect, it } from 'vitest';
-import { createPrimitives, GroupCipher, type MemoryStore } from '../src/index.js';
+import { createPrimitives, GroupCipher, MemoryStore } from '../src/index.js';
 import { bundleFor, FakeKeyDir, makeDevice, str, type TestDevice, text } from './helpers.js';
 
 const prims = await createPrimitives();
 const GROUP = 'group-1';
 
 const cipherOf = (d: TestDevice) =>
-  new GroupCipher({ primitives: prims, store: d.store as MemoryStore, randomBytes: d.rng, self: d.address });
+  new GroupCipher({ primitives: prims, store: d.store, randomBytes: d.rng, self: d.address });
 
 /** Sends `d`'s distribution message to each member over the pairwise Double Ratchet sessions. */
-async function distribute(
-  keydir: FakeKeyDir,
-  from: TestDevice,
-  fromGroup: GroupCipher,
-  dist: Uint8Array,
-  to: [TestDevice, GroupCipher][],
-) {
+async function distribute(keydir: FakeKeyDir, from: TestDevice, dist: Uint8Array, to: [TestDevice, GroupCipher][]) {
   for (const [member, cipher] of to) {
     const has = await from.manager.hasSession(member.address);
     const ct = await from.manager.encrypt(
@@ -27,7 +21,6 @@ async function distribute(
     const { plaintext } = await member.manager.decrypt(from.address, ct);
     await cipher.processDistribution(from.address, plaintext);
   }
-  void fromGroup;
 }
 
 async function group() {
@@ -36,7 +29,7 @@ async function group() {
   const bob = await makeDevice(prims, keydir, 'bobuser0001', 'bdev01');
   const carol = await makeDevice(prims, keydir, 'caroluser01', 'cdev01');
   const [a, b, c] = [cipherOf(alice), cipherOf(bob), cipherOf(carol)];
-  await distribute(keydir, alice, a, await a.distributionMessage(GROUP), [
+  await distribute(keydir, alice, await a.distributionMessage(GROUP), [
     [bob, b],
     [carol, c],
   ]);
@@ -65,10 +58,18 @@ describe('sender keys', () => {
       t[bit >> 3]! ^= 1 << (bit & 7);
       await expect(b.decrypt(alice.address, t)).rejects.toMatchObject({ name: 'CryptoError' });
     }
-    // Bob knows Alice's chain key (all members do) but not her signing key.
-    const bobsOwn = cipherOf(bob);
-    const forged = await bobsOwn.encrypt(GROUP, text('I am alice'));
-    await expect(c.decrypt(alice.address, forged)).rejects.toMatchObject({ name: 'CryptoError' });
+    // Bob knows Alice's chain key (every member does) but not her signing key: a message he builds
+    // on her chain, signed with his own key, is refused.
+    await b.distributionMessage(GROUP); // gives Bob a signing key of his own
+    const mine = JSON.parse((await bob.store.loadSenderKeys(GROUP, bob.address))!).chains[0];
+    const hers = JSON.parse((await bob.store.loadSenderKeys(GROUP, alice.address))!);
+    const forgerStore = new MemoryStore();
+    const forgerSelf = { userId: 'forger00001', deviceId: 'fdev01' };
+    hers.chains[0] = { ...hers.chains[0], pub: mine.pub, seed: mine.seed };
+    await forgerStore.storeSenderKeys(GROUP, forgerSelf, JSON.stringify(hers));
+    const forger = new GroupCipher({ primitives: prims, store: forgerStore, randomBytes: bob.rng, self: forgerSelf });
+    const forged = await forger.encrypt(GROUP, text('I am alice'));
+    await expect(c.decrypt(alice.address, forged)).rejects.toMatchObject({ code: 'E2E_BAD_SIGNATURE' });
     expect(str((await b.decrypt(alice.address, m)).plaintext)).toBe('hello');
   });
 
@@ -76,7 +77,7 @@ describe('sender keys', () => {
     const { keydir, alice, bob, a, b, c } = await group();
     const before = await a.encrypt(GROUP, text('before'));
     const dist = await a.rotate(GROUP); // Carol left: only Bob gets the new chain
-    await distribute(keydir, alice, a, dist, [[bob, b]]);
+    await distribute(keydir, alice, dist, [[bob, b]]);
     const after = await a.encrypt(GROUP, text('after'));
     expect(str((await b.decrypt(alice.address, after)).plaintext)).toBe('after');
     await expect(c.decrypt(alice.address, after)).rejects.toMatchObject({ code: 'E2E_SESSION_NOT_FOUND' });

@@ -51,19 +51,20 @@ function fromB64url(s: string): Uint8Array {
   return out;
 }
 
+/** LRU of import promises, so concurrent uses of one key share a single import. */
 class LruKeys {
-  private readonly map = new Map<string, CryptoKey>();
-  get(k: string): CryptoKey | undefined {
-    const v = this.map.get(k);
+  private readonly map = new Map<string, Promise<CryptoKey>>();
+  get(k: string, load: () => Promise<CryptoKey>): Promise<CryptoKey> {
+    let v = this.map.get(k);
     if (v !== undefined) {
       this.map.delete(k);
-      this.map.set(k, v);
+    } else {
+      v = load();
+      v.catch(() => this.map.delete(k));
     }
-    return v;
-  }
-  set(k: string, v: CryptoKey): void {
     this.map.set(k, v);
     if (this.map.size > PUBLIC_KEY_CACHE_SIZE) this.map.delete(this.map.keys().next().value!);
+    return v;
   }
 }
 
@@ -111,14 +112,8 @@ export function webcryptoPrimitives(subtle: SubtleCrypto = globalThis.crypto?.su
     remember(self, k);
     return k;
   }
-  async function importXPublic(pub: Uint8Array): Promise<CryptoKey> {
-    const id = keyString(pub);
-    let k = xPublic.get(id);
-    if (!k) {
-      k = await subtle.importKey('raw', ab(pub), { name: 'X25519' }, false, []);
-      xPublic.set(id, k);
-    }
-    return k;
+  function importXPublic(pub: Uint8Array): Promise<CryptoKey> {
+    return xPublic.get(keyString(pub), () => subtle.importKey('raw', ab(pub), { name: 'X25519' }, false, []));
   }
   async function derive(priv: CryptoKey, pub: CryptoKey): Promise<Uint8Array> {
     let out: Uint8Array;
@@ -198,12 +193,9 @@ export function webcryptoPrimitives(subtle: SubtleCrypto = globalThis.crypto?.su
     async ed25519Verify(publicKey, message, signature) {
       if (!verifyInputsOk(publicKey, signature)) return false;
       try {
-        const id = keyString(publicKey);
-        let k = edPublic.get(id);
-        if (!k) {
-          k = await subtle.importKey('raw', ab(publicKey), { name: 'Ed25519' }, false, ['verify']);
-          edPublic.set(id, k);
-        }
+        const k = await edPublic.get(keyString(publicKey), () =>
+          subtle.importKey('raw', ab(publicKey), { name: 'Ed25519' }, false, ['verify']),
+        );
         return await subtle.verify({ name: 'Ed25519' }, k, ab(signature), ab(message));
       } catch {
         return false;
