@@ -73,3 +73,24 @@ describe('app lock', () => {
     await expect(v.setLock('short', FAST)).rejects.toThrow();
   });
 });
+
+it('lists the readable records when one of them no longer decrypts', async () => {
+  const records = new MemoryRecordStore();
+  const v = await Vault.open(records);
+  await v.put('conv:a', 1);
+  await v.put('conv:b', 2);
+  records.data.get('conv:a')!.ct[0]! ^= 1;
+  expect(await v.list('conv:')).toEqual([2]);
+});
+
+it('a write made while the app lock is being set is kept', async () => {
+  const records = new MemoryRecordStore();
+  const v = await Vault.open(records);
+  for (let i = 0; i < 20; i++) await v.put(`msg:a:${i}`, i);
+  const locking = v.setLock('correct horse', 1_000);
+  const late = v.put('msg:a:late', 'late');
+  await Promise.all([locking, late]);
+  const u = await Vault.unlock(records, 'correct horse', 1_000);
+  expect(await u.get('msg:a:late')).toBe('late');
+  expect((await u.list('msg:a:')).length).toBe(21);
+});

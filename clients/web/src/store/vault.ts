@@ -133,15 +133,44 @@ export class Vault {
     this.locked = false;
   }
 
+  /** While a re-key runs, every other read and write waits for it (a write in between would be lost). */
+  private gate: Promise<void> | null = null;
+
   private async rekey(next: CryptoKey): Promise<void> {
-    const names = await this.keys('');
-    const values: [string, unknown][] = [];
-    for (const n of names) values.push([n, await this.get(n)]);
-    this.key = next;
-    for (const [n, v] of values) await this.put(n, v);
+    while (this.gate) await this.gate;
+    let open!: () => void;
+    this.gate = new Promise<void>((r) => {
+      open = r;
+    });
+    try {
+      const names = await this.keys('');
+      const values: [string, unknown][] = [];
+      for (const n of names) {
+        try {
+          values.push([n, await this.read(n)]);
+        } catch {
+          // unreadable already (see list()): drop it rather than carry it under the new key
+        }
+      }
+      this.key = next;
+      for (const [n, v] of values) await this.write(n, v);
+    } finally {
+      this.gate = null;
+      open();
+    }
   }
 
   async get<T>(name: string): Promise<T | undefined> {
+    while (this.gate) await this.gate;
+    return this.read<T>(name);
+  }
+
+  async put(name: string, value: unknown): Promise<void> {
+    while (this.gate) await this.gate;
+    return this.write(name, value);
+  }
+
+  private async read<T>(name: string): Promise<T | undefined> {
     const rec = await this.records.get(name);
     if (!rec) return undefined;
     const pt = await crypto.subtle.decrypt(
@@ -152,7 +181,7 @@ export class Vault {
     return deserialize<T>(dec.decode(pt));
   }
 
-  async put(name: string, value: unknown): Promise<void> {
+  private async write(name: string, value: unknown): Promise<void> {
     const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
     const ct = await crypto.subtle.encrypt(
       { name: 'AES-GCM', iv, additionalData: enc.encode(name) },
@@ -162,7 +191,8 @@ export class Vault {
     await this.records.put(name, { iv, ct: new Uint8Array(ct) });
   }
 
-  delete(name: string): Promise<void> {
+  async delete(name: string): Promise<void> {
+    while (this.gate) await this.gate;
     return this.records.delete(name);
   }
 
@@ -173,8 +203,14 @@ export class Vault {
   async list<T>(prefix: string): Promise<T[]> {
     const out: T[] = [];
     for (const k of await this.keys(prefix)) {
-      const v = await this.get<T>(k);
-      if (v !== undefined) out.push(v);
+      try {
+        const v = await this.get<T>(k);
+        if (v !== undefined) out.push(v);
+      } catch {
+        // One record that no longer decrypts (tampered, or cut off by a crash mid re-key) must
+        // not take the rest of the history with it.
+        console.warn('hush: skipped an unreadable record', k);
+      }
     }
     return out;
   }

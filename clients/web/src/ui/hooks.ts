@@ -9,7 +9,12 @@ export const ActionsContext = createContext<Actions | null>(null);
 export function useAppState(): AppState {
   const store = useContext(StoreContext)!;
   const [s, set] = useState(store.state);
-  useEffect(() => store.subscribe(() => set(store.state)), [store]);
+  useEffect(() => {
+    const off = store.subscribe(() => set(store.state));
+    // An update may have landed between the first render and this subscription.
+    set(store.state);
+    return off;
+  }, [store]);
   return s;
 }
 export function useActions(): Actions {
