@@ -39,3 +39,6 @@ export const JWKS_REFETCH_MIN_MS = 2_000;
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** How long graceful shutdown waits for sockets to close before draining NATS anyway. */
 export const SHUTDOWN_GRACE_MS = 5_000;
+
+/** Lifetime of one mailbox pull request; see Hub.consumeOptions for why it is short. */
+export const PULL_EXPIRES_MS = 5_000;

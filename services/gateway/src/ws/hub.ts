@@ -22,7 +22,7 @@ import {
 import { type NatsConnection, nanos, type Subscription } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config.js';
-import { MAX_ACK_PENDING, PULL_BATCH } from '../constants.js';
+import { MAX_ACK_PENDING, PULL_BATCH, PULL_EXPIRES_MS } from '../constants.js';
 import type { Rpc } from '../nats-rpc.js';
 import type { TokenBuckets } from '../rate-limit.js';
 import type { DeviceDirectory } from '../recipients.js';
@@ -206,8 +206,15 @@ export class Hub {
     return js.consumers.get(config.streamName, name);
   }
 
+  /**
+   * Pull requests live PULL_EXPIRES_MS; the server sends idle heartbeats every half of that and
+   * nats.js re-pulls after two missed ones, also using PULL_EXPIRES_MS as its retry backoff.
+   * So this bounds how long a mailbox stalls after the NATS node holding the consumer's leader
+   * dies (tests/faults): ~2x this value instead of ~60 s with the 30 s default. The price is one
+   * pull request per connected device per PULL_EXPIRES_MS, cheap next to the delivery traffic.
+   */
   consumeOptions(): ConsumeOptions {
-    return { max_messages: PULL_BATCH, expires: 30_000 };
+    return { max_messages: PULL_BATCH, expires: PULL_EXPIRES_MS };
   }
 
   async publishEnvelope(to: { user: string; device: string }, env: StoredEnvelope, msgId: string): Promise<void> {
