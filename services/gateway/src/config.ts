@@ -65,7 +65,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     subjectPrefix: env.SUBJECT_PREFIX ?? '',
     streamName: env.STREAM_NAME || DEFAULT_STREAM,
     streamReplicas: int(env, 'STREAM_REPLICAS', 1),
-    gatewayId: env.GATEWAY_ID || `gw_${randomBytes(6).toString('hex')}`,
+    // A per-start suffix: a gateway restarted under the same GATEWAY_ID (a Kubernetes pod name)
+    // must not renew the dead process's presence lease, or its sockets would never be swept.
+    gatewayId: `${env.GATEWAY_ID || 'gw'}_${randomBytes(4).toString('hex')}`,
     webRoot: env.WEB_ROOT || join(process.cwd(), 'clients', 'web', 'dist'),
     corsOrigins: (env.CORS_ORIGINS ?? '')
       .split(',')
