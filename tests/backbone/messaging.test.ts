@@ -1,4 +1,8 @@
+import { HushClient } from '@hush/client';
+import { type KeysChangedEvent, subjects } from '@hush/protocol';
 import type { Stack } from '@hush/testkit';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -7,11 +11,13 @@ import {
   body,
   closedCode,
   type Device,
+  fakeKeys,
   Inbox,
   msgId,
   newUser,
   sameDevice,
   sleep,
+  WS,
 } from './support.js';
 
 // Two gateway processes, the three services as processes, private nats-server and redis-server.
@@ -258,3 +264,65 @@ async function waitUntil(pred: () => boolean, timeoutMs = 10_000): Promise<void>
     await sleep(50);
   }
 }
+
+describe('a new identity on sign-in (keydir -> auth -> gateways)', () => {
+  it('drops the old devices: their sockets close, their mailboxes are purged, contacts are told', async () => {
+    const alice = await newUser(gw0, 'alice');
+    const bob = await newUser(gw1, 'bob');
+    const nc = await connect({ servers: stack.nats.url });
+    const changed: KeysChangedEvent[] = [];
+    const sub = nc.subscribe(subjects(stack.env.SUBJECT_PREFIX).events.keysChanged(alice.addr.user), {
+      callback: (_e, m) => {
+        changed.push(m.json<KeysChangedEvent>());
+      },
+    });
+    // Alice's first device receives a message but does not ack it: it stays in its mailbox.
+    const a1 = alice.client.connect();
+    await a1.ready();
+    const a1In = new Inbox().attach(a1, false);
+    const b = bob.client.connect();
+    await b.ready();
+    const pending = msgId('pend');
+    await b.send(pending, [{ to: alice.addr, body: body('before the reset') }]);
+    await a1In.waitForIds([pending]);
+    const a1Closed = closedCode(a1);
+
+    // Alice signs in on a new device that does not hold her identity key: a new identity.
+    const fresh = new HushClient({ baseUrl: gw1, WebSocket: WS });
+    const s2 = await fresh.login(alice.session.username, 'correct horse battery staple', 'new phone');
+    const keys2 = fakeKeys(s2.deviceId);
+    await fresh.publishKeys(keys2);
+
+    // The old socket ends either way, terminally: 4403 when auth's revocation arrives first, 4004
+    // when keydir's deletion of its mailbox consumer does.
+    expect([4403, 4004]).toContain(await a1Closed);
+    // Its token is refused from now on, on every gateway.
+    for (const url of [gw0, gw1]) {
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);
+      await new Promise((r) => ws.once('open', r));
+      ws.send(JSON.stringify({ type: 'hello', token: alice.session.accessToken }));
+      expect(await new Promise<number>((r) => ws.once('close', (c) => r(c)))).toBe(4403);
+    }
+    expect(changed.at(-1)).toMatchObject({
+      userId: alice.addr.user,
+      identityChanged: true,
+      reason: 'identity-reset',
+      removedDevices: [alice.addr.device],
+    });
+    const jsm = await jetstreamManager(nc);
+    const subject = subjects(stack.env.SUBJECT_PREFIX).mailbox(alice.addr.user, alice.addr.device);
+    const info = await jsm.streams.info(stack.env.STREAM_NAME!, { subjects_filter: subject });
+    expect(info.state.subjects?.[subject] ?? 0).toBe(0);
+
+    // Bob now sees only the new device, under the new identity key, and cannot address the old one.
+    const bundle = await bob.client.fetchBundle(alice.addr.user);
+    expect(bundle.identityKey).toBe(keys2.identityKey);
+    expect(bundle.devices.map((d) => d.deviceId)).toEqual([s2.deviceId]);
+    await expect(b.send(msgId('old'), [{ to: alice.addr, body: body('to the old device') }])).rejects.toMatchObject({
+      code: 'GW_UNKNOWN_RECIPIENT',
+    });
+    sub.unsubscribe();
+    await nc.close();
+    b.close();
+  });
+});
