@@ -5,7 +5,13 @@ import { defineConfig } from 'vitest/config';
 // NATS_URL / REDIS_URL with a unique subject/key prefix, so files may run in parallel.
 export default defineConfig({
   test: {
-    include: ['libs/*/src/**/*.test.ts', 'libs/*/test/**/*.test.ts', 'services/*/src/**/*.test.ts', 'tests/**/*.test.ts', 'clients/web/src/**/*.test.ts'],
+    include: [
+      'libs/*/src/**/*.test.ts',
+      'libs/*/test/**/*.test.ts',
+      'services/*/src/**/*.test.ts',
+      'tests/**/*.test.ts',
+      'clients/web/src/**/*.test.ts',
+    ],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
