@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import { type Session, subjects } from '@hush/protocol';
+import { type TestEnv, testEnv } from '@hush/service-kit/testing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
 import { type AuthHandle, redisKeys, startAuth } from './service.js';
-import { type TestEnv, testEnv } from './test-support.js';
 
 let env: TestEnv;
 let auth: AuthHandle;

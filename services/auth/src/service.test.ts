@@ -9,13 +9,13 @@ import {
   subjects,
   type UserProfile,
 } from '@hush/protocol';
+import { svcm } from '@hush/service-kit';
+import { collect, eventually, type TestEnv, testEnv } from '@hush/service-kit/testing';
 import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthConfig, loadConfig } from './config.js';
-import { svcm } from './endpoint.js';
 import { type AuthHandle, redisKeys, startAuth } from './service.js';
-import { collect, eventually, type TestEnv, testEnv } from './test-support.js';
 
 let env: TestEnv;
 let auth: AuthHandle;

@@ -17,12 +17,12 @@ import {
   subjects,
   type UserProfile,
 } from '@hush/protocol';
+import { addJsonEndpoint, FIXED_WINDOW_LUA, safeErr, svcm } from '@hush/service-kit';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { hash, verify } from '@node-rs/argon2';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuthConfig } from './config.js';
-import { addJsonEndpoint, FIXED_WINDOW_LUA, safeErr, svcm } from './endpoint.js';
 import {
   CheckRequestSchema,
   EmptyRequestSchema,

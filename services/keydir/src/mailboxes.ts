@@ -1,8 +1,8 @@
 import type { Subjects } from '@hush/protocol';
+import { safeErr } from '@hush/service-kit';
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { safeErr } from './endpoint.js';
 
 /**
  * Empties the JetStream mailbox of devices that left an account and deletes their durable

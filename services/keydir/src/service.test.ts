@@ -11,13 +11,13 @@ import {
   subjects,
   type UserBundle,
 } from '@hush/protocol';
+import { svcm } from '@hush/service-kit';
+import { collect, eventually, type TestEnv, testEnv } from '@hush/service-kit/testing';
 import { AckPolicy, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KeydirConfig, loadConfig } from './config.js';
-import { svcm } from './endpoint.js';
 import { type KeydirHandle, startKeydir } from './service.js';
-import { collect, eventually, type TestEnv, testEnv } from './test-support.js';
 
 let env: TestEnv;
 let keydir: KeydirHandle;

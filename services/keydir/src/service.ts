@@ -15,11 +15,11 @@ import {
   subjects,
   type UserBundle,
 } from '@hush/protocol';
+import { addJsonEndpoint, FIXED_WINDOW_LUA, svcm } from '@hush/service-kit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { KeydirConfig } from './config.js';
-import { addJsonEndpoint, FIXED_WINDOW_LUA, svcm } from './endpoint.js';
 import { MailboxCleaner } from './mailboxes.js';
 import {
   BundleRequestSchema,

@@ -9,12 +9,12 @@ import {
   type ServiceReply,
   subjects,
 } from '@hush/protocol';
+import { svcm } from '@hush/service-kit';
+import { collect, eventually, type TestEnv, testEnv } from '@hush/service-kit/testing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type PresenceConfig } from './config.js';
-import { svcm } from './endpoint.js';
 import { type PresenceHandle, startPresence } from './service.js';
-import { collect, eventually, type TestEnv, testEnv } from './test-support.js';
 
 let env: TestEnv;
 let presence: PresenceHandle;

@@ -8,13 +8,13 @@ import {
   SERVICE_NAMES,
   subjects,
 } from '@hush/protocol';
+import { addJsonEndpoint, safeErr, svcm } from '@hush/service-kit';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { PresenceConfig } from './config.js';
-import { addJsonEndpoint, safeErr, svcm } from './endpoint.js';
 import { ConnectEventSchema, ContactsRequestSchema, LeaseEventSchema, PresenceQueryRequestSchema } from './schemas.js';
 
 export const PRESENCE_VERSION = '0.1.0';

@@ -1,5 +1,3 @@
-// Kept identical in services/auth, services/keydir and services/presence (a candidate for a small
-// shared package once there is a fourth user); change all three together.
 import { decodeJson, type ErrorCode, encodeJson, errReply, HushError, okReply } from '@hush/protocol';
 import { type Service, type ServiceMsg, Svcm } from '@nats-io/services';
 import type { NatsConnection } from '@nats-io/transport-node';
