@@ -1,3 +1,4 @@
+export { baseConfig, type Env, intEnv, type ServiceBaseConfig } from './config.js';
 export {
   addJsonEndpoint,
   type EndpointOptions,
