@@ -1,16 +1,7 @@
-/**
- * `npm start`: the whole system on one machine.
- *  1. NATS and Redis: NATS_URL / REDIS_URL when set and reachable; else nats-server -js and
- *     redis-server from PATH with their data under .data/; else a clear message and exit 1.
- *  2. Builds the web client when its build is missing or older than its sources.
- *  3. Starts auth, keydir, presence and the gateway (the same entry points the Dockerfile runs),
- *     waits for GET /readyz and prints the address. Ctrl-C stops everything cleanly.
- */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import {
+  ensureWebBuild,
   freePort,
   hasBinary,
   type RunningServer,
@@ -71,29 +62,6 @@ async function server(kind: 'nats' | 'redis'): Promise<RunningServer | null> {
   return s;
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-function buildWebIfNeeded(): void {
-  const web = join(repoRoot, 'clients', 'web');
-  const index = join(web, 'dist', 'index.html');
-  const sources = [
-    join(web, 'src'),
-    join(repoRoot, 'libs', 'crypto', 'src'),
-    join(repoRoot, 'libs', 'client', 'src'),
-  ].filter(existsSync);
-  const stale = !existsSync(index) || sources.some((d) => newestMtime(d) > statSync(index).mtimeMs);
-  if (!stale) return;
-  say('building the web client…');
-  execFileSync('npm', ['run', 'build', '-w', 'clients/web'], { cwd: repoRoot, stdio: 'inherit' });
-}
-
 async function main(): Promise<void> {
   const nats = await server('nats');
   const redis = await server('redis');
@@ -108,7 +76,7 @@ async function main(): Promise<void> {
     await redis?.stop();
     process.exit(1);
   }
-  buildWebIfNeeded();
+  ensureWebBuild(repoRoot, say);
   const port = Number(process.env.PORT ?? 8080);
   const env: Record<string, string> = {
     NATS_URL: nats.url,

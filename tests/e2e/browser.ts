@@ -1,59 +1,8 @@
-/**
- * Helpers for the browser tests: Debian's Chromium through playwright-core (no downloads), a
- * fresh build of the web client when its sources are newer than dist/, and small UI steps
- * expressed through accessible names (the same names a screen reader announces).
- */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const chromiumAvailable = existsSync(CHROMIUM);
-
-export function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
-}
-
-function newestMtime(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** Builds clients/web when dist/index.html is missing or older than any source it depends on. */
-export function ensureWebBuild(repoRoot: string): string {
-  const web = join(repoRoot, 'clients', 'web');
-  const dist = join(web, 'dist', 'index.html');
-  const sources = Math.max(
-    newestMtime(join(web, 'src')),
-    statSync(join(web, 'index.html')).mtimeMs,
-    newestMtime(join(repoRoot, 'libs', 'crypto', 'src')),
-    newestMtime(join(repoRoot, 'libs', 'protocol', 'src')),
-  );
-  if (!existsSync(dist) || statSync(dist).mtimeMs < sources) {
-    execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], {
-      cwd: web,
-      stdio: 'pipe',
-    });
-  }
-  return join(web, 'dist');
-}
+export { CHROMIUM, chromiumAvailable, ensureWebBuild, launchChromium as launch } from '@hush/testkit';
 
 export interface Person {
   context: BrowserContext;
