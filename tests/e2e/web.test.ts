@@ -4,9 +4,13 @@
  * share one stack and build on each other (alice and bob keep their browsers), so they run in
  * order. Screenshots go to test-artifacts/screenshots/ (git-ignored).
  */
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import { repoRoot, type Stack, startStack } from '@hush/testkit';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -28,6 +32,10 @@ import {
 } from './browser.js';
 
 const PASSWORD = 'correct horse battery';
+// DESIGN.md §1: a canary typed into the client must never appear in any byte the server side
+// stores, publishes or logs. It rides in the first message; the last step searches for it.
+const CANARY = `canary-${Math.random().toString(36).slice(2, 12)}`;
+const HELLO = `hello bob ${CANARY}`;
 const XSS_IMG = '<img src=x onerror=alert(1)>';
 const XSS_SCRIPT = '<script>window.__pwned = 1; alert(2)</script>';
 
@@ -42,6 +50,9 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
   const aliceName = `alice_${suffix}`;
   const bobName = `bob_${suffix}`;
   const shots: string[] = [];
+  const wiretap: Buffer[] = [];
+  const subjectsSeen = new Set<string>();
+  let wiretapNc: NatsConnection | undefined;
 
   const tick = (p: Person, text: string) =>
     p.page.locator('[data-testid="message"]', { hasText: text }).last().getAttribute('data-tick');
@@ -60,14 +71,25 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
 
   beforeAll(async () => {
     const webRoot = ensureWebBuild(repoRoot);
-    stack = await startStack({ webRoot, env: { LOG_LEVEL: 'warn' } });
+    stack = await startStack({ webRoot, env: { LOG_LEVEL: 'info' } });
     url = stack.gatewayUrls[0]!;
+    // A wiretap on every subject of the broker: all that the server side publishes, JetStream
+    // envelopes and API calls included.
+    wiretapNc = await connect({ servers: stack.nats.url });
+    wiretapNc.subscribe('>', {
+      callback: (_e, m) => {
+        wiretap.push(Buffer.from(m.data));
+        if (m.headers) wiretap.push(Buffer.from(m.headers.toString()));
+        subjectsSeen.add(m.subject.split('.')[0]!);
+      },
+    });
     browser = await launch();
     alice = await person(browser, url, aliceName);
     bob = await person(browser, url, bobName);
   }, 120_000);
 
   afterAll(async () => {
+    await wiretapNc?.close();
     await browser?.close();
     await stack?.stop();
     if (shots.length > 0) console.log(`screenshots:\n${shots.join('\n')}`);
@@ -78,7 +100,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     await register(bob, PASSWORD);
     await startChat(alice, bobName);
     expect(await status(alice)).toBe('yellow');
-    await send(alice, 'hello bob');
+    await send(alice, HELLO);
     // Bob sees a new conversation with one unread message.
     await bob.page.locator(`.convs button[data-peer="${aliceName}"]`).waitFor();
     await waitFor(
@@ -86,17 +108,17 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
       async () => (await bob.page.getByTestId('unread').textContent())?.startsWith('1') ?? false,
       'unread 1',
     );
-    await waitFor(alice.page, async () => (await tick(alice, 'hello bob')) === 'delivered', 'delivered tick');
+    await waitFor(alice.page, async () => (await tick(alice, HELLO)) === 'delivered', 'delivered tick');
     await openChat(bob, aliceName);
-    expect(await bubbles(bob.page)).toEqual(['hello bob']);
-    await waitFor(alice.page, async () => (await tick(alice, 'hello bob')) === 'read', 'read tick');
+    expect(await bubbles(bob.page)).toEqual([HELLO]);
+    await waitFor(alice.page, async () => (await tick(alice, HELLO)) === 'read', 'read tick');
     // Typing travels encrypted like any message.
     await bob.page.getByLabel('Message', { exact: true }).pressSequentially('hi al', { delay: 20 });
     await alice.page.getByTestId('typing').getByText(`${bobName} is typing`).waitFor();
     await bob.page.getByLabel('Message', { exact: true }).fill('hi alice');
     await bob.page.keyboard.press('Enter');
     await waitFor(alice.page, async () => (await bubbles(alice.page)).includes('hi alice'), 'reply');
-    expect(await bubbles(alice.page)).toEqual(['hello bob', 'hi alice']);
+    expect(await bubbles(alice.page)).toEqual([HELLO, 'hi alice']);
     await waitFor(
       alice.page,
       async () => (await alice.page.getByTestId('typing').textContent()) === '',
@@ -125,13 +147,13 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
 
   it('shows what the server sees: routing fields and base64 ciphertext, never the text', async () => {
     await alice.page.getByLabel('What the server sees').check();
-    const wire = alice.page.locator('[data-testid="message"]', { hasText: 'hello bob' }).getByTestId('wire');
+    const wire = alice.page.locator('[data-testid="message"]', { hasText: HELLO }).getByTestId('wire');
     await wire.waitFor();
     const w = (await wire.textContent()) ?? '';
     expect(w).toMatch(/"type": "send"/);
     expect(w).toMatch(/"body": "[A-Za-z0-9+/=]{40,}"/);
     expect(w).toMatch(/bytes of ciphertext/);
-    expect(w.replace(/^.*?\n/, '')).not.toContain('hello bob');
+    expect(w.replace(/^.*?\n/, '')).not.toContain(HELLO);
     await shoot(alice.page, 'desktop-light-chat-server-view');
     await alice.page.getByLabel('What the server sees').uncheck();
   });
@@ -170,7 +192,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
   it('keeps history and verification across a reload', async () => {
     await alice.page.reload();
     await openChat(alice, bobName);
-    expect(await bubbles(alice.page)).toEqual(['hello bob', 'hi alice', XSS_IMG, XSS_SCRIPT]);
+    expect(await bubbles(alice.page)).toEqual([HELLO, 'hi alice', XSS_IMG, XSS_SCRIPT]);
     expect(await status(alice)).toBe('green');
   });
 
@@ -396,4 +418,60 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     expect(await alice.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
     expect(shots.length).toBeGreaterThanOrEqual(16);
   }, 120_000);
+  it('never lets the canary reach a byte the server side published, stored or logged', async () => {
+    // The forms a leak could take: the text itself, or the text base64-encoded at any alignment.
+    const needles = [CANARY, ...[0, 1, 2].map((i) => Buffer.from(CANARY.slice(i)).toString('base64').slice(4, -4))];
+    const leaks = (where: string, bytes: Buffer | string) =>
+      needles.filter((n) => bytes.includes(n)).map((n) => `${where}: ${n}`);
+    const found: string[] = [];
+
+    // 1. Everything published on NATS during the whole run (the wiretap is not vacuous: it saw
+    //    the mailboxes and the service calls).
+    expect(subjectsSeen).toContain('mbox');
+    expect(subjectsSeen).toContain('keydir');
+    found.push(...leaks('nats traffic', Buffer.concat(wiretap)));
+
+    // 2. Every value in Redis.
+    const redis = new Redis(stack.redis.url);
+    let keys = 0;
+    for await (const batch of redis.scanStream({ count: 500 })) {
+      for (const key of batch as string[]) {
+        keys++;
+        const type = await redis.type(key);
+        const value =
+          type === 'string'
+            ? await redis.getBuffer(key)
+            : type === 'hash'
+              ? JSON.stringify(await redis.hgetall(key))
+              : type === 'list'
+                ? JSON.stringify(await redis.lrange(key, 0, -1))
+                : type === 'set'
+                  ? JSON.stringify(await redis.smembers(key))
+                  : type === 'zset'
+                    ? JSON.stringify(await redis.zrange(key, '0', '-1'))
+                    : '';
+        found.push(...leaks(`redis ${key}`, value ?? ''));
+      }
+    }
+    redis.disconnect();
+    expect(keys).toBeGreaterThan(0);
+
+    // 3. Every file of the broker's JetStream store.
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir)) {
+        const p = join(dir, e);
+        if (statSync(p).isDirectory()) walk(p);
+        else files.push(p);
+      }
+    };
+    walk(stack.nats.dataDir!);
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) found.push(...leaks(`nats store ${f}`, readFileSync(f)));
+
+    // 4. Every log line of every service and gateway.
+    for (const p of [...stack.services, ...stack.gateways]) found.push(...leaks(`${p.name} log`, p.output()));
+
+    expect(found).toEqual([]);
+  });
 });

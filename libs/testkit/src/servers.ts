@@ -15,6 +15,8 @@ export interface RunningServer {
   /** Starts it again on the same port with the same data folder. */
   restart(): Promise<void>;
   readonly owned: boolean;
+  /** The server's data folder, when the test owns the process (e.g. to search its files). */
+  readonly dataDir?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -95,6 +97,7 @@ async function managed(opts: Managed): Promise<RunningServer> {
   };
   return {
     url: `${opts.scheme}://127.0.0.1:${port}`,
+    dataDir: dir,
     port,
     owned: true,
     kill,

@@ -5,6 +5,9 @@ import { freePort, type RunningServer, startNats, startRedis, uniquePrefix } fro
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
+/** Characters of a process's output kept for failure messages and log checks. */
+const OUTPUT_KEPT = 1_000_000;
+
 export type ServiceName = 'auth' | 'keydir' | 'presence' | 'gateway';
 
 /** One service process, started with tsx exactly as `npm start` runs it. */
@@ -37,7 +40,7 @@ export function spawnService(name: ServiceName, opts: SpawnOptions): ServiceProc
   });
   let out = '';
   const keep = (d: Buffer) => {
-    out = (out + d.toString()).slice(-8000);
+    out = (out + d.toString()).slice(-OUTPUT_KEPT);
   };
   proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
