@@ -72,9 +72,15 @@ function header(a: LoadArgs): void {
   out(
     `# hush loadtest ${new Date().toISOString()} on ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
   );
-  out(
-    `# devices ${a.devices} in pairs over ${a.gateways} gateway(s), body ${a.size} B opaque random (base64 on the wire), window ${a.window} in flight, ${a.seconds} s + ${a.grace} s grace, rate ${a.rate > 0 ? a.rate : 'full load'}`,
-  );
+  if (a.connections > 0) out(`# connections mode: up to ${a.connections} idle authenticated sockets on a fresh stack`);
+  else if (a.findPeak) {
+    out(
+      `# peak search: ${a.devices} devices in pairs over ${a.gateways} gateway(s), body ${a.size} B, window ${a.window}; from ${a.peakStart} msg/s x${a.peakFactor} every ${a.peakStepSeconds} s until p99 > ${a.peakP99Ms} ms or messages back up`,
+    );
+  } else
+    out(
+      `# devices ${a.devices} in pairs over ${a.gateways} gateway(s), body ${a.size} B opaque random (base64 on the wire), window ${a.window} in flight, ${a.seconds} s + ${a.grace} s grace, rate ${a.rate > 0 ? a.rate : 'full load'}`,
+    );
   const [l1, l5] = loadavg();
   out(
     `# load average ${l1!.toFixed(1)} (1 min), ${l5!.toFixed(1)} (5 min) before starting: the machine may be shared; compare gateway and raw from the same run, not across runs`,

@@ -112,6 +112,8 @@ export class RawTransport implements LoadTransport {
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(RAW_CONSUMER.ackWaitMs),
         max_ack_pending: RAW_CONSUMER.maxAckPending,
+        // Experiment knob (docs/BENCHMARKS.md): consumer state in memory instead of a file per consumer.
+        ...(process.env.LOADTEST_RAW_MEM_CONSUMERS === '1' ? { mem_storage: true } : {}),
       });
       const consumer = await consJs.consumers.get(stream, name);
       const msgs = await consumer.consume({
