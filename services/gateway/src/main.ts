@@ -8,7 +8,11 @@ const config = loadConfig(process.env);
 const log = createLogger(config.logLevel, { gw: config.gatewayId });
 
 const nc = await connect({
-  servers: config.natsUrl,
+  // NATS_URL may list several servers (a cluster), comma-separated.
+  servers: config.natsUrl.split(',').map((s) => s.trim()),
+  // Async stack traces cost ~30 % of the gateway's CPU per message under load (nats.js builds an
+  // Error per request to keep them); the profile in docs/BENCHMARKS.md shows it.
+  noAsyncTraces: true,
   name: `gateway-${config.gatewayId}`,
   maxReconnectAttempts: -1,
 }).catch((e: unknown) => {

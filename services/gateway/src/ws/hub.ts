@@ -202,6 +202,11 @@ export class Hub {
       max_ack_pending: MAX_ACK_PENDING,
       // Consumers of devices that never come back are cleaned up by the server.
       inactive_threshold: nanos(config.mailboxMaxAgeMs),
+      // Consumer state in memory: it is recreated on every connect anyway, and with work-queue
+      // retention an acked envelope is deleted from the stream itself, so losing consumer state
+      // in a broker restart only means redelivery of unacked envelopes (which clients dedupe).
+      // Cuts nats-server CPU per message by about a third (docs/BENCHMARKS.md).
+      mem_storage: true,
     });
     return js.consumers.get(config.streamName, name);
   }
