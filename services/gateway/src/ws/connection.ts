@@ -198,8 +198,29 @@ export class Connection {
     void this.pump(this.messages);
   }
 
+  /**
+   * Drops this socket's consumer and opens a fresh one (the hub calls it after a NATS
+   * reconnect): unacked envelopes come back at once; the client dedupes by message id.
+   */
+  async restartDelivery(): Promise<void> {
+    if (this.state !== 'open' || !this.messages) return;
+    const old = this.messages;
+    this.messages = undefined;
+    // Handles of the old consumer cannot be acked any more; redeliveries bring new ones.
+    this.unacked.clear();
+    await old.close().catch(() => undefined);
+    try {
+      await this.startDelivery();
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'cannot reopen mailbox');
+      this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
+    }
+  }
+
   private async watchStatus(msgs: ConsumerMessages): Promise<void> {
     for await (const s of msgs.status()) {
+      // A consumer this socket replaced itself (restartDelivery) says nothing about the socket.
+      if (msgs !== this.messages) return;
       // A newer connection of this device (here or on another gateway) recreates the consumer.
       if (s.type === 'consumer_deleted') {
         if (this.state === 'open') this.close(CloseCodes.REPLACED, 'replaced by a newer connection');
@@ -217,7 +238,7 @@ export class Connection {
       for await (const m of msgs) {
         // Backpressure: while the client reads slowly we stop pulling; its backlog waits in JetStream.
         while (this.state === 'open' && this.socket.bufferedAmount > MAX_BUFFERED_BYTES) await sleep(25);
-        if (this.state !== 'open') break;
+        if (this.state !== 'open' || msgs !== this.messages) break;
         let env: StoredEnvelope;
         try {
           env = m.json<StoredEnvelope>();
@@ -237,7 +258,7 @@ export class Connection {
         this.send(frame);
       }
     } catch (e) {
-      if (this.state === 'open') {
+      if (this.state === 'open' && msgs === this.messages) {
         this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'mailbox stream ended');
         this.close(CloseCodes.UPSTREAM_LOST, 'mailbox stream ended');
       }

@@ -76,12 +76,27 @@ export class Hub {
     this.buckets = d.buckets;
   }
 
+  /**
+   * After the NATS connection moves to another server, an envelope the old server had pushed to
+   * us in the moment of the failure is lost in transit and would only come back after the ack
+   * wait (30 s). Recreating each device's consumer hands every unacked envelope back at once, in
+   * order (tests/faults: "NATS node the gateways are connected to is killed").
+   */
+  private async watchReconnects(): Promise<void> {
+    for await (const st of this.d.nc.status()) {
+      if (this.stopping) return;
+      if (st.type !== 'reconnect') continue;
+      for (const c of [...this.byDevice.values()]) void c.restartDelivery();
+    }
+  }
+
   get connectionCount(): number {
     return this.byDevice.size;
   }
 
   start(): void {
     const { nc, s } = this.d;
+    void this.watchReconnects();
     this.listen(s.events.deviceRevoked, (ev: DeviceRevokedEvent) => {
       this.d.verifier.revoke(ev.userId, ev.deviceId);
       const c = this.byDevice.get(`${ev.userId}/${ev.deviceId}`);
