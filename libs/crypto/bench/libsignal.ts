@@ -7,7 +7,7 @@ const MESSAGE = new Uint8Array(200).fill(0x61) as B;
 
 class Stores {
   readonly identity = S.IdentityKeyPair.generate();
-  readonly regId = Math.floor(Math.random() * 16000) + 1;
+  readonly regId = (globalThis.crypto.getRandomValues(new Uint16Array(1))[0]! % 16000) + 1;
   readonly sessions = new Map<string, S.SessionRecord>();
   readonly identities = new Map<string, S.PublicKey>();
   readonly prekeys = new Map<number, S.PreKeyRecord>();
