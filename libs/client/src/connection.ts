@@ -13,8 +13,14 @@ import {
   type WireError,
 } from '@hush/protocol';
 import { Emitter } from './emitter.js';
-import type { HushClient } from './http.js';
-import type { ConnectionEvents, ConnectionState, ConnectOptions, WebSocketCtor, WebSocketLike } from './types.js';
+import type {
+  ConnectionEvents,
+  ConnectionSession,
+  ConnectionState,
+  ConnectOptions,
+  WebSocketCtor,
+  WebSocketLike,
+} from './types.js';
 
 const OPEN = 1;
 
@@ -52,7 +58,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   private lastHeard = 0;
 
   constructor(
-    private readonly client: HushClient,
+    private readonly session: ConnectionSession,
     private readonly WS: WebSocketCtor,
     opts: ConnectOptions,
   ) {
@@ -108,7 +114,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.setState('connecting');
     let token: string;
     try {
-      token = await this.client.accessToken();
+      token = await this.session.accessToken();
     } catch (e) {
       const err = e instanceof HushError ? e : new HushError('INTERNAL');
       this.emit('error', err);
@@ -116,7 +122,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       return this.finish(CloseCodes.UNAUTHORIZED, err.code);
     }
     if (this.stopped) return;
-    const ws = new this.WS(this.client.wsUrl);
+    const ws = new this.WS(this.session.wsUrl);
     this.ws = ws;
     ws.onopen = () => {
       ws.send(JSON.stringify({ type: 'hello', token, v: 1 }));
@@ -201,7 +207,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (action === 'stop') return this.finish(code, reason);
     if (action === 'refresh') {
       try {
-        await this.client.refresh();
+        await this.session.refresh();
       } catch (e) {
         this.emit('error', e instanceof HushError ? e : new HushError('AUTH_TOKEN_EXPIRED'));
         return this.finish(code, reason);
@@ -209,7 +215,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       return this.scheduleReconnect(code, reason, 0);
     }
     // The gateway went away (crash, shutdown, network): try the next one of the deployment.
-    if (closeMovesGateway(code)) this.client.rotate();
+    if (closeMovesGateway(code)) this.session.rotate();
     this.scheduleReconnect(code, reason);
   }
 
