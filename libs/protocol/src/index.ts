@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './ids.js';
 export * from './keys.js';
 export * from './presence.js';
+export * from './retry.js';
 export * from './service.js';
 export * from './subjects.js';
 export * from './ws.js';
