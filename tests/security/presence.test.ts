@@ -21,8 +21,8 @@ describe('presence privacy against the real presence service', () => {
     const add = await http(st.gw, 'PUT', `/v1/contacts/${friend.addr.user}`, { token: target.session.accessToken });
     expect(add.status).toBe(204);
 
-    const watcher = await Ws.connect(st.gw, stranger.session.accessToken);
-    const contact = await Ws.connect(st.gw, friend.session.accessToken);
+    const watcher = await Ws.connect(st.gw.wsUrl, stranger.session.accessToken);
+    const contact = await Ws.connect(st.gw.wsUrl, friend.session.accessToken);
     watcher.send({ type: 'presence.sub', users: [target.addr.user] });
     contact.send({ type: 'presence.sub', users: [target.addr.user] });
     // Both get the query answer first; the stranger's says nothing (never seen, offline).
@@ -30,7 +30,7 @@ describe('presence privacy against the real presence service', () => {
     expect(await contact.nextType('presence')).toMatchObject({ user: target.addr.user, online: false });
 
     // The target comes online and goes offline again.
-    const t = await Ws.connect(st.gw, target.session.accessToken);
+    const t = await Ws.connect(st.gw.wsUrl, target.session.accessToken);
     expect(await contact.next((f) => f.type === 'presence' && f.online === true)).toMatchObject({
       user: target.addr.user,
     });
@@ -47,7 +47,7 @@ describe('presence privacy against the real presence service', () => {
 
   it('answers a non-contact the same on the HTTP query as for a user never seen', async () => {
     const [target, stranger] = await Promise.all([register(st.gw, 'target2'), register(st.gw, 'strang2')]);
-    const t = await Ws.connect(st.gw, target.session.accessToken);
+    const t = await Ws.connect(st.gw.wsUrl, target.session.accessToken);
     const r = await http<{ users: unknown[] }>(st.gw, 'GET', `/v1/presence?users=${target.addr.user}`, {
       token: stranger.session.accessToken,
     });

@@ -15,7 +15,7 @@ import type { PublishKeysBody, Session } from '@hush/protocol';
 import { type TestEnv, testEnv } from '@hush/service-kit/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { pino } from 'pino';
-import WebSocket from 'ws';
+import { WsProbe } from '../../services/gateway/src/test-support.js';
 
 export interface SecurityStackOptions {
   auth?: Partial<AuthConfig>;
@@ -170,70 +170,8 @@ export async function register(gw: Gateway, tag: string, o: { keys?: boolean; pr
 }
 export type User = Awaited<ReturnType<typeof register>>;
 
-/** A raw WebSocket client that queues server frames and records the close code. */
-export class Ws {
-  readonly ws: WebSocket;
-  readonly frames: Record<string, unknown>[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  readonly opened: Promise<void>;
-  private waiters: (() => void)[] = [];
-
-  constructor(url: string, headers: Record<string, string> = {}) {
-    this.ws = new WebSocket(url, { headers });
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-      this.ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-    });
-    this.opened.catch(() => undefined);
-    this.ws.on('message', (d) => {
-      this.frames.push(JSON.parse(d.toString()) as Record<string, unknown>);
-      for (const w of this.waiters.splice(0)) w();
-    });
-    this.closed = new Promise((resolve) => {
-      this.ws.on('close', (code, reason) => {
-        resolve({ code, reason: reason.toString() });
-        for (const w of this.waiters.splice(0)) w();
-      });
-    });
-  }
-
-  send(frame: unknown): void {
-    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
-  }
-
-  /** Waits for (and removes) the first frame matching `pred`. */
-  async next(pred: (f: Record<string, unknown>) => boolean = () => true, timeoutMs = 5_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.frames.findIndex(pred);
-      if (i >= 0) return this.frames.splice(i, 1)[0]!;
-      if (Date.now() > deadline)
-        throw new Error(`no matching frame; have ${JSON.stringify(this.frames).slice(0, 500)}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  }
-
-  nextType(type: string, timeoutMs?: number) {
-    return this.next((f) => f.type === type, timeoutMs);
-  }
-
-  /** Opens, says hello and waits for ready. */
-  static async connect(gw: Gateway, token: string): Promise<Ws> {
-    const p = new Ws(gw.wsUrl);
-    await p.opened;
-    p.send({ type: 'hello', token });
-    await p.nextType('ready');
-    return p;
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
+/** The gateway's own raw WebSocket test client (queues frames, records the close code). */
+export { WsProbe as Ws };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const b64 = (s: string) => Buffer.from(s).toString('base64');
