@@ -20,6 +20,7 @@ export const ErrorCodes = {
   AUTH_REFRESH_INVALID: { status: 401, message: 'The refresh token is not valid' },
   AUTH_REFRESH_REUSED: { status: 401, message: 'A refresh token was used twice; the device was signed out' },
   AUTH_DEVICE_REVOKED: { status: 401, message: 'This device was signed out' },
+  AUTH_TOO_MANY_DEVICES: { status: 409, message: 'This account has the most devices allowed; sign one out first' },
   // keydir
   KEYS_MALFORMED: { status: 400, message: 'A key, signature or encoding is malformed' },
   KEYS_FORBIDDEN: { status: 403, message: 'A device may only write its own keys' },
