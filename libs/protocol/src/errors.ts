@@ -28,6 +28,11 @@ export const ErrorCodes = {
     message: 'A refresh token was used twice; the device was signed out',
   },
   AUTH_DEVICE_REVOKED: { status: 401, retryable: false, message: 'This device was signed out' },
+  AUTH_TOO_MANY_DEVICES: {
+    status: 409,
+    retryable: false,
+    message: 'This account has the most devices allowed; sign one out first',
+  },
   // keydir
   KEYS_MALFORMED: { status: 400, retryable: false, message: 'A key, signature or encoding is malformed' },
   KEYS_FORBIDDEN: { status: 403, retryable: false, message: 'A device may only write its own keys' },
