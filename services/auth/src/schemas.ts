@@ -31,3 +31,4 @@ export const LookupRequestSchema = T.Object({ username: T.String({ maxLength: 64
 export const ProfileRequestSchema = T.Object({ userId: UserId }, { additionalProperties: false });
 export const CheckRequestSchema = T.Object({ userId: UserId, deviceId: DeviceId }, { additionalProperties: false });
 export const EmptyRequestSchema = T.Object({});
+export const DevicesListRequestSchema = T.Object({ caller: Caller }, { additionalProperties: false });
