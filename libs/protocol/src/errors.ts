@@ -40,6 +40,17 @@ export const ErrorCodes = {
   KEYS_STALE_DEVICE_LIST: { status: 409, retryable: false, message: 'The device list version must increase' },
   KEYS_TOO_MANY_PREKEYS: { status: 400, retryable: false, message: 'Too many one-time prekeys' },
   KEYS_RATE_LIMITED: { status: 429, retryable: true, message: 'Too many key requests; try again later' },
+  KEYS_IDENTITY_MISMATCH: {
+    status: 409,
+    retryable: false,
+    message: 'This account has another identity key; link this device from one of your devices, or reset the identity',
+  },
+  // device linking (provisioning relay)
+  LINK_CHANNEL_FULL: {
+    status: 413,
+    retryable: false,
+    message: 'The link channel holds as much as it may; start linking again',
+  },
   // users / presence
   USER_NOT_FOUND: { status: 404, retryable: false, message: 'No such user' },
   PRESENCE_FORBIDDEN: { status: 403, retryable: false, message: 'Presence is shared only with contacts' },
