@@ -133,7 +133,9 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       }
       try {
         const r = await mgr.decrypt({ userId: from.user, deviceId: from.device }, bytes);
-        return { ok: true, plaintext: r.plaintext, identityKey: toBase64(r.identityKey) };
+        // Only a session start proves anything new about the sender's identity; later messages
+        // ride a session under the key we already trust.
+        return { ok: true, plaintext: r.plaintext, identityKey: r.newSession ? toBase64(r.identityKey) : null };
       } catch (e) {
         // Anything that is not a protocol refusal (IndexedDB, quota, a locked vault) is a local
         // failure: rethrown, so the engine leaves the envelope in the mailbox.

@@ -53,7 +53,10 @@ export class Engine implements Actions {
     this.conversations = conversations;
     this.outbox = outbox;
     this.signals = signals;
-    this.verification = new Verification(ctx, history);
+    this.verification = new Verification(ctx, history, async () => {
+      await outbox.flush();
+      await conversations.flushReads();
+    });
   }
 
   get store(): StateStore {
@@ -126,6 +129,9 @@ export class Engine implements Actions {
   }
   dismissKeyChange(peer: string): Promise<void> {
     return this.verification.dismissKeyChange(peer);
+  }
+  acceptKeyChange(peer: string): Promise<void> {
+    return this.verification.acceptKeyChange(peer);
   }
 
   setShowWire(on: boolean): void {

@@ -1,8 +1,8 @@
 import type { DeliverFrame } from '@hush/protocol';
 import { type Content, ContentError, decodeContent } from '../core/content.js';
-import { applyReceipt, type ChatMessage, observeIdentity, unreadCount, type WireRecord } from '../core/model.js';
+import { applyReceipt, type ChatMessage, unreadCount, type WireRecord } from '../core/model.js';
 import { routeContent } from '../core/routing.js';
-import { decideIdentityChange } from '../core/trust.js';
+import { decideIdentityChange, wasVerified } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { Conversations } from './conversations.js';
 import type { History } from './history.js';
@@ -78,11 +78,10 @@ export class Inbox {
     this.unsaved.set(key, opened);
     const route = routeContent(me.userId, f.from.user, opened.content);
     if (route.kind !== 'ignore') {
-      const c = await this.conversations.ensure(route.peer);
-      if (opened.identityKey && f.from.user !== me.userId) {
-        const next = observeIdentity(c, opened.identityKey, this.ctx.now());
-        if (next !== c) await this.history.saveConv(next);
-      }
+      await this.conversations.ensure(route.peer);
+      // A session start proves the sender's identity key: a change is noted where it happened.
+      if (opened.identityKey && f.from.user !== me.userId)
+        await this.history.noteIdentity(route.peer, opened.identityKey, 'message', f.ts);
       if (route.kind === 'text') await this.receiveText(f, route.content, route.fromMe, route.peer);
       else if (route.kind === 'receipt') await this.receiveReceipt(route.peer, route.receipt, route.ids);
       else this.signals.showTyping(route.peer, route.on);
@@ -97,7 +96,10 @@ export class Inbox {
     const from = { user: f.from.user, device: f.from.device };
     let r = await crypto.decrypt(from, f.body, this.ctx.now());
     if (!r.ok && r.reason === 'identity-changed' && r.identityKey) {
-      if (decideIdentityChange({ own: r.own ?? f.from.user === myUserId }) === 'refuse') {
+      const own = r.own ?? f.from.user === myUserId;
+      const c = this.history.conv(f.from.user);
+      const verified = c ? wasVerified(c) : false;
+      if (decideIdentityChange({ own, wasVerified: verified, source: 'message' }) !== 'accept') {
         console.warn('hush: refused a device that claims our account with another identity', f.from.device);
         return { kind: 'drop' };
       }

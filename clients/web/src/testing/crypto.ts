@@ -16,6 +16,8 @@ export class FakeCrypto implements CryptoPort {
   readonly sessions = new Map<string, string[]>();
   readonly trusted = new Map<string, string>();
   readonly seen = new Set<string>();
+  /** Sender devices (and identity) we have a session with. */
+  private readonly started = new Set<string>();
 
   async hasDevice(userId: string, deviceId: string) {
     return this.me?.user === userId && this.me.device === deviceId;
@@ -63,7 +65,11 @@ export class FakeCrypto implements CryptoPort {
       return { ok: false, reason: 'identity-changed', identityKey: o.idk, own };
     if (known === undefined) this.trusted.set(from.user, o.idk);
     this.seen.add(body);
-    return { ok: true, plaintext: fromB64(o.pt), identityKey: o.idk };
+    // As the real adapter: the identity key is reported for a session start only.
+    const dev = `${from.user}/${from.device}/${o.idk}`;
+    const start = !this.started.has(dev);
+    this.started.add(dev);
+    return { ok: true, plaintext: fromB64(o.pt), identityKey: start ? o.idk : null };
   }
   async safety(a: string, b: string, key: string) {
     return { digits: '1'.repeat(60), qrPayload: `${[a, b].sort().join(':')}:${key}:${this.identity}` };
