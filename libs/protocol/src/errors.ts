@@ -28,6 +28,11 @@ export const ErrorCodes = {
     message: 'A refresh token was used twice; the device was signed out',
   },
   AUTH_DEVICE_REVOKED: { status: 401, retryable: false, message: 'This device was signed out' },
+  AUTH_TOO_MANY_DEVICES: {
+    status: 409,
+    retryable: false,
+    message: 'This account has the most devices allowed; sign one out first',
+  },
   // keydir
   KEYS_MALFORMED: { status: 400, retryable: false, message: 'A key, signature or encoding is malformed' },
   KEYS_FORBIDDEN: { status: 403, retryable: false, message: 'A device may only write its own keys' },
@@ -35,6 +40,17 @@ export const ErrorCodes = {
   KEYS_STALE_DEVICE_LIST: { status: 409, retryable: false, message: 'The device list version must increase' },
   KEYS_TOO_MANY_PREKEYS: { status: 400, retryable: false, message: 'Too many one-time prekeys' },
   KEYS_RATE_LIMITED: { status: 429, retryable: true, message: 'Too many key requests; try again later' },
+  KEYS_IDENTITY_MISMATCH: {
+    status: 409,
+    retryable: false,
+    message: 'This account has another identity key; link this device from one of your devices, or reset the identity',
+  },
+  // device linking (provisioning relay)
+  LINK_CHANNEL_FULL: {
+    status: 413,
+    retryable: false,
+    message: 'The link channel holds as much as it may; start linking again',
+  },
   // users / presence
   USER_NOT_FOUND: { status: 404, retryable: false, message: 'No such user' },
   PRESENCE_FORBIDDEN: { status: 403, retryable: false, message: 'Presence is shared only with contacts' },

@@ -2,6 +2,7 @@ export * from './auth.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './keys.js';
+export * from './link.js';
 export * from './presence.js';
 export * from './retry.js';
 export * from './service.js';

@@ -1,4 +1,4 @@
-import { type Address, CloseCodes, HushError, type PresenceQueryResult, type StoredEnvelope } from '@hush/protocol';
+import { type Address, CloseCodes, HushError, type PresenceQueryReply, type StoredEnvelope } from '@hush/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -88,7 +88,7 @@ function context(over: Partial<ConnectionContext> = {}) {
     takeSendToken: () => 0,
     checkRecipients: async () => undefined,
     publishEnvelope: async (to, env, msgId) => void published.push({ to, env, msgId }),
-    queryPresence: async (): Promise<PresenceQueryResult> => ({ users: [] }),
+    queryPresence: async (): Promise<PresenceQueryReply> => ({ users: [], shared: [] }),
     ...over,
   };
   return { ctx, mailbox, published, registered };
@@ -220,6 +220,22 @@ describe('Connection (scripted transport)', () => {
     conn.closed(1006);
     await vi.advanceTimersByTimeAsync(0);
     expect(mailbox.naked).toEqual([8]);
+  });
+
+  it('answers presence.sub for every user asked but follows only those who share presence', async () => {
+    const followed: string[] = [];
+    const { t, conn } = await ready({
+      follow: (_c, userId) => void followed.push(userId),
+      queryPresence: async (_caller, userIds) => ({
+        users: userIds.map((userId) => ({ userId, online: false, lastSeen: null })),
+        shared: ['carol0000001'],
+      }),
+    });
+    conn.receive(frame({ type: 'presence.sub', users: ['carol0000001', 'dave00000001'] }), false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.ofType('presence').map((f) => f.user)).toEqual(['carol0000001', 'dave00000001']);
+    expect(followed).toEqual(['carol0000001']);
+    conn.close(1000, 'done');
   });
 
   it('stops pulling while the transport’s send buffer is over the limit', async () => {

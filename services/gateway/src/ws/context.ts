@@ -1,4 +1,4 @@
-import type { Address, Caller, PresenceQueryResult, StoredEnvelope } from '@hush/protocol';
+import type { Address, Caller, PresenceQueryReply, StoredEnvelope } from '@hush/protocol';
 import type { GatewayConfig } from '../config.js';
 import type { TokenIdentity } from '../tokens.js';
 import type { Connection } from './connection.js';
@@ -48,5 +48,5 @@ export interface ConnectionContext {
   /** Resolves once JetStream stored the envelope (deduplicated by msgId). */
   publishEnvelope(to: Address, env: StoredEnvelope, msgId: string): Promise<void>;
   /** The caller's view of these users' presence (only users who share it with the caller). */
-  queryPresence(caller: Caller, userIds: string[]): Promise<PresenceQueryResult>;
+  queryPresence(caller: Caller, userIds: string[]): Promise<PresenceQueryReply>;
 }

@@ -9,7 +9,7 @@ import {
   type KeysChangedEvent,
   type PresenceChangedEvent,
   type PresenceConnectEvent,
-  type PresenceQueryResult,
+  type PresenceQueryReply,
   type StoredEnvelope,
   type Subjects,
 } from '@hush/protocol';
@@ -164,8 +164,8 @@ export class Hub implements ConnectionContext {
     return this.d.devices.check(to);
   }
 
-  queryPresence(caller: Caller, userIds: string[]): Promise<PresenceQueryResult> {
-    return this.d.rpc.call<PresenceQueryResult>(this.s.presence.query, { caller, userIds });
+  queryPresence(caller: Caller, userIds: string[]): Promise<PresenceQueryReply> {
+    return this.d.rpc.call<PresenceQueryReply>(this.s.presence.query, { caller, userIds });
   }
 
   async consumeMailbox(userId: string, deviceId: string): Promise<MailboxStream> {
