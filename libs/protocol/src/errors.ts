@@ -40,6 +40,7 @@ export const ErrorCodes = {
   GW_UNKNOWN_RECIPIENT: { status: 404, message: 'A recipient device does not exist' },
   GW_PUBLISH_FAILED: { status: 503, message: 'The message could not be stored; retry with the same id' },
   GW_NOT_READY: { status: 503, message: 'The gateway is not ready' },
+  GW_ORIGIN_FORBIDDEN: { status: 403, message: 'WebSocket connections are accepted only from the configured origins' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

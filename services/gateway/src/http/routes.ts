@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
+  type Caller,
   Credentials,
   HushError,
   isUserId,
@@ -30,6 +31,8 @@ export interface RouteDeps {
   rpc: Rpc;
   s: Subjects;
   verifier: TokenVerifier;
+  /** Throws AUTH_DEVICE_REVOKED for a signed-out device (auth.check), whatever events we missed. */
+  checkDevice: (caller: Caller) => Promise<void>;
 }
 
 const errors = {
@@ -54,7 +57,9 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
   const authenticate = async (req: FastifyRequest) => {
     const h = req.headers.authorization;
     if (!h || !/^Bearer\s+\S+$/i.test(h)) throw new HushError('AUTH_TOKEN_MISSING');
-    req.identity = await d.verifier.verify(h.replace(/^Bearer\s+/i, ''));
+    const id = await d.verifier.verify(h.replace(/^Bearer\s+/i, ''));
+    await d.checkDevice({ userId: id.userId, deviceId: id.deviceId });
+    req.identity = id;
   };
   const caller = (req: FastifyRequest) => ({ userId: req.identity!.userId, deviceId: req.identity!.deviceId });
   const noContent = (reply: FastifyReply) => reply.code(204).send();
