@@ -50,6 +50,10 @@ export interface ContactsResult {
 export interface JwksResult {
   keys: Array<Record<string, unknown>>;
 }
+/** auth.devices: the caller's account's devices (result: DeviceInfoList). */
+export interface DevicesListRequest {
+  caller: Caller;
+}
 export interface LookupRequest {
   username: string;
 }

@@ -34,3 +34,4 @@ export const LookupRequestSchema = T.Object(
 export const ProfileRequestSchema = T.Object({ userId: UserId }, { additionalProperties: false });
 export const CheckRequestSchema = T.Object({ userId: UserId, deviceId: DeviceId }, { additionalProperties: false });
 export const EmptyRequestSchema = T.Object({});
+export const DevicesListRequestSchema = T.Object({ caller: Caller }, { additionalProperties: false });

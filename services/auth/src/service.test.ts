@@ -1,5 +1,6 @@
 import {
   type CheckResult,
+  type DeviceInfoList,
   type DeviceRevokedEvent,
   encodeJson,
   type JwksResult,
@@ -345,6 +346,33 @@ describe('auth refresh tokens and revocation', () => {
     expect(ok(await env.call<CheckResult>(s.auth.check, { userId: a.userId, deviceId: a2.deviceId })).active).toBe(
       false,
     );
+  });
+
+  it('lists the account’s signed-in devices with names and times, never another account’s or a signed-out one', async () => {
+    const name = uname();
+    const a = await register(name);
+    const b = ok(
+      await env.call<Session>(s.auth.login, { username: name, password: pw, deviceName: 'phone', clientAddr: addr(2) }),
+    );
+    const other = await register();
+    const caller = { userId: a.userId, deviceId: a.deviceId };
+    const list = ok(await env.call<DeviceInfoList>(s.auth.devices, { caller }));
+    expect(list.devices.map((d) => [d.deviceId, d.name, d.current])).toEqual([
+      [a.deviceId, 'laptop', true],
+      [b.deviceId, 'phone', false],
+    ]);
+    expect(list.devices[0]!.createdAt).toBeGreaterThan(0);
+    expect(list.devices[0]!.lastSeen).toBeGreaterThanOrEqual(list.devices[0]!.createdAt);
+    ok(await env.call(s.auth.logout, { caller, deviceId: b.deviceId }));
+    expect(ok(await env.call<DeviceInfoList>(s.auth.devices, { caller })).devices.map((d) => d.deviceId)).toEqual([
+      a.deviceId,
+    ]);
+    const revoked = { userId: a.userId, deviceId: b.deviceId };
+    expect(err(await env.call(s.auth.devices, { caller: revoked }))?.code).toBe('AUTH_DEVICE_REVOKED');
+    expect(err(await env.call(s.auth.devices, { caller: { userId: other.userId, deviceId: a.deviceId } }))?.code).toBe(
+      'AUTH_DEVICE_REVOKED',
+    );
+    expect(err(await env.call(s.auth.devices, { caller: { userId: 'bad' } }))?.code).toBe('VALIDATION_FAILED');
   });
 
   it('says a device of another user is not active', async () => {

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   type CheckResult,
+  type DeviceInfo,
+  type DeviceInfoList,
   type DeviceRevokedEvent,
   decodeJson,
   encodeJson,
@@ -25,6 +27,7 @@ import type { Logger } from 'pino';
 import type { AuthConfig } from './config.js';
 import {
   CheckRequestSchema,
+  DevicesListRequestSchema,
   EmptyRequestSchema,
   LoginRequestSchema,
   LogoutRequestSchema,
@@ -363,6 +366,34 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
     subject: subj.auth.check,
     schema: CheckRequestSchema,
     handler: async (req): Promise<CheckResult> => ({ active: await isActive(req.userId, req.deviceId) }),
+  });
+
+  addJsonEndpoint(svc, log, {
+    name: 'devices',
+    subject: subj.auth.devices,
+    schema: DevicesListRequestSchema,
+    // "Linked devices": names and times for the account's signed-in devices (the caller's own
+    // account only; which of them are linked is the signed device list's business, not auth's).
+    handler: async ({ caller }): Promise<DeviceInfoList> => {
+      if (!(await isActive(caller.userId, caller.deviceId))) throw new HushError('AUTH_DEVICE_REVOKED');
+      const ids = (await redis.smembers(keys.devices(caller.userId))).sort();
+      const rows = await Promise.all(
+        ids.map((id) => redis.hmget(keys.device(id), 'userId', 'name', 'createdAt', 'lastSeen', 'revokedAt')),
+      );
+      const devices: DeviceInfo[] = [];
+      ids.forEach((deviceId, i) => {
+        const [owner, name, createdAt, lastSeen, revokedAt] = rows[i]!;
+        if (owner !== caller.userId || revokedAt) return;
+        devices.push({
+          deviceId,
+          name: name ?? '',
+          createdAt: Number(createdAt ?? 0),
+          lastSeen: Number(lastSeen ?? 0),
+          current: deviceId === caller.deviceId,
+        });
+      });
+      return { devices: devices.sort((a, b) => a.createdAt - b.createdAt) };
+    },
   });
 
   addJsonEndpoint(svc, log, {

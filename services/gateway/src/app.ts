@@ -9,6 +9,7 @@ import websocket from '@fastify/websocket';
 import { type Caller, type CheckResult, ErrorCodes, HushError, subjects, type WireError } from '@hush/protocol';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { Ajv, type AnySchema } from 'ajv';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import helmetHeaders from 'helmet';
 import type { JSONWebKeySet } from 'jose';
@@ -21,6 +22,7 @@ import {
   READY_PROBE_TIMEOUT_MS,
   WS_MAX_PAYLOAD,
 } from './constants.js';
+import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
 import { Health, Jwks, Ready } from './http/schemas.js';
 import { Rpc } from './nats-rpc.js';
@@ -68,6 +70,21 @@ const CSP = {
   baseUri: ["'none'"],
   frameAncestors: ["'none'"],
 };
+
+const strictAjv = new Ajv({
+  removeAdditional: false,
+  useDefaults: true,
+  coerceTypes: false,
+  allErrors: false,
+  strict: false,
+});
+const textAjv = new Ajv({
+  removeAdditional: false,
+  useDefaults: true,
+  coerceTypes: true,
+  allErrors: false,
+  strict: false,
+});
 
 const HELMET = { contentSecurityPolicy: { useDefaults: false, directives: CSP } };
 /** The same headers as @fastify/helmet, for answers given before routing (a malformed URL). */
@@ -137,8 +154,6 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     trustProxy: config.trustProxy,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    // No coercion: `{"username":123456}` or `"keyId":"77"` is refused as the WebSocket side refuses it.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // A body trickled in byte by byte must not hold a socket forever (408 after the timeout).
     requestTimeout: config.httpRequestTimeoutMs,
     connectionTimeout: HTTP_IDLE_TIMEOUT_MS,
@@ -181,6 +196,8 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     maxAgeMs: config.mailboxMaxAgeMs,
     replicas: config.streamReplicas,
   });
+  const linkStream = linkStreamName(config.streamName);
+  await ensureLinkStream(jsm, linkStream, s);
   const hub = new Hub({
     nc,
     js,
@@ -212,6 +229,12 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   });
 
   app.setErrorHandler(sendError);
+  // Bodies are JSON and must have the schema's types exactly: `{"username":123456}` or
+  // `"keyId":"77"` is refused, as the WebSocket side refuses it. Query strings and path
+  // parameters are text by nature, so their integers are still read from digits.
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strictAjv : textAjv).compile(schema as AnySchema),
+  );
   app.setNotFoundHandler((req, reply) => {
     reply
       .code(404)
@@ -267,6 +290,9 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   app.get('/.well-known/jwks.json', { schema: { tags: ['auth'], response: { 200: Jwks } } }, () => jwksSource());
 
   await app.register(async (scope) => httpRoutes(scope, { rpc, s, verifier, checkDevice }));
+  await app.register(async (scope) =>
+    linkRoutes(scope, { rpc, s, verifier, checkDevice, jsm, js, streamName: linkStream }),
+  );
 
   // Browsers send Origin on every WebSocket upgrade and let any page open one: without this check
   // a foreign page could drive a socket (cross-site WebSocket hijacking). Clients that are not

@@ -195,6 +195,9 @@ export async function startKeydir(deps: KeydirDeps, config: KeydirConfig): Promi
         // Identity reset (as re-registering in Signal): a device without the account's identity
         // key starts a new identity; every other device leaves the account.
         const reset = storedIdentity !== null && storedIdentity !== k.identityKey;
+        // A new browser signs in as a pending device and is linked from an existing one; only an
+        // explicit, warned "Reset identity" may replace the account's identity.
+        if (reset && k.resetIdentity !== true) throw new HushError('KEYS_IDENTITY_MISMATCH');
         let removed: string[] = [];
         let listChanged = storedList === null;
         if (reset) {
