@@ -54,6 +54,24 @@ export {
   tweetnaclPrimitives,
   webcryptoPrimitives,
 } from './primitives/index.js';
+export {
+  decodeLinkCode,
+  decodeOpening,
+  deriveProvisioningKeys,
+  encodeLinkCode,
+  encodeOpening,
+  LABEL_PROVISIONING,
+  LINK_CODE_PREFIX,
+  type LinkCode,
+  newChannelId,
+  openProvisioningChannel,
+  PROVISIONING_CHANNEL_PATTERN,
+  PROVISIONING_CODE_DIGITS,
+  PROVISIONING_VERSION,
+  ProvisioningCipher,
+  type ProvisioningKeys,
+  type ProvisioningRole,
+} from './provisioning.js';
 export type { RatchetLimits } from './ratchet/double-ratchet.js';
 export {
   createRetryRequest,

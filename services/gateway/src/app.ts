@@ -14,6 +14,7 @@ import type { JSONWebKeySet } from 'jose';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { ACK_WAIT_MS, HTTP_BODY_LIMIT, READY_PROBE_TIMEOUT_MS, WS_MAX_PAYLOAD } from './constants.js';
+import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
 import { Health, Jwks, Ready } from './http/schemas.js';
 import { Rpc } from './nats-rpc.js';
@@ -118,6 +119,8 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     maxAgeMs: config.mailboxMaxAgeMs,
     replicas: config.streamReplicas,
   });
+  const linkStream = linkStreamName(config.streamName);
+  await ensureLinkStream(jsm, linkStream, s);
   const hub = new Hub({
     nc,
     js,
@@ -232,6 +235,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   app.get('/.well-known/jwks.json', { schema: { tags: ['auth'], response: { 200: Jwks } } }, () => jwksSource());
 
   await app.register(async (scope) => httpRoutes(scope, { rpc, s, verifier }));
+  await app.register(async (scope) => linkRoutes(scope, { rpc, s, verifier, jsm, js, streamName: linkStream }));
 
   app.get('/ws', { websocket: true, schema: { hide: true } }, (socket, req) => {
     new Connection(socket, hub, req.log);

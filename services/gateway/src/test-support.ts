@@ -132,6 +132,7 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
       await app.close();
       const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(nc);
       await jsm.streams.delete(config.streamName).catch(() => undefined);
+      await jsm.streams.delete(`${config.streamName}_LINK`).catch(() => undefined);
       await nc.drain();
       await nats.stop();
     },
