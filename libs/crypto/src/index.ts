@@ -34,6 +34,7 @@ export {
   rotateSignedPrekey,
   signedPrekeyStatement,
 } from './keys.js';
+export * from './mls/index.js';
 export {
   acceptOwnDeviceList,
   addDeviceToList,
