@@ -253,6 +253,7 @@ export class Connection {
           from: env.from,
           ts: env.ts,
           body: env.body,
+          ...(env.group ? { group: env.group } : {}),
         };
         this.unacked.set(m.seq, m);
         this.send(frame);
