@@ -94,6 +94,8 @@ export async function makeDevice(
     limits?: SessionManagerOptions['limits'];
     identityFrom?: TestDevice;
     devices?: string[];
+    /** The account's signed list as handed over by the linking device (instead of `devices`). */
+    list?: PublishKeysBody['deviceList'];
     version?: number;
   } = {},
 ): Promise<TestDevice> {
@@ -104,14 +106,16 @@ export async function makeDevice(
     ? (await opts.identityFrom.store.getIdentity())!
     : await generateIdentity(prims, rng);
   await store.saveIdentity(identity);
-  const deviceList = opts.devices
-    ? await signDeviceList(prims, identity, {
-        userId,
-        version: opts.version ?? 1,
-        devices: opts.devices,
-        issuedAt: now(),
-      })
-    : undefined;
+  const deviceList = opts.list
+    ? opts.list
+    : opts.devices
+      ? await signDeviceList(prims, identity, {
+          userId,
+          version: opts.version ?? 1,
+          devices: opts.devices,
+          issuedAt: now(),
+        })
+      : undefined;
   const body = await generateDeviceKeys(prims, store, {
     userId,
     deviceId,
@@ -187,6 +191,10 @@ export async function stealState(d: TestDevice, peers: Address[]): Promise<Memor
   for (const p of peers) {
     const s = await d.store.loadSessions(p);
     if (s !== undefined) await copy.storeSessions(p, s);
+  }
+  for (const userId of new Set([d.address.userId, ...peers.map((p) => p.userId)])) {
+    const l = await d.store.getPeerDeviceList(userId);
+    if (l) await copy.savePeerDeviceList(userId, l);
   }
   return copy;
 }

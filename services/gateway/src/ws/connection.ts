@@ -256,6 +256,7 @@ export class Connection implements TransportHandler {
           from: env.from,
           ts: env.ts,
           body: env.body,
+          ...(env.group ? { group: env.group } : {}),
         };
         this.unacked.set(m.seq, m);
         this.send(frame);
