@@ -55,7 +55,7 @@ export interface GatewayApp extends FastifyInstance {
   hub: Hub;
 }
 
-/** Content-Security-Policy for the web client: no inline script, no third parties (DESIGN.md §6). */
+/** Content-Security-Policy for the web client: no inline script, no third parties (docs/ARCHITECTURE.md, decision 17). */
 const CSP = {
   defaultSrc: ["'self'"],
   // 'wasm-unsafe-eval' lets the page compile WebAssembly (libs/crypto's SHA-512 for safety

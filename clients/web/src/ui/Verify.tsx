@@ -147,7 +147,8 @@ function Scanner({ onCode }: { onCode: (text: string) => void }) {
     let done = false;
     const canvas = document.createElement('canvas');
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
-    (async () => {
+    // Every failure is caught inside and shown; nothing is left to reject.
+    void (async () => {
       try {
         stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
         if (done) return;

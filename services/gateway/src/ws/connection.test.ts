@@ -279,15 +279,35 @@ describe('rate limiting', () => {
 });
 
 describe('presence', () => {
-  it('answers presence.sub with the visible users and forwards their changes', async () => {
+  it('answers presence.sub for every user asked, and forwards changes only of those who share presence', async () => {
+    const carol = { user: 'carol0000001', device: 'cdev01' };
+    // Bob shares his presence with alice and is connected; carol shares nothing.
+    const shared = await h.app.inject({
+      method: 'PUT',
+      url: `/v1/contacts/${alice.user}`,
+      headers: { authorization: `Bearer ${await h.token(bob.user, bob.device)}` },
+    });
+    expect(shared.statusCode).toBe(204);
+    const b = await connect(bob);
     const a = await connect(alice);
-    a.send({ type: 'presence.sub', users: [bob.user] });
-    expect(await a.nextType('presence')).toMatchObject({ user: bob.user, online: true });
-    h.nc.publish(
-      h.s.events.presenceChanged(bob.user),
-      new TextEncoder().encode(JSON.stringify({ userId: bob.user, online: false, lastSeen: 123 })),
+    a.send({ type: 'presence.sub', users: [bob.user, carol.user] });
+    const first = [await a.nextType('presence'), await a.nextType('presence')];
+    expect(first).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ user: bob.user, online: true }),
+        expect.objectContaining({ user: carol.user, online: false, lastSeen: null }),
+      ]),
     );
+    const change = (userId: string) =>
+      h.nc.publish(
+        h.s.events.presenceChanged(userId),
+        new TextEncoder().encode(JSON.stringify({ userId, online: false, lastSeen: 123 })),
+      );
+    change(carol.user); // not followed: must not reach alice
+    change(bob.user);
     expect(await a.nextType('presence')).toMatchObject({ user: bob.user, online: false, lastSeen: 123 });
+    expect(a.frames.filter((f) => f.type === 'presence' && f.user === carol.user)).toEqual([]);
     a.close();
+    b.close();
   });
 });
