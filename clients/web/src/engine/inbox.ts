@@ -6,6 +6,7 @@ import { decideIdentityChange } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { Conversations } from './conversations.js';
 import type { History } from './history.js';
+import type { Retries } from './retries.js';
 import type { Signals } from './signals.js';
 
 /** Incoming envelopes: decrypt, store, then ack (DESIGN §3.3). */
@@ -15,6 +16,7 @@ export class Inbox {
     private readonly history: History,
     private readonly conversations: Conversations,
     private readonly signals: Signals,
+    private readonly retries: Retries,
   ) {}
 
   /** One delivered envelope; the socket calls this for each, in mailbox order. */
@@ -28,6 +30,15 @@ export class Inbox {
     if (!me) return;
     const { crypto } = this.ctx;
     const from = { user: f.from.user, device: f.from.device };
+    const ask = await crypto.openRetry(from, f.body, this.ctx.now()).catch((e: unknown) => {
+      console.warn('hush: refused a retry request', f.id, e);
+      return null;
+    });
+    if (ask) {
+      await this.retries.answer(f, ask);
+      this.ctx.link?.ack(f.seq);
+      return;
+    }
     let r = await crypto.decrypt(from, f.body, this.ctx.now());
     if (!r.ok && r.reason === 'identity-changed' && r.identityKey) {
       if (decideIdentityChange({ own: r.own ?? false }) === 'accept') {
@@ -35,6 +46,12 @@ export class Inbox {
         r = await crypto.decrypt(from, f.body, this.ctx.now());
       }
     }
+    // Lost or restored state on either side: ask the sender for this envelope again.
+    if (
+      !r.ok &&
+      ((r.reason === 'undecryptable' && r.retryable) || (r.reason === 'duplicate' && this.retries.unseen(f)))
+    )
+      await this.retries.ask(f);
     let content: Content;
     try {
       if (!r.ok) throw new ContentError(r.reason);
