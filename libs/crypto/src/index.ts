@@ -35,6 +35,7 @@ export {
   rotateSignedPrekey,
   signedPrekeyStatement,
 } from './keys.js';
+export * from './mls/index.js';
 export {
   acceptOwnDeviceList,
   addDeviceToList,

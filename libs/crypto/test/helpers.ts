@@ -18,7 +18,7 @@ import {
 } from '../src/index.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const wycheproofDir = path.resolve(repoRoot, '..', 'shared', 'vectors', 'wycheproof');
+export const wycheproofDir = path.resolve(repoRoot, 'libs', 'crypto', 'test', 'vectors', 'wycheproof');
 
 /** Deterministic randomness (SHA-256 in counter mode over a seed): reproducible tests. */
 export function seededRandom(seed: number | string): RandomBytes {
@@ -164,11 +164,11 @@ export interface WycheproofGroup {
   [k: string]: unknown;
 }
 
-/** Reads ../shared/vectors/wycheproof/<name>_test.json; fails loudly when the folder is missing. */
+/** Reads test/vectors/wycheproof/<name>_test.json (vendored, see its README); fails loudly when missing. */
 export function loadWycheproof(name: string): WycheproofGroup[] {
   const file = path.join(wycheproofDir, `${name}_test.json`);
   if (!existsSync(file)) {
-    throw new Error(`Wycheproof vectors not found at ${file}: put a copy of shared/ beside the repository`);
+    throw new Error(`Wycheproof vectors not found at ${file}`);
   }
   const j = JSON.parse(readFileSync(file, 'utf8')) as { testGroups: WycheproofGroup[]; numberOfTests: number };
   const n = j.testGroups.reduce((a, g) => a + g.tests.length, 0);

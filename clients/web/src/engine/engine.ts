@@ -47,6 +47,7 @@ export class Engine implements Actions {
       reset: () => {
         conversations.reset();
         signals.reset();
+        inbox.reset();
       },
     });
     this.ctx = ctx;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { pair, settle } from '../testing/engines.js';
+import { pair } from '../testing/engines.js';
+import { settle } from '../testing/settle.js';
 import { RETRY_ATTEMPTS } from './retries.js';
 
 describe('retry requests in the engine', () => {
@@ -28,9 +29,10 @@ describe('retry requests in the engine', () => {
     expect(b.crypto.retryAsks.map((r) => [r.messageId, r.attempt])).toEqual(
       Array.from({ length: RETRY_ATTEMPTS }, (_, i) => [id, i + 1]),
     );
-    expect(b.e.state.messages[aliceId] ?? []).toEqual([]);
+    // One "could not decrypt" entry, not one per failed copy.
+    expect(b.e.state.messages[aliceId]!.map((m) => [m.id, m.undecryptable])).toEqual([[id, true]]);
     await a.e.send(bobId, 'next');
     await settle(a.e, b.e);
-    expect(b.e.state.messages[aliceId]!.map((m) => m.text)).toEqual(['next']);
+    expect(b.e.state.messages[aliceId]!.map((m) => m.text)).toEqual(['', 'next']);
   });
 });

@@ -81,4 +81,5 @@ export const RETRY_ATTEMPTS = 5;
  */
 export const answerId = (messageId: string, attempt: number) =>
   `${messageId}-r${attempt}`.length <= 64 ? `${messageId}-r${attempt}` : newMessageId();
-const originalId = (frameId: string) => frameId.replace(/-r\d+$/, '');
+/** The message an envelope carries: its frame id, or for an answer `m-rn`, m. */
+export const originalId = (frameId: string) => frameId.replace(/-r\d+$/, '');
