@@ -4,6 +4,7 @@ import { History } from './history.js';
 import { Inbox } from './inbox.js';
 import { PeerKeys } from './keys.js';
 import { Outbox } from './outbox.js';
+import { Retries } from './retries.js';
 import { SessionLifecycle } from './session.js';
 import { Signals } from './signals.js';
 import type { StateStore } from './store.js';
@@ -35,7 +36,7 @@ export class Engine implements Actions {
     const signals = new Signals(ctx, history, keys);
     const conversations = new Conversations(ctx, history, keys, signals);
     const outbox = new Outbox(ctx, history, keys);
-    const inbox = new Inbox(ctx, history, conversations, signals);
+    const inbox = new Inbox(ctx, history, conversations, signals, new Retries(ctx, history));
     this.session = new SessionLifecycle(ctx, history, {
       deliver: (f) => inbox.deliver(f),
       online: async () => {

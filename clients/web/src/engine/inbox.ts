@@ -6,6 +6,7 @@ import { decideIdentityChange, wasVerified } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { Conversations } from './conversations.js';
 import type { History } from './history.js';
+import { originalId, type Retries } from './retries.js';
 import type { Signals } from './signals.js';
 
 const LOCAL_FAILURE =
@@ -33,6 +34,7 @@ export class Inbox {
     private readonly history: History,
     private readonly conversations: Conversations,
     private readonly signals: Signals,
+    private readonly retries: Retries,
   ) {}
 
   /** Sign-out: forget what was held. */
@@ -61,6 +63,17 @@ export class Inbox {
   private async receive(f: DeliverFrame): Promise<void> {
     const me = this.ctx.state.me;
     if (!me) return;
+    const from = { user: f.from.user, device: f.from.device };
+    const ask = await this.ctx.crypto.openRetry(from, f.body, this.ctx.now()).catch((e: unknown) => {
+      console.warn('hush: refused a retry request', f.id, e);
+      return null;
+    });
+    if (ask) {
+      // Another device could not decrypt one of our messages: send it again (libs/crypto PROTOCOL.md §5.3).
+      await this.retries.answer(f, ask);
+      this.ctx.link?.ack(f.seq);
+      return;
+    }
     const key = `${f.from.user}/${f.from.device}/${f.id}`;
     const opened = this.unsaved.get(key) ?? (await this.open(f, me.userId));
     if (opened.kind === 'drop') {
@@ -106,7 +119,13 @@ export class Inbox {
       await crypto.acceptIdentity(f.from.user, r.identityKey);
       r = await crypto.decrypt(from, f.body, this.ctx.now());
     }
-    if (!r.ok) return r.reason === 'duplicate' ? { kind: 'drop' } : { kind: 'undecryptable' };
+    if (!r.ok) {
+      // Lost or restored state on either side: ask the sender for this envelope again, so the
+      // "could not decrypt" entry is replaced when it arrives over a fresh session.
+      if ((r.reason === 'undecryptable' && r.retryable) || (r.reason === 'duplicate' && this.retries.unseen(f)))
+        await this.retries.ask(f);
+      return r.reason === 'duplicate' ? { kind: 'drop' } : { kind: 'undecryptable' };
+    }
     try {
       return { kind: 'content', content: decodeContent(r.plaintext), identityKey: r.identityKey };
     } catch (e) {
@@ -119,9 +138,11 @@ export class Inbox {
   private async storeUndecryptable(f: DeliverFrame): Promise<void> {
     const peer = f.from.user;
     await this.conversations.ensure(peer);
-    if (this.history.findMessage(peer, f.id)) return;
+    // One entry per message, however many re-sent copies failed too.
+    const id = originalId(f.id);
+    if (this.history.findMessage(peer, id)) return;
     await this.history.putMessage({
-      id: f.id,
+      id,
       conv: peer,
       dir: 'in',
       text: '',

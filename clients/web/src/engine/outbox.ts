@@ -123,6 +123,6 @@ export class Outbox {
   }
 }
 
-function textContent(m: ChatMessage): Content {
+export function textContent(m: ChatMessage): Content {
   return { v: 1, t: 'text', id: m.id, to: m.conv, text: m.text, sentAt: m.sentAt };
 }
