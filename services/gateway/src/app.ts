@@ -14,6 +14,7 @@ import type { JSONWebKeySet } from 'jose';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { ACK_WAIT_MS, HTTP_BODY_LIMIT, READY_PROBE_TIMEOUT_MS, WS_MAX_PAYLOAD } from './constants.js';
+import { ensureGroupStream, groupRoutes, groupStreamName } from './http/groups.js';
 import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
 import { Health, Jwks, Ready } from './http/schemas.js';
@@ -121,6 +122,8 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   });
   const linkStream = linkStreamName(config.streamName);
   await ensureLinkStream(jsm, linkStream, s);
+  const groupStream = groupStreamName(config.streamName);
+  await ensureGroupStream(jsm, groupStream, s, config.streamReplicas);
   const hub = new Hub({
     nc,
     js,
@@ -236,6 +239,19 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
 
   await app.register(async (scope) => httpRoutes(scope, { rpc, s, verifier }));
   await app.register(async (scope) => linkRoutes(scope, { rpc, s, verifier, jsm, js, streamName: linkStream }));
+  await app.register(async (scope) =>
+    groupRoutes(scope, {
+      rpc,
+      s,
+      verifier,
+      jsm,
+      js,
+      devices: hub.devices,
+      mailboxStream: config.streamName,
+      groupStream,
+      now: deps.now,
+    }),
+  );
 
   app.get('/ws', { websocket: true, schema: { hide: true } }, (socket, req) => {
     new Connection(socket, hub, req.log);
