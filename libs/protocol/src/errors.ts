@@ -79,6 +79,11 @@ export const ErrorCodes = {
     message: 'The message could not be stored; retry with the same id',
   },
   GW_NOT_READY: { status: 503, retryable: true, message: 'The gateway is not ready' },
+  GW_ORIGIN_FORBIDDEN: {
+    status: 403,
+    retryable: false,
+    message: 'WebSocket connections are accepted only from the configured origins',
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -29,13 +29,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Rpc } from '../nats-rpc.js';
 import type { DeviceDirectory } from '../recipients.js';
 import type { TokenVerifier } from '../tokens.js';
-import { bearerAuthenticate, callerOf } from './bearer.js';
+import { bearerAuth, type RouteDeps } from './routes.js';
 import { ErrorBody, UserIdParams } from './schemas.js';
 
 export interface GroupRouteDeps {
   rpc: Rpc;
   s: Subjects;
   verifier: TokenVerifier;
+  checkDevice: RouteDeps['checkDevice'];
   jsm: JetStreamManager;
   js: JetStreamClient;
   devices: DeviceDirectory;
@@ -109,8 +110,8 @@ export async function groupRoutes(app: FastifyInstance, d: GroupRouteDeps): Prom
   const { rpc, s, js, jsm } = d;
   const now = d.now ?? Date.now;
 
-  const authenticate = bearerAuthenticate(d.verifier);
-  const caller = callerOf;
+  const authenticate = bearerAuth(d);
+  const caller = (req: FastifyRequest) => ({ userId: req.identity!.userId, deviceId: req.identity!.deviceId });
   const me = (req: FastifyRequest): GroupDevice => ({ user: req.identity!.userId, device: req.identity!.deviceId });
 
   const upstream = (e: unknown) =>
