@@ -13,6 +13,8 @@ import {
   HushError,
   KeyPackageCount,
   MAX_GROUP_DEVICES,
+  MAX_GROUP_MESSAGE_BASE64,
+  MAX_WELCOME_BASE64,
   natsMsgId,
   type StoredEnvelope,
   type Subjects,
@@ -254,6 +256,9 @@ export async function groupRoutes(app: FastifyInstance, d: GroupRouteDeps): Prom
         body: GroupCommitBody,
         response: { 200: GroupCommitAccepted, ...errors },
       },
+      // A welcome carries the ratchet tree (≈ 480 base64 bytes per member device): above the
+      // gateway's general body limit for large groups.
+      bodyLimit: MAX_WELCOME_BASE64 + MAX_GROUP_MESSAGE_BASE64 + 64 * 1024,
       preHandler: authenticate,
     },
     async (req) => {
