@@ -22,12 +22,13 @@ import {
 import { type NatsConnection, nanos, type Subscription } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config.js';
-import { MAX_ACK_PENDING, PULL_BATCH, PULL_EXPIRES_MS } from '../constants.js';
+import { MAX_ACK_PENDING, PRESENCE_SUB_BURST, PRESENCE_SUB_RATE, PULL_BATCH, PULL_EXPIRES_MS } from '../constants.js';
 import type { Rpc } from '../nats-rpc.js';
-import type { TokenBuckets } from '../rate-limit.js';
+import { TokenBuckets } from '../rate-limit.js';
 import type { DeviceDirectory } from '../recipients.js';
 import type { TokenIdentity, TokenVerifier } from '../tokens.js';
 import type { Connection } from './connection.js';
+import { CodeCounter } from './counters.js';
 
 export interface HubDeps {
   nc: NatsConnection;
@@ -57,6 +58,12 @@ export class Hub {
   readonly verifier: TokenVerifier;
   readonly devices: DeviceDirectory;
   readonly buckets: TokenBuckets;
+  /** presence.sub frames per device (each one is a presence query). */
+  readonly presenceBuckets: TokenBuckets;
+  /** Error frames sent, by code. */
+  readonly errorFrames = new CodeCounter();
+  /** WebSocket protocol violations by clients (bad opcode, unmasked frame, invalid UTF-8...), by code. */
+  readonly protocolViolations = new CodeCounter();
   private readonly byDevice = new Map<string, Connection>();
   /** Sockets following each user's presence (presence.sub), so an event reaches only them. */
   private readonly followers = new Map<string, Set<Connection>>();
@@ -74,6 +81,7 @@ export class Hub {
     this.verifier = d.verifier;
     this.devices = d.devices;
     this.buckets = d.buckets;
+    this.presenceBuckets = new TokenBuckets(PRESENCE_SUB_RATE, PRESENCE_SUB_BURST);
   }
 
   /**
@@ -129,7 +137,10 @@ export class Hub {
     };
     lease();
     this.leaseTimer = setInterval(lease, this.config.leaseIntervalMs);
-    this.sweepTimer = setInterval(() => this.d.buckets.sweep(), 60_000);
+    this.sweepTimer = setInterval(() => {
+      this.d.buckets.sweep();
+      this.presenceBuckets.sweep();
+    }, 60_000);
     this.sweepTimer.unref();
   }
 
