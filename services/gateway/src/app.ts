@@ -32,6 +32,7 @@ import { ensureStream } from './stream.js';
 import { type JwksSource, TokenVerifier } from './tokens.js';
 import { Connection } from './ws/connection.js';
 import { Hub } from './ws/hub.js';
+import { WsTransport } from './ws/transport.js';
 
 export interface GatewayDeps {
   /** Connected NATS client; the caller owns it (main.ts drains it after app.close()). */
@@ -325,7 +326,9 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   };
 
   app.get('/ws', { websocket: true, schema: { hide: true }, preValidation: checkOrigin }, (socket, req) => {
-    new Connection(socket, hub, req.log);
+    const transport = new WsTransport(socket);
+    const conn = new Connection(transport, hub, req.log);
+    transport.attach(conn, (e) => conn.socketError(e));
   });
 
   const index = join(config.webRoot, 'index.html');

@@ -46,6 +46,7 @@ export class Engine implements Actions {
       reset: () => {
         conversations.reset();
         signals.reset();
+        inbox.reset();
       },
     });
     this.ctx = ctx;
