@@ -152,7 +152,7 @@ export class RawTransport implements LoadTransport {
       const env: StoredEnvelope = { id, from: this.froms[from]!, ts: Date.now(), body };
       return this.js
         .publish(this.subjects[to]!, this.enc.encode(JSON.stringify(env)), {
-          msgID: natsMsgId(id, this.froms[to]!),
+          msgID: natsMsgId(id, this.froms[to]!, this.froms[from]!),
           expect: { streamName: this.stream },
           timeout: 5_000,
         })
