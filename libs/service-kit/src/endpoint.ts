@@ -4,6 +4,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
+import { REQUEST_ID_HEADER } from './logger.js';
+import { rpcHandled } from './metrics.js';
 
 /** Largest request body a service reads (a full key publication is ~60 KiB). */
 export const MAX_REQUEST_BYTES = 512 * 1024;
@@ -33,8 +35,12 @@ export function addJsonEndpoint<S extends TSchema, R>(svc: Service, log: Logger,
     return opts.invalidCode ?? 'VALIDATION_FAILED';
   };
   const handle = async (msg: ServiceMsg) => {
-    const started = Date.now();
+    const started = performance.now();
+    // The gateway's HTTP request id, so one id follows a request across services' logs.
+    const requestId = msg.headers?.get(REQUEST_ID_HEADER);
+    const rlog = requestId ? log.child({ reqId: requestId }) : log;
     let reply: unknown;
+    let code = 'ok';
     try {
       if (msg.data.length > MAX_REQUEST_BYTES) throw new HushError('VALIDATION_FAILED', 'Request body too large');
       let body: unknown = {};
@@ -51,12 +57,15 @@ export function addJsonEndpoint<S extends TSchema, R>(svc: Service, log: Logger,
       }
       reply = okReply(await opts.handler(body));
     } catch (e) {
-      if (!(e instanceof HushError)) log.error({ err: safeErr(e), endpoint: opts.name }, 'endpoint failed');
-      else log.debug({ endpoint: opts.name, code: e.code }, 'request refused');
+      if (!(e instanceof HushError)) rlog.error({ err: safeErr(e), endpoint: opts.name }, 'endpoint failed');
+      else rlog.debug({ endpoint: opts.name, code: e.code }, 'request refused');
+      code = e instanceof HushError ? e.code : 'INTERNAL';
       reply = errReply(e);
     }
     if (msg.reply) msg.respond(encodeJson(reply));
-    log.trace({ endpoint: opts.name, ms: Date.now() - started }, 'handled');
+    const seconds = (performance.now() - started) / 1000;
+    rpcHandled.observe({ endpoint: opts.subject.split('.').slice(-2).join('.'), code }, seconds);
+    rlog.trace({ endpoint: opts.name, ms: seconds * 1000 }, 'handled');
   };
   svc.addEndpoint(opts.name, {
     subject: opts.subject,

@@ -106,7 +106,7 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
     // @node-rs/argon2 defaults to Argon2id (algorithm 2), the variant RFC 9106 §4 recommends.
   };
 
-  const signing = new SigningKeys(redis, keys.signing);
+  const signing = new SigningKeys(redis, keys.signing, config.signingKeySecret);
   await signing.init();
   const reload = setInterval(() => {
     signing.load().catch((err: unknown) => log.warn({ err: safeErr(err) }, 'signing key reload failed'));

@@ -15,6 +15,7 @@ import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { MAX_BUFFERED_BYTES } from '../constants.js';
+import { countFrame } from '../metrics.js';
 import type { TokenIdentity } from '../tokens.js';
 import { errorFrame, parseFrame } from './frames.js';
 import type { Hub } from './hub.js';
@@ -73,6 +74,7 @@ export class Connection {
   }
 
   send(frame: ServerFrame): void {
+    countFrame('out', frame);
     if (this.socket.readyState === OPEN) this.socket.send(JSON.stringify(frame));
   }
 
@@ -109,6 +111,7 @@ export class Connection {
   private async onFrame(data: Buffer, isBinary: boolean): Promise<void> {
     if (this.state === 'closed') return;
     const parsed = parseFrame(data, isBinary);
+    countFrame('in', parsed.frame);
     if (this.state === 'hello') {
       if (parsed.frame?.type !== 'hello') {
         this.send(errorFrame(new HushError('GW_NOT_AUTHENTICATED'), parsed.id));
@@ -267,7 +270,8 @@ export class Connection {
 
   private async onSend(f: SendFrame): Promise<void> {
     const id = this.identity!;
-    const wait = this.hub.buckets.take(this.key!);
+    // Costs one message token and its body bytes (a per-device storage quota).
+    const wait = this.hub.admitSend(this.key!, f.envelopes);
     if (wait > 0) {
       this.send(errorFrame(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id));
       return;

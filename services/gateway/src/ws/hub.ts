@@ -23,6 +23,7 @@ import { type NatsConnection, nanos, type Subscription } from '@nats-io/transpor
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config.js';
 import { MAX_ACK_PENDING, PULL_BATCH, PULL_EXPIRES_MS } from '../constants.js';
+import { publishSeconds, rateLimited, sentBytes } from '../metrics.js';
 import type { Rpc } from '../nats-rpc.js';
 import type { TokenBuckets } from '../rate-limit.js';
 import type { DeviceDirectory } from '../recipients.js';
@@ -39,6 +40,8 @@ export interface HubDeps {
   verifier: TokenVerifier;
   devices: DeviceDirectory;
   buckets: TokenBuckets;
+  /** Per-device byte quota of send frames (bytes/s refill, bucket = burst). */
+  byteBuckets: TokenBuckets;
   log: FastifyBaseLogger;
   /** Optional `auth.check`-style revocation check on hello (events cover the rest). */
   checkDevice?: (caller: Caller) => Promise<void>;
@@ -129,7 +132,10 @@ export class Hub {
     };
     lease();
     this.leaseTimer = setInterval(lease, this.config.leaseIntervalMs);
-    this.sweepTimer = setInterval(() => this.d.buckets.sweep(), 60_000);
+    this.sweepTimer = setInterval(() => {
+      this.d.buckets.sweep();
+      this.d.byteBuckets.sweep();
+    }, 60_000);
     this.sweepTimer.unref();
   }
 
@@ -145,6 +151,27 @@ export class Hub {
       },
     });
     this.subs.push(sub);
+  }
+
+  /**
+   * Admits a send frame: one message token plus one byte token per body byte, so a device can no
+   * more fill the store with few huge frames than with many small ones. Returns 0, or the seconds
+   * to wait (GW_RATE_LIMITED retryAfter).
+   */
+  admitSend(key: string, envelopes: Array<{ body: string }>): number {
+    const bytes = envelopes.reduce((n, e) => n + e.body.length, 0);
+    const byBytes = this.d.byteBuckets.take(key, Math.min(bytes, this.config.sendBytesBurst));
+    if (byBytes > 0) {
+      rateLimited.inc({ limit: 'send_bytes' });
+      return byBytes;
+    }
+    const byCount = this.buckets.take(key);
+    if (byCount > 0) {
+      rateLimited.inc({ limit: 'send_rate' });
+      return byCount;
+    }
+    sentBytes.inc(bytes);
+    return 0;
   }
 
   async checkNotRevoked(id: TokenIdentity): Promise<void> {
@@ -238,11 +265,18 @@ export class Hub {
   }
 
   async publishEnvelope(to: { user: string; device: string }, env: StoredEnvelope, msgId: string): Promise<void> {
-    await this.d.js.publish(this.s.mailbox(to.user, to.device), encodeJson(env), {
-      msgID: msgId,
-      expect: { streamName: this.config.streamName },
-      timeout: 5_000,
-    });
+    const end = publishSeconds.startTimer();
+    try {
+      await this.d.js.publish(this.s.mailbox(to.user, to.device), encodeJson(env), {
+        msgID: msgId,
+        expect: { streamName: this.config.streamName },
+        timeout: 5_000,
+      });
+      end({ outcome: 'ok' });
+    } catch (e) {
+      end({ outcome: 'error' });
+      throw e;
+    }
   }
 
   /** Graceful shutdown: stop timers and subscriptions, close every socket with 4000 (reconnect). */
