@@ -1,5 +1,5 @@
 import { HushClient } from '@hush/client';
-import { type KeysChangedEvent, subjects } from '@hush/protocol';
+import { CloseCodes, type KeysChangedEvent, subjects } from '@hush/protocol';
 import { natsOptions, type Stack } from '@hush/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -265,7 +265,7 @@ async function waitUntil(pred: () => boolean, timeoutMs = 10_000): Promise<void>
   }
 }
 
-describe('a new identity on sign-in (keydir -> auth -> gateways)', () => {
+describe('an explicit identity reset on sign-in (keydir -> auth -> gateways)', () => {
   it('drops the old devices: their sockets close, their mailboxes are purged, contacts are told', async () => {
     const alice = await newUser(gw0, 'alice');
     const bob = await newUser(gw1, 'bob');
@@ -287,15 +287,17 @@ describe('a new identity on sign-in (keydir -> auth -> gateways)', () => {
     await a1In.waitForIds([pending]);
     const a1Closed = closedCode(a1);
 
-    // Alice signs in on a new device that does not hold her identity key: a new identity.
+    // Alice signs in on a new device that does not hold her identity key. Publishing another
+    // identity is refused unless she explicitly chose "Reset identity"; then it is a new identity.
     const fresh = new HushClient({ baseUrl: gw1, WebSocket: WS });
     const s2 = await fresh.login(alice.session.username, 'correct horse battery staple', 'new phone');
     const keys2 = fakeKeys(s2.deviceId);
-    await fresh.publishKeys(keys2);
+    await expect(fresh.publishKeys(keys2)).rejects.toMatchObject({ code: 'KEYS_IDENTITY_MISMATCH' });
+    await fresh.publishKeys({ ...keys2, resetIdentity: true });
 
-    // The old socket ends either way, terminally: 4403 when auth's revocation arrives first, 4004
+    // The old socket ends either way, terminally: 4403 when auth's revocation arrives first, 4409
     // when keydir's deletion of its mailbox consumer does.
-    expect([4403, 4004]).toContain(await a1Closed);
+    expect([CloseCodes.REVOKED, CloseCodes.REPLACED]).toContain(await a1Closed);
     // Its token is refused from now on, on every gateway.
     for (const url of [gw0, gw1]) {
       const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);

@@ -1,5 +1,9 @@
 import {
+  type DeviceInfoList,
   HushError,
+  type LinkMessages,
+  type LinkPosted,
+  type LinkSide,
   type PrekeyCount,
   type PresenceQueryResult,
   type PublishKeysBody,
@@ -173,6 +177,23 @@ export class HushClient {
   }
   presence(userIds: string[]): Promise<PresenceQueryResult> {
     return this.authed('GET', `/v1/presence?users=${userIds.map(encodeURIComponent).join(',')}`);
+  }
+
+  /** The account's signed-in devices with names and times ("Linked devices"). */
+  listDevices(): Promise<DeviceInfoList> {
+    return this.authed('GET', '/v1/devices');
+  }
+  /** Signs another device of the account out (its tokens are revoked, its socket closed). */
+  signOutDevice(deviceId: string): Promise<void> {
+    return this.authed('DELETE', `/v1/devices/${encodeURIComponent(deviceId)}`);
+  }
+  /** Relays one provisioning message (ciphertext, base64) to the other side of a link channel. */
+  linkSend(channel: string, to: LinkSide, body: string): Promise<LinkPosted> {
+    return this.authed('POST', `/v1/link/${encodeURIComponent(channel)}`, { to, body });
+  }
+  /** Messages for `side` after relay sequence `after`; waits up to `waitMs` for the first one. */
+  linkPoll(channel: string, side: LinkSide, after: number, waitMs: number): Promise<LinkMessages> {
+    return this.authed('GET', `/v1/link/${encodeURIComponent(channel)}?side=${side}&after=${after}&wait=${waitMs}`);
   }
 
   /** Opens /ws (and keeps it open, reconnecting with backoff) until `close()`. */

@@ -69,6 +69,13 @@ export const PublishKeysBody = T.Object(
     signedPrekey: SignedPrekey,
     oneTimePrekeys: T.Array(OneTimePrekey, { maxItems: MAX_PREKEYS_PER_UPLOAD }),
     deviceList: SignedDeviceList,
+    /**
+     * Set only when the user explicitly chose "Reset identity": publishing another identity key
+     * than the account's then replaces it (every other device leaves the account). Without it
+     * keydir refuses a different identity with KEYS_IDENTITY_MISMATCH, so signing in on a new
+     * browser can never reset an account by accident.
+     */
+    resetIdentity: T.Optional(T.Boolean()),
   },
   { additionalProperties: false },
 );

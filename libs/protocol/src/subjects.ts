@@ -24,6 +24,8 @@ export function subjects(prefix = '') {
       profile: `${p}auth.profile`, // userId -> username
       /** CheckRequest -> CheckResult: is this device still signed in (not logged out / revoked)? */
       check: `${p}auth.check`,
+      /** DevicesListRequest -> DeviceInfoList: the caller's account's signed-in devices. */
+      devices: `${p}auth.devices`,
     },
     keydir: {
       publish: `${p}keydir.publish`,
@@ -54,6 +56,9 @@ export function subjects(prefix = '') {
       presenceChangedAll: `${p}events.presence.changed.*`,
     },
     // --- JetStream ---
+    /** Provisioning relay (stream `<STREAM_NAME>_LINK`): one subject per account, channel and receiving side. */
+    link: (userId: string, channel: string, side: 'new' | 'old') => `${p}link.${userId}.${channel}.${side}`,
+    linkAll: `${p}link.*.*.*`,
     mailbox: (userId: string, deviceId: string) => `${p}mbox.${userId}.${deviceId}`,
     mailboxAll: `${p}mbox.*.*`,
     /** Durable consumer name for a device's mailbox (one filter subject, nats-server 2.9). */

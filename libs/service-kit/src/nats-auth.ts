@@ -29,6 +29,16 @@ export interface Permissions {
 /** Inbox prefix of a role: request replies and JetStream deliveries arrive under it. */
 export const inboxPrefix = (role: string) => `_INBOX_${role}`;
 
+/** Stream/consumer management, pulls and acks on one stream: what the gateway does with it. */
+const jsApi = (stream: string) => [
+  `$JS.API.STREAM.*.${stream}`,
+  `$JS.API.CONSUMER.*.${stream}`,
+  `$JS.API.CONSUMER.*.${stream}.>`,
+  `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.*`,
+  `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
+  `$JS.ACK.${stream}.>`,
+];
+
 /** Subject permissions of each role for a subject prefix and mailbox stream name. */
 export function rolePermissions(role: NatsAuditRole, prefix: string, stream: string): Permissions {
   const s = subjects(prefix);
@@ -47,14 +57,11 @@ export function rolePermissions(role: NatsAuditRole, prefix: string, stream: str
           s.events.presenceDisconnect,
           s.events.gatewayLease,
           s.mailboxAll,
-          // Stream/consumer management and pulls for the mailbox stream, and its acks.
+          // The device-linking relay's stream (`<stream>_LINK`, see the gateway's http/link.ts).
+          s.linkAll,
           '$JS.API.INFO',
-          `$JS.API.STREAM.*.${stream}`,
-          `$JS.API.CONSUMER.*.${stream}`,
-          `$JS.API.CONSUMER.*.${stream}.>`,
-          `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.*`,
-          `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
-          `$JS.ACK.${stream}.>`,
+          ...jsApi(stream),
+          ...jsApi(`${stream}_LINK`),
         ],
         subscribe: [inbox, s.events.deviceRevoked, s.events.keysChangedAll, s.events.presenceChangedAll],
         allowResponses: false,

@@ -1,5 +1,6 @@
 import {
   type CheckResult,
+  type DeviceInfoList,
   type DeviceRevokedEvent,
   encodeJson,
   type JwksResult,
@@ -73,7 +74,13 @@ describe('auth registration', () => {
     expect(session.userId).toMatch(/^[a-z0-9]{20}$/);
     expect(session.deviceId).toMatch(/^[a-z0-9]{12}$/);
     expect(session.refreshToken.length).toBeGreaterThanOrEqual(43);
-    const profile = ok(await env.call<UserProfile>(s.auth.lookup, { username: name.toUpperCase() }));
+    const profile = ok(
+      await env.call<UserProfile>(s.auth.lookup, {
+        username: name.toUpperCase(),
+        caller: { userId: session.userId, deviceId: session.deviceId },
+        clientAddr: addr(1),
+      }),
+    );
     expect(profile).toEqual({ userId: session.userId, username: name.toLowerCase() });
     expect(ok(await env.call<UserProfile>(s.auth.profile, { userId: session.userId }))).toEqual(profile);
   });
@@ -341,6 +348,33 @@ describe('auth refresh tokens and revocation', () => {
     );
   });
 
+  it('lists the account’s signed-in devices with names and times, never another account’s or a signed-out one', async () => {
+    const name = uname();
+    const a = await register(name);
+    const b = ok(
+      await env.call<Session>(s.auth.login, { username: name, password: pw, deviceName: 'phone', clientAddr: addr(2) }),
+    );
+    const other = await register();
+    const caller = { userId: a.userId, deviceId: a.deviceId };
+    const list = ok(await env.call<DeviceInfoList>(s.auth.devices, { caller }));
+    expect(list.devices.map((d) => [d.deviceId, d.name, d.current])).toEqual([
+      [a.deviceId, 'laptop', true],
+      [b.deviceId, 'phone', false],
+    ]);
+    expect(list.devices[0]!.createdAt).toBeGreaterThan(0);
+    expect(list.devices[0]!.lastSeen).toBeGreaterThanOrEqual(list.devices[0]!.createdAt);
+    ok(await env.call(s.auth.logout, { caller, deviceId: b.deviceId }));
+    expect(ok(await env.call<DeviceInfoList>(s.auth.devices, { caller })).devices.map((d) => d.deviceId)).toEqual([
+      a.deviceId,
+    ]);
+    const revoked = { userId: a.userId, deviceId: b.deviceId };
+    expect(err(await env.call(s.auth.devices, { caller: revoked }))?.code).toBe('AUTH_DEVICE_REVOKED');
+    expect(err(await env.call(s.auth.devices, { caller: { userId: other.userId, deviceId: a.deviceId } }))?.code).toBe(
+      'AUTH_DEVICE_REVOKED',
+    );
+    expect(err(await env.call(s.auth.devices, { caller: { userId: 'bad' } }))?.code).toBe('VALIDATION_FAILED');
+  });
+
   it('says a device of another user is not active', async () => {
     const a = await register();
     const b = await register();
@@ -442,7 +476,9 @@ describe('auth as a NATS micro service', () => {
   });
 
   it('answers USER_NOT_FOUND for an unknown username or id', async () => {
-    expect(err(await env.call(s.auth.lookup, { username: uname('nobody') }))?.code).toBe('USER_NOT_FOUND');
+    const caller = { userId: 'b'.repeat(20), deviceId: 'c'.repeat(12) };
+    const lookup = await env.call(s.auth.lookup, { username: uname('nobody'), caller, clientAddr: addr(1) });
+    expect(err(lookup)?.code).toBe('USER_NOT_FOUND');
     expect(err(await env.call(s.auth.profile, { userId: 'a'.repeat(20) }))?.code).toBe('USER_NOT_FOUND');
   });
 });

@@ -15,6 +15,7 @@ import type { JSONWebKeySet } from 'jose';
 import type { DestinationStream, Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { ACK_WAIT_MS, HTTP_BODY_LIMIT, READY_PROBE_TIMEOUT_MS, WS_MAX_PAYLOAD } from './constants.js';
+import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
 import { Health, Jwks, Ready } from './http/schemas.js';
 import { gauges } from './metrics.js';
@@ -143,6 +144,8 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     maxPerSubject: config.mailboxMaxPerDevice,
     log: app.log,
   });
+  const linkStream = linkStreamName(config.streamName);
+  await ensureLinkStream(jsm, linkStream, s);
   const hub = new Hub({
     nc,
     js,
@@ -294,6 +297,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   app.get('/.well-known/jwks.json', { schema: { tags: ['auth'], response: { 200: Jwks } } }, () => jwksSource());
 
   await app.register(async (scope) => httpRoutes(scope, { rpc, s, verifier }));
+  await app.register(async (scope) => linkRoutes(scope, { rpc, s, verifier, jsm, js, streamName: linkStream }));
 
   app.get('/ws', { websocket: true, schema: { hide: true } }, (socket, req) => {
     new Connection(socket, hub, req.log);

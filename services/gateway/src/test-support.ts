@@ -89,7 +89,10 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
   );
   respond(s.keydir.devices, 'keydir', (b: { userId: string }) => okReply({ devices: devices.get(b.userId) ?? [] }));
   respond(s.presence.query, 'presence', (b: { userIds: string[] }) =>
-    okReply({ users: b.userIds.map((userId) => ({ userId, online: true, lastSeen: null })) }),
+    okReply({
+      users: b.userIds.map((userId) => ({ userId, online: true, lastSeen: null })),
+      shared: b.userIds,
+    }),
   );
   await nc.flush();
 
@@ -132,6 +135,7 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
       await app.close();
       const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(nc);
       await jsm.streams.delete(config.streamName).catch(() => undefined);
+      await jsm.streams.delete(`${config.streamName}_LINK`).catch(() => undefined);
       await nc.drain();
       await nats.stop();
     },

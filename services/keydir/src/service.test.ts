@@ -122,7 +122,7 @@ describe('keydir publication and bundles', () => {
     expect(err(await bundle(newCaller(), randomId(20)))?.code).toBe('KEYS_NOT_FOUND');
   });
 
-  it('rate-limits bundle fetches per calling device', async () => {
+  it('rate-limits bundle fetches per calling account', async () => {
     const alice = newCaller();
     ok(await publish(alice, keysFor([alice.deviceId])));
     const mallory = newCaller();
@@ -302,7 +302,7 @@ describe('keydir prekey top-up and device lists', () => {
     await js.publish(s.mailbox(fresh.userId, fresh.deviceId), 'sealed-3');
 
     const events = collect<KeysChangedEvent>(env.nc, s.events.keysChanged(old1.userId));
-    const newKeys = keysFor([fresh.deviceId], { version: 1 });
+    const newKeys = { ...keysFor([fresh.deviceId], { version: 1 }), resetIdentity: true };
     ok(await publish(fresh, newKeys));
     await eventually(() => events.items.length > 0);
     expect(events.items[0]).toMatchObject({ reason: 'identity-reset', identityChanged: true });
@@ -321,11 +321,32 @@ describe('keydir prekey top-up and device lists', () => {
     await jsm.streams.delete(cfg.streamName);
   });
 
+  it('refuses another identity key without an explicit reset, and changes nothing', async () => {
+    const old = newCaller();
+    const pending = { userId: old.userId, deviceId: randomId(12) };
+    const first = keysFor([old.deviceId]);
+    ok(await publish(old, first));
+    const events = collect<KeysChangedEvent>(env.nc, s.events.keysChanged(old.userId));
+    for (const resetIdentity of [undefined, false]) {
+      const body = {
+        ...keysFor([pending.deviceId], { version: 5 }),
+        ...(resetIdentity === false ? { resetIdentity } : {}),
+      };
+      expect(err(await publish(pending, body))?.code).toBe('KEYS_IDENTITY_MISMATCH');
+    }
+    const b = ok(await bundle(newCaller(), old.userId));
+    expect(b.identityKey).toBe(first.identityKey);
+    expect(b.devices.map((d) => d.deviceId)).toEqual([old.deviceId]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events.items).toEqual([]);
+    events.stop();
+  });
+
   it('still resets an identity when the mailbox stream does not exist', async () => {
     const old = newCaller();
     const fresh = { userId: old.userId, deviceId: randomId(12) };
     ok(await publish(old, keysFor([old.deviceId])));
-    ok(await publish(fresh, keysFor([fresh.deviceId])));
+    ok(await publish(fresh, { ...keysFor([fresh.deviceId]), resetIdentity: true }));
     expect(ok(await env.call<DevicesResult>(s.keydir.devices, { userId: old.userId })).devices).toEqual([
       fresh.deviceId,
     ]);

@@ -16,7 +16,11 @@ import {
   verifyUserBundle,
 } from '@hush/crypto';
 import type { OneTimePrekey, PublishKeysBody, UserBundle } from '@hush/protocol';
-import type { CryptoPort, DeviceAddress } from '../engine/ports.js';
+import type { CryptoPort, DecryptOutcome, DeviceAddress } from '../engine/ports.js';
+
+/** Refusals that say nothing about the message: this device has no keys, or lacks a primitive. */
+const LOCAL_FAILURES = new Set(['E2E_NO_IDENTITY', 'E2E_UNSUPPORTED']);
+
 import { forgetPeerDeviceList, VaultCryptoStore } from '../store/crypto-store.js';
 import type { Vault } from '../store/vault.js';
 
@@ -24,10 +28,9 @@ import type { Vault } from '../store/vault.js';
  * CryptoPort over @hush/crypto: WebCrypto primitives where the browser has X25519/Ed25519
  * (tweetnacl otherwise), keys and sessions in the vault (IndexedDB, encrypted at rest).
  *
- * Identity policy (DESIGN §4, as Signal does it): trust on first use; a changed identity key is
- * accepted so the conversation keeps working, but the engine marks the conversation yellow with
- * a banner, and "verified" no longer holds until the user compares again. A device that claims
- * our own account under another identity is refused.
+ * This adapter decides nothing about trust: a changed identity key is reported to the engine
+ * (bundle status 'changed', decrypt reason 'identity-changed'), which applies core/trust.ts and
+ * calls acceptIdentity when the policy says so.
  */
 export function createCryptoPort(getVault: () => Vault): CryptoPort {
   const prims: Promise<Primitives> = createPrimitives();
@@ -80,17 +83,23 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
     },
 
     async acceptBundle(bundle: UserBundle, now) {
-      const { store, mgr, vault } = await ctx();
+      const { store } = await ctx();
       const p = await prims;
-      let v = await verifyUserBundle(p, bundle, { userId: bundle.userId, store, now: () => now });
-      if (v.identityStatus === 'changed') {
-        await mgr.acceptIdentity(bundle.userId, v.identityKey);
-        await forgetPeerDeviceList(vault, bundle.userId);
-        v = await verifyUserBundle(p, bundle, { userId: bundle.userId, store, now: () => now });
-      }
+      const v = await verifyUserBundle(p, bundle, { userId: bundle.userId, store, now: () => now });
       for (const [k] of fresh) if (k.startsWith(`${bundle.userId}/`)) fresh.delete(k);
-      for (const d of v.devices) fresh.set(akey(d.userId, d.deviceId), d);
-      return { identityKey: toBase64(v.identityKey), devices: v.devices.map((d) => d.deviceId) };
+      // Devices under an identity we do not trust (yet) are not prepared for encryption.
+      if (v.identityStatus !== 'changed') for (const d of v.devices) fresh.set(akey(d.userId, d.deviceId), d);
+      return {
+        identityKey: toBase64(v.identityKey),
+        status: v.identityStatus,
+        devices: v.devices.map((d) => d.deviceId),
+      };
+    },
+
+    async acceptIdentity(userId, identityKey) {
+      const { mgr, vault } = await ctx();
+      await mgr.acceptIdentity(userId, fromBase64(identityKey));
+      await forgetPeerDeviceList(vault, userId);
     },
 
     async knownDevices(userId) {
@@ -111,23 +120,28 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       return toBase64(out);
     },
 
-    async decrypt(from: DeviceAddress, body) {
-      const { mgr, vault } = await ctx();
-      const addr = { userId: from.user, deviceId: from.device };
-      const bytes = fromBase64(body);
+    async decrypt(from: DeviceAddress, body): Promise<DecryptOutcome> {
+      const { mgr, store } = await ctx();
+      let bytes: Uint8Array;
       try {
-        const r = await mgr.decrypt(addr, bytes);
-        return { plaintext: r.plaintext, identityKey: toBase64(r.identityKey) };
+        bytes = fromBase64(body);
+      } catch {
+        return { ok: false, reason: 'undecryptable' };
+      }
+      try {
+        const r = await mgr.decrypt({ userId: from.user, deviceId: from.device }, bytes);
+        return { ok: true, plaintext: r.plaintext, identityKey: toBase64(r.identityKey) };
       } catch (e) {
-        const newKey = isCryptoError(e, 'E2E_UNTRUSTED_IDENTITY') ? e.details?.identityKey : undefined;
-        const own = bound?.store && (await bound.store.getLocalDevice())?.userId === from.user;
-        if (!(newKey instanceof Uint8Array) || own) throw e;
-        // The peer started over with a new identity (new browser profile, reinstall): accept it,
-        // and let the engine flag the change to the user.
-        await mgr.acceptIdentity(from.user, newKey);
-        await forgetPeerDeviceList(vault, from.user);
-        const r = await mgr.decrypt(addr, bytes);
-        return { plaintext: r.plaintext, identityKey: toBase64(r.identityKey) };
+        // Anything that is not a protocol refusal (IndexedDB, quota, a locked vault) is a local
+        // failure: rethrown, so the engine leaves the envelope in the mailbox.
+        if (!isCryptoError(e) || LOCAL_FAILURES.has(e.code)) throw e;
+        if (e.code === 'E2E_DUPLICATE_MESSAGE') return { ok: false, reason: 'duplicate' };
+        const newKey = e.code === 'E2E_UNTRUSTED_IDENTITY' ? e.details?.identityKey : undefined;
+        if (newKey instanceof Uint8Array) {
+          const own = (await store.getLocalDevice())?.userId === from.user;
+          return { ok: false, reason: 'identity-changed', identityKey: toBase64(newKey), own };
+        }
+        return { ok: false, reason: 'undecryptable' };
       }
     },
 

@@ -1,28 +1,45 @@
 import { describe, expect, it } from 'vitest';
-import { encryptionStatus } from '../core/model.js';
+import { VaultHistory } from '../adapters/vault-history.js';
+import { type Conversation, encryptionStatus } from '../core/model.js';
 import { MemoryRecordStore } from '../store/records.js';
 import { Vault } from '../store/vault.js';
-import { Engine, PREKEY_TARGET } from './engine.js';
-import { FakeCrypto, FakeHub, type FakeLink, fakeServer } from './fakes.js';
+import { FakeCrypto } from '../testing/crypto.js';
+import { FakeHub, type FakeLink, fakeServer } from '../testing/hub.js';
+import { Engine, PREKEY_TARGET, TYPING_IDLE_MS, TYPING_SHOW_MS } from './engine.js';
 
 async function device(hub: FakeHub, records = new MemoryRecordStore(), crypto = new FakeCrypto()) {
-  const vault = await Vault.open(records);
+  const open = async () => new VaultHistory(await Vault.open(records));
   const e = new Engine({
-    vault,
+    history: await open(),
     crypto,
     server: fakeServer(hub),
-    reopenVault: () => Vault.open(records),
+    reopenHistory: open,
+    clock: hub.clock,
   });
   await e.boot();
   return { e, records, crypto };
 }
 
-const until = async (cond: () => boolean, what: string) => {
-  for (let i = 0; i < 200; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
+/**
+ * Runs every engine until nothing moves: each round waits for their queued and background work,
+ * then lets the fake hub's deliveries (microtasks) land; done when a whole round changed no state.
+ * Event-driven: no wall-clock waits.
+ */
+async function settle(...engines: Engine[]): Promise<void> {
+  for (let round = 0; round < 200; round++) {
+    const before = engines.map((e) => e.state);
+    await Promise.all(engines.map((e) => e.idle()));
+    await new Promise((r) => setImmediate(r));
+    await Promise.all(engines.map((e) => e.idle()));
+    if (engines.every((e, i) => e.state === before[i])) return;
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error('the engines never settled');
+}
+
+const conv = (e: Engine, peer: string): Conversation => {
+  const c = e.state.conversations.find((x) => x.peer === peer);
+  if (!c) throw new Error(`no conversation with ${peer}`);
+  return c;
 };
 
 async function pair() {
@@ -31,7 +48,8 @@ async function pair() {
   const b = await device(hub);
   await a.e.register('alice', 'password1');
   await b.e.register('bob', 'password2');
-  await until(() => a.e.state.connection === 'online' && b.e.state.connection === 'online', 'online');
+  await settle(a.e, b.e);
+  expect([a.e.state.connection, b.e.state.connection]).toEqual(['online', 'online']);
   const bobId = (await a.e.startChat('bob'))!;
   return { hub, a, b, bobId, aliceId: a.e.state.me!.userId };
 }
@@ -43,15 +61,17 @@ describe('engine with a fake gateway', () => {
     const { a, b, bobId, aliceId } = await pair();
     expect(encryptionStatus(a.e.state.conversations[0]!)).toBe('yellow');
     await a.e.send(bobId, 'hello bob');
-    await until(() => (b.e.state.messages[aliceId]?.length ?? 0) === 1, 'bob receives');
-    expect(b.e.state.messages[aliceId]![0]!.text).toBe('hello bob');
-    await until(() => b.e.state.conversations[0]!.unread === 1, 'unread count');
-    await until(() => a.e.state.messages[bobId]![0]!.tick === 'delivered', 'delivered tick');
+    await settle(a.e, b.e);
+    expect(b.e.state.messages[aliceId]!.map((m) => m.text)).toEqual(['hello bob']);
+    expect(b.e.state.conversations[0]!.unread).toBe(1);
+    expect(a.e.state.messages[bobId]![0]!.tick).toBe('delivered');
     b.e.openConversation(aliceId);
-    await until(() => a.e.state.messages[bobId]![0]!.tick === 'read', 'read tick');
+    await settle(a.e, b.e);
+    expect(a.e.state.messages[bobId]![0]!.tick).toBe('read');
     expect(b.e.state.conversations[0]!.unread).toBe(0);
     await b.e.send(aliceId, 'hi alice');
-    await until(() => a.e.state.messages[bobId]?.length === 2, 'alice receives');
+    await settle(a.e, b.e);
+    expect(a.e.state.messages[bobId]!.map((m) => m.text)).toEqual(['hello bob', 'hi alice']);
   });
 
   it('keeps messages typed offline in the outbox and sends each once, in order, on reconnect', async () => {
@@ -62,7 +82,7 @@ describe('engine with a fake gateway', () => {
     await a.e.send(bobId, 'two');
     expect(a.e.state.messages[bobId]!.map((m) => m.tick)).toEqual(['pending', 'pending']);
     la.goOnline();
-    await until(() => (b.e.state.messages[aliceId]?.length ?? 0) === 2, 'both arrive');
+    await settle(a.e, b.e);
     expect(b.e.state.messages[aliceId]!.map((m) => m.text)).toEqual(['one', 'two']);
     await a.e.flushOutbox();
     expect(hub.sent.filter((f) => a.e.state.messages[bobId]!.some((m) => m.id === f.id))).toHaveLength(2);
@@ -76,21 +96,36 @@ describe('engine with a fake gateway', () => {
     const firstFrame = a.e.state.messages[bobId]![0]!.wire;
     hub.loseAccepts = false;
     linkOf(hub, a.e).goOnline();
-    await until(() => a.e.state.messages[bobId]![0]!.tick !== 'pending', 'accepted on resend');
+    await settle(a.e, b.e);
+    expect(a.e.state.messages[bobId]![0]!.tick).not.toBe('pending');
     expect(a.e.state.messages[bobId]![0]!.wire).toEqual(firstFrame);
-    await until(() => (b.e.state.messages[aliceId]?.length ?? 0) === 1, 'bob receives');
-    await new Promise((r) => setTimeout(r, 20));
     expect(b.e.state.messages[aliceId]).toHaveLength(1);
   });
 
-  it('shows the peer typing and stops when their message arrives', async () => {
-    const { a, b, bobId, aliceId } = await pair();
+  it('shows the peer typing, stops when their message arrives, and lets a lost "stopped" lapse', async () => {
+    const { hub, a, b, bobId, aliceId } = await pair();
     await a.e.send(bobId, 'first'); // gives bob the conversation
-    await until(() => (b.e.state.messages[aliceId]?.length ?? 0) === 1, 'first');
+    await settle(a.e, b.e);
     a.e.typing(bobId, true);
-    await until(() => b.e.state.typing[aliceId] === true, 'typing shown');
+    await settle(a.e, b.e);
+    expect(b.e.state.typing[aliceId]).toBe(true);
     a.e.typing(bobId, false);
-    await until(() => b.e.state.typing[aliceId] === false, 'typing cleared');
+    await settle(a.e, b.e);
+    expect(b.e.state.typing[aliceId]).toBe(false);
+    // Alice stops typing without a word: her side says so after the idle time.
+    a.e.typing(bobId, true);
+    await settle(a.e, b.e);
+    hub.clock.advance(TYPING_IDLE_MS);
+    await settle(a.e, b.e);
+    expect(b.e.state.typing[aliceId]).toBe(false);
+    // Her "stopped" is lost (she went offline): bob's indicator lapses by itself.
+    a.e.typing(bobId, true);
+    await settle(a.e, b.e);
+    linkOf(hub, a.e).goOffline();
+    hub.clock.advance(TYPING_SHOW_MS - 1);
+    expect(b.e.state.typing[aliceId]).toBe(true);
+    hub.clock.advance(1);
+    expect(b.e.state.typing[aliceId]).toBe(false);
   });
 
   it('is red and sends nothing to a user without keys', async () => {
@@ -104,7 +139,7 @@ describe('engine with a fake gateway', () => {
       identityKey: null,
       devices: [],
     });
-    await until(() => a.e.state.connection === 'online', 'online');
+    await settle(a.e);
     const peer = (await a.e.startChat('nokeys'))!;
     expect(encryptionStatus(a.e.state.conversations[0]!)).toBe('red');
     await a.e.send(peer, 'secret');
@@ -115,17 +150,19 @@ describe('engine with a fake gateway', () => {
   it('turns a verified conversation yellow with a banner when the peer comes back with a new identity', async () => {
     const { hub, a, b, bobId, aliceId } = await pair();
     await a.e.send(bobId, 'hi');
-    await until(() => (b.e.state.messages[aliceId]?.length ?? 0) === 1, 'hi');
+    await settle(a.e, b.e);
+    expect(b.e.state.messages[aliceId]).toHaveLength(1);
     await a.e.markVerified(bobId);
-    expect(encryptionStatus(a.e.conv_(bobId))).toBe('green');
+    expect(encryptionStatus(conv(a.e, bobId))).toBe('green');
     // Bob signs in on a fresh browser profile: new keys, new identity.
     const b2 = await device(hub);
     await b2.e.login('bob', 'password2');
-    await until(() => b2.e.state.connection === 'online', 'b2 online');
+    await settle(a.e, b2.e);
     await b2.e.startChat('alice');
     await b2.e.send(aliceId, 'new phone');
-    await until(() => a.e.state.messages[bobId]?.length === 2, 'alice gets it');
-    const c = a.e.conv_(bobId);
+    await settle(a.e, b2.e);
+    expect(a.e.state.messages[bobId]).toHaveLength(2);
+    const c = conv(a.e, bobId);
     expect(encryptionStatus(c)).toBe('yellow');
     expect(c.keyChange?.wasVerified).toBe(true);
   });
@@ -138,10 +175,11 @@ describe('engine with a fake gateway', () => {
     const b = await device(hub);
     await a.e.register('alice', 'password1');
     await b.e.register('bob', 'password2');
-    await until(() => a.e.state.connection === 'online', 'online');
+    await settle(a.e, b.e);
     const bobId = (await a.e.startChat('bob'))!;
     await a.e.send(bobId, 'remember me');
     await a.e.markVerified(bobId);
+    await settle(a.e, b.e);
     linkOf(hub, a.e).close();
     const again = await device(hub, records, crypto);
     expect(again.e.state.phase).toBe('ready');
@@ -153,6 +191,7 @@ describe('engine with a fake gateway', () => {
     const hub = new FakeHub();
     const a = await device(hub);
     await a.e.register('alice', 'password1');
+    await settle(a.e);
     await a.e.logout();
     expect(a.e.state.phase).toBe('signed-out');
     expect(a.records.data.size).toBe(0);
@@ -168,14 +207,19 @@ describe('engine sessions', () => {
     const b = await device(hub);
     await a.e.register('alice', 'password1');
     await b.e.register('bob', 'password2');
-    await until(() => a.e.state.connection === 'online', 'online');
+    await settle(a.e, b.e);
     const bobId = (await a.e.startChat('bob'))!;
     await a.e.send(bobId, 'kept');
-    await (a.e as unknown as { sessionExpired(): Promise<void> }).sessionExpired();
+    await settle(a.e, b.e);
+    linkOf(hub, a.e).expire();
+    await settle(a.e);
     expect(a.e.state.phase).toBe('signed-out');
+    expect(a.e.state.notice).toMatch(/session expired/);
     await a.e.login('alice', 'password1');
     expect(a.e.state.messages[bobId]!.map((m) => m.text)).toEqual(['kept']);
-    await (a.e as unknown as { sessionExpired(): Promise<void> }).sessionExpired();
+    await settle(a.e, b.e);
+    linkOf(hub, a.e).expire();
+    await settle(a.e);
     await a.e.login('bob', 'password2');
     expect(a.e.state.conversations).toEqual([]);
     expect(await records.keys('msg:')).toEqual([]);
@@ -188,7 +232,8 @@ describe('engine prekeys and recovery', () => {
     hub.prekeys = 3;
     const a = await device(hub);
     await a.e.register('alice', 'password1');
-    await until(() => hub.prekeys === PREKEY_TARGET, 'top-up');
+    await settle(a.e);
+    expect(hub.prekeys).toBe(PREKEY_TARGET);
     expect(a.crypto.generated).toBe(PREKEY_TARGET - 3);
   });
 
@@ -196,7 +241,7 @@ describe('engine prekeys and recovery', () => {
     const hub = new FakeHub();
     const a = await device(hub);
     await a.e.register('alice', 'password1');
-    await until(() => a.e.state.connection === 'online', 'online');
+    await settle(a.e);
     const late = {
       userId: 'latecomer01',
       username: 'late',
@@ -206,10 +251,11 @@ describe('engine prekeys and recovery', () => {
     };
     hub.accounts.set('late', late);
     const peer = (await a.e.startChat('late'))!;
-    expect(encryptionStatus(a.e.conv_(peer))).toBe('red');
+    expect(encryptionStatus(conv(a.e, peer))).toBe('red');
     late.identityKey = 'KEY';
     late.devices = ['dev001'];
     a.e.openConversation(peer);
-    await until(() => encryptionStatus(a.e.conv_(peer)) === 'yellow', 'yellow');
+    await settle(a.e);
+    expect(encryptionStatus(conv(a.e, peer))).toBe('yellow');
   });
 });

@@ -12,6 +12,8 @@ import type {
   UserBundle,
   UserProfile,
 } from '@hush/protocol';
+import type { ChatMessage, Conversation } from '../core/model.js';
+import type { IdentityStatus } from '../core/trust.js';
 import type { ConnectionState } from './types.js';
 
 /**
@@ -66,20 +68,81 @@ export interface CryptoPort {
   createDevice(userId: string, deviceId: string, now: number, oneTimePrekeys: number): Promise<PublishKeysBody>;
   generatePrekeys(n: number): Promise<OneTimePrekey[]>;
   /**
-   * Verifies a bundle (identity signatures over device keys, prekeys and the device list) and
-   * starts sessions with devices we have none with. Throws when the bundle fails verification.
+   * Verifies a bundle (identity signatures over device keys, prekeys and the device list) and,
+   * unless the identity key changed, prepares sessions with devices we have none with. Throws when
+   * the bundle fails verification. A changed identity key is reported (`status: 'changed'`), never
+   * trusted here: the engine asks the trust policy (core/trust.ts) and calls acceptIdentity.
    */
-  acceptBundle(bundle: UserBundle, now: number): Promise<{ identityKey: string; devices: string[] }>;
+  acceptBundle(bundle: UserBundle, now: number): Promise<BundleResult>;
+  /** Trusts a peer's new identity key (unverified) and forgets sessions and device lists made under the old one. */
+  acceptIdentity(userId: string, identityKey: string): Promise<void>;
   /** Devices of a user we hold sessions with (null: we never accepted a bundle for them). */
   knownDevices(userId: string): Promise<string[] | null>;
   encrypt(to: DeviceAddress, plaintext: Uint8Array): Promise<string>;
-  /** identityKey: the sender account's identity key (base64) when this message proved it (a session start). */
-  decrypt(
-    from: DeviceAddress,
-    body: string,
-    now: number,
-  ): Promise<{ plaintext: Uint8Array; identityKey: string | null }>;
+  /**
+   * Resolves with the plaintext, or with the reason the envelope itself cannot be decrypted (proven
+   * about the message, so it may be acked). Rejects only on a local failure (storage, quota): the
+   * envelope must then stay in the mailbox.
+   */
+  decrypt(from: DeviceAddress, body: string, now: number): Promise<DecryptOutcome>;
   safety(myUserId: string, peerUserId: string, peerIdentityKey: string): Promise<{ digits: string; qrPayload: string }>;
   /** True when a scanned/pasted payload proves the same pair of identity keys as ours. */
   checkPayload(myUserId: string, peerUserId: string, peerIdentityKey: string, payload: string): Promise<boolean>;
+}
+
+export interface BundleResult {
+  /** The bundle's identity key (base64). */
+  identityKey: string;
+  status: IdentityStatus;
+  devices: string[];
+}
+
+export type DecryptOutcome =
+  | {
+      ok: true;
+      plaintext: Uint8Array;
+      /** The sender account's identity key (base64) when this message proved it (a session start). */
+      identityKey: string | null;
+    }
+  | {
+      ok: false;
+      /**
+       * duplicate: already decrypted once (a redelivery); undecryptable: forged, corrupted or its
+       * keys are gone; identity-changed: a session start under an identity key we do not trust yet.
+       */
+      reason: 'duplicate' | 'undecryptable' | 'identity-changed';
+      /** For identity-changed: the new key (base64); own is true when it claims our own account. */
+      identityKey?: string;
+      own?: boolean;
+    };
+
+/**
+ * The local history (conversations, messages, this device's session record), encrypted at rest by
+ * the vault (store/vault.ts) that implements it through adapters/vault-history.ts.
+ */
+export interface HistoryPort {
+  /** An app-lock passphrase protects the store. */
+  readonly hasLock: boolean;
+  getSession(): Promise<Session | undefined>;
+  putSession(s: Session): Promise<void>;
+  deleteSession(): Promise<void>;
+  /** Whose history this store holds (kept when a session expires, so nobody else sees it). */
+  getOwner(): Promise<string | undefined>;
+  putOwner(userId: string): Promise<void>;
+  conversations(): Promise<Conversation[]>;
+  messages(peer: string): Promise<ChatMessage[]>;
+  putConversation(c: Conversation): Promise<void>;
+  putMessage(m: ChatMessage): Promise<void>;
+  /** Deletes everything, keys and sessions included (sign-out). */
+  wipe(): Promise<void>;
+  /** Re-encrypts every record under a passphrase-derived key (or back under the stored key). */
+  setLock(passphrase: string): Promise<void>;
+  removeLock(): Promise<void>;
+}
+
+/** Time and timers, injected so tests run on fake time. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
 }
