@@ -21,6 +21,8 @@ export interface SecretsLayout {
   redisAcl: string;
   redisPassword: string;
   signingKeySecret: string;
+  /** Password of the NATS cluster-route user (Kubernetes: hush-nats-routes). */
+  natsRoutePassword: string;
 }
 
 export const REDIS_USER = 'hush';
@@ -33,6 +35,7 @@ export function secretsLayout(dir: string): SecretsLayout {
     redisAcl: join(dir, 'redis.acl'),
     redisPassword: join(dir, 'redis.password'),
     signingKeySecret: join(dir, 'signing-key.secret'),
+    natsRoutePassword: join(dir, 'nats-route.password'),
   };
 }
 
@@ -83,6 +86,7 @@ export function ensureSecrets(dir: string, o: GenerateOptions = {}): SecretsLayo
   });
   writeFileSync(l.natsUsers, renderNatsAuthorization(keys, o.prefixes ?? [''], o.stream ?? 'MAILBOX'));
   if (!existsSync(l.redisPassword)) writeFileSync(l.redisPassword, `${secret()}\n`, { mode: 0o600 });
+  if (!existsSync(l.natsRoutePassword)) writeFileSync(l.natsRoutePassword, `${secret()}\n`, { mode: 0o600 });
   if (!existsSync(l.signingKeySecret)) writeFileSync(l.signingKeySecret, `${secret()}\n`, { mode: 0o600 });
   writeFileSync(l.redisAcl, renderRedisAcl(readFileSync(l.redisPassword, 'utf8').trim()), { mode: 0o600 });
   return l;
