@@ -68,12 +68,14 @@ async function bus(): Promise<NatsConnection> {
   return connect({
     servers: (env.NATS_URL || 'nats://127.0.0.1:4222').split(',').map((s) => s.trim()),
     name: 'hush-admin',
+    timeout: 30_000,
     ...natsAuthOptions('admin', { nkeyFile, nkeyDir: env.NATS_NKEY_DIR, tlsCaFile: env.NATS_TLS_CA_FILE }),
   });
 }
 
 async function call<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
-  const m = await nc.request(`${p}${subject}`, encodeJson(body), { timeout: 10_000 });
+  // Generous: an operator would rather wait than retry a half-applied command.
+  const m = await nc.request(`${p}${subject}`, encodeJson(body), { timeout: 30_000 });
   const r = decodeJson<ServiceReply<T>>(m.data);
   if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
   return r.result;

@@ -88,7 +88,8 @@ export function ensureSecrets(dir: string, o: GenerateOptions = {}): SecretsLayo
   if (!existsSync(l.redisPassword)) writeFileSync(l.redisPassword, `${secret()}\n`, { mode: 0o600 });
   if (!existsSync(l.natsRoutePassword)) writeFileSync(l.natsRoutePassword, `${secret()}\n`, { mode: 0o600 });
   if (!existsSync(l.signingKeySecret)) writeFileSync(l.signingKeySecret, `${secret()}\n`, { mode: 0o600 });
-  writeFileSync(l.redisAcl, renderRedisAcl(readFileSync(l.redisPassword, 'utf8').trim()), { mode: 0o600 });
+  // Only a SHA-256 of the password: readable by the redis user of a container.
+  writeFileSync(l.redisAcl, renderRedisAcl(readFileSync(l.redisPassword, 'utf8').trim()), { mode: 0o644 });
   return l;
 }
 
