@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import { repoRoot, type Stack, startStack } from '@hush/testkit';
+import { natsOptions, repoRoot, type Stack, startStack } from '@hush/testkit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
@@ -80,7 +80,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     url = stack.gatewayUrls[0]!;
     // A wiretap on every subject of the broker: all that the server side publishes, JetStream
     // envelopes and API calls included.
-    wiretapNc = await connect({ servers: stack.nats.url });
+    wiretapNc = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'observer') });
     wiretapNc.subscribe('>', {
       callback: (_e, m) => {
         wiretap.push(Buffer.from(m.data));

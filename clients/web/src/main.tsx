@@ -16,6 +16,32 @@ import './styles/verify.css';
 
 applyTheme(savedTheme());
 
+/**
+ * WebCrypto and IndexedDB need a secure context (https:// or localhost): over plain HTTP from
+ * another address the app cannot work, so say what to do instead of showing a blank page.
+ */
+function insecureContextNotice(): boolean {
+  if (window.isSecureContext && globalThis.crypto?.subtle) return false;
+  const https = `https://${location.host}${location.pathname}`;
+  const root = document.getElementById('app') ?? document.body;
+  root.innerHTML = '';
+  const box = document.createElement('main');
+  box.className = 'insecure-context';
+  const h = document.createElement('h1');
+  h.textContent = 'Hush needs a secure connection';
+  const p = document.createElement('p');
+  p.textContent =
+    'This page was opened over plain HTTP, where browsers withhold the cryptography Hush encrypts with. ' +
+    'Open it over HTTPS, or from localhost on the server itself. Operators: serve Hush behind HTTPS ' +
+    '(docker compose includes Caddy; see docs/OPERATIONS.md).';
+  const a = document.createElement('a');
+  a.href = https;
+  a.textContent = `Try ${https}`;
+  box.append(h, p, a);
+  root.append(box);
+  return true;
+}
+
 async function main() {
   // One tab per device holds the keys and sessions; another tab says so and waits its turn.
   if (!(await holdDeviceLock())) {
@@ -64,4 +90,4 @@ function deviceName(): string {
   return `${browser} (web)`.slice(0, 64);
 }
 
-void main();
+if (!insecureContextNotice()) void main();

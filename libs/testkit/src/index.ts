@@ -2,6 +2,7 @@ export { type ClusterNode, type NatsCluster, startNatsCluster } from './cluster.
 export {
   freePort,
   hasBinary,
+  natsOptions,
   type RunningServer,
   type StartOptions,
   startNats,

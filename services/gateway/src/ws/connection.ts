@@ -13,6 +13,7 @@ import {
 } from '@hush/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import { MAX_BUFFERED_BYTES, MAX_QUEUED_BYTES, QUEUED_FRAME_OVERHEAD } from '../constants.js';
+import { countFrame } from '../metrics.js';
 import type { TokenIdentity } from '../tokens.js';
 import type { ConnectionContext, MailboxMessage, MailboxStream } from './context.js';
 import { errorFrame, parseFrame } from './frames.js';
@@ -108,6 +109,7 @@ export class Connection implements TransportHandler {
   }
 
   send(frame: ServerFrame): void {
+    countFrame('out', frame);
     if (this.transport.isOpen) this.transport.send(JSON.stringify(frame));
   }
 
@@ -142,6 +144,7 @@ export class Connection implements TransportHandler {
   private async onFrame(data: Buffer, isBinary: boolean): Promise<void> {
     if (this.state === 'closed') return;
     const parsed = parseFrame(data, isBinary);
+    countFrame('in', parsed.frame);
     if (this.state === 'hello') {
       if (parsed.frame?.type !== 'hello') {
         this.sendError(new HushError('GW_NOT_AUTHENTICATED'), parsed.id);
@@ -300,10 +303,10 @@ export class Connection implements TransportHandler {
 
   private async onSend(f: SendFrame): Promise<void> {
     const id = this.identity!;
-    // Each distinct recipient user may cost a directory lookup, so a send costs one token per
-    // distinct user: one frame cannot buy 64 lookups for the price of one message.
-    const users = new Set(f.envelopes.map((e) => e.to.user)).size;
-    const wait = this.ctx.takeSendToken(this.key!, users);
+    // Costs one message token per distinct recipient user (each may cost a directory lookup, so
+    // one frame cannot buy 64 lookups for the price of one message) and its body bytes (a
+    // per-device storage quota, so a few huge frames cannot fill the store either).
+    const wait = this.ctx.admitSend(this.key!, f.envelopes);
     if (wait > 0) {
       this.sendError(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id);
       return;

@@ -85,7 +85,7 @@ function context(over: Partial<ConnectionContext> = {}) {
     unregister: () => undefined,
     follow: () => undefined,
     consumeMailbox: async () => mailbox,
-    takeSendToken: () => 0,
+    admitSend: () => 0,
     takePresenceToken: () => 0,
     countError: () => undefined,
     checkRecipients: async () => undefined,
@@ -189,7 +189,7 @@ describe('Connection (scripted transport)', () => {
 
   it('answers a rate-limited or failed send with the error and the send’s id', async () => {
     const { t, conn } = await ready({
-      takeSendToken: (() => {
+      admitSend: (() => {
         let n = 0;
         return () => (n++ === 0 ? 2 : 0);
       })(),

@@ -42,7 +42,8 @@ export interface ConnectionContext {
   /** A fresh stream of the device's mailbox; unacked envelopes come again, in order. */
   consumeMailbox(userId: string, deviceId: string): Promise<MailboxStream>;
   /** Takes `cost` (default 1) from the device's send bucket: 0, or the seconds to wait. */
-  takeSendToken(deviceKey: string, cost?: number): number;
+  /** Charges a send frame against the device's message and byte quotas: 0, or seconds to wait. */
+  admitSend(deviceKey: string, envelopes: ReadonlyArray<{ to: { user: string }; body: string }>): number;
   /** Takes one presence.sub from the device's bucket: 0, or the seconds to wait. */
   takePresenceToken(deviceKey: string): number;
   /** Counts an error frame sent to a client, by code (for metrics). */

@@ -25,6 +25,7 @@ import { type NatsConnection, nanos, type Subscription } from '@nats-io/transpor
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config.js';
 import { MAX_ACK_PENDING, PRESENCE_SUB_BURST, PRESENCE_SUB_RATE, PULL_BATCH, PULL_EXPIRES_MS } from '../constants.js';
+import { publishSeconds, rateLimited, sentBytes } from '../metrics.js';
 import type { Rpc } from '../nats-rpc.js';
 import { TokenBuckets } from '../rate-limit.js';
 import type { DeviceDirectory } from '../recipients.js';
@@ -43,6 +44,8 @@ export interface HubDeps {
   verifier: TokenVerifier;
   devices: DeviceDirectory;
   buckets: TokenBuckets;
+  /** Per-device byte quota of send frames (bytes/s refill, bucket = burst). */
+  byteBuckets: TokenBuckets;
   log: FastifyBaseLogger;
   /** Optional `auth.check`-style revocation check on hello (events cover the rest). */
   checkDevice?: (caller: Caller) => Promise<void>;
@@ -134,6 +137,7 @@ export class Hub implements ConnectionContext {
     this.sweepTimer = setInterval(() => {
       this.d.buckets.sweep();
       this.presenceBuckets.sweep();
+      this.d.byteBuckets.sweep();
     }, 60_000);
     this.sweepTimer.unref();
   }
@@ -166,8 +170,25 @@ export class Hub implements ConnectionContext {
     return id;
   }
 
-  takeSendToken(deviceKey: string, cost = 1): number {
-    return this.d.buckets.take(deviceKey, cost);
+  /**
+   * Admits a send frame: one message token per distinct recipient user plus one byte token per
+   * body byte, so a device can no more fill the store (or the directory) with few huge frames than
+   * with many small ones. Returns 0, or the seconds to wait (GW_RATE_LIMITED retryAfter).
+   */
+  admitSend(deviceKey: string, envelopes: ReadonlyArray<{ to: { user: string }; body: string }>): number {
+    const bytes = envelopes.reduce((n, e) => n + e.body.length, 0);
+    const byBytes = this.d.byteBuckets.take(deviceKey, Math.min(bytes, this.config.sendBytesBurst));
+    if (byBytes > 0) {
+      rateLimited.inc({ limit: 'send_bytes' });
+      return byBytes;
+    }
+    const byCount = this.d.buckets.take(deviceKey, new Set(envelopes.map((e) => e.to.user)).size);
+    if (byCount > 0) {
+      rateLimited.inc({ limit: 'send_rate' });
+      return byCount;
+    }
+    sentBytes.inc(bytes);
+    return 0;
   }
 
   takePresenceToken(deviceKey: string): number {
@@ -278,11 +299,18 @@ export class Hub implements ConnectionContext {
   }
 
   async publishEnvelope(to: { user: string; device: string }, env: StoredEnvelope, msgId: string): Promise<void> {
-    await this.d.js.publish(this.s.mailbox(to.user, to.device), encodeJson(env), {
-      msgID: msgId,
-      expect: { streamName: this.config.streamName },
-      timeout: 5_000,
-    });
+    const end = publishSeconds.startTimer();
+    try {
+      await this.d.js.publish(this.s.mailbox(to.user, to.device), encodeJson(env), {
+        msgID: msgId,
+        expect: { streamName: this.config.streamName },
+        timeout: 5_000,
+      });
+      end({ outcome: 'ok' });
+    } catch (e) {
+      end({ outcome: 'error' });
+      throw e;
+    }
   }
 
   /** Graceful shutdown: stop timers and subscriptions, close every socket with 4000 (reconnect). */
