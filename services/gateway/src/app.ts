@@ -22,6 +22,7 @@ import {
   READY_PROBE_TIMEOUT_MS,
   WS_MAX_PAYLOAD,
 } from './constants.js';
+import { ensureGroupStream, groupRoutes, groupStreamName } from './http/groups.js';
 import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
 import { Health, Jwks, Ready } from './http/schemas.js';
@@ -55,7 +56,7 @@ export interface GatewayApp extends FastifyInstance {
   hub: Hub;
 }
 
-/** Content-Security-Policy for the web client: no inline script, no third parties (DESIGN.md §6). */
+/** Content-Security-Policy for the web client: no inline script, no third parties (docs/ARCHITECTURE.md, decision 17). */
 const CSP = {
   defaultSrc: ["'self'"],
   // 'wasm-unsafe-eval' lets the page compile WebAssembly (libs/crypto's SHA-512 for safety
@@ -199,6 +200,9 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   });
   const linkStream = linkStreamName(config.streamName);
   await ensureLinkStream(jsm, linkStream, s);
+  const devices = new DeviceDirectory(rpc, s, deps.now);
+  const groupStream = groupStreamName(config.streamName);
+  await ensureGroupStream(jsm, groupStream, s, config.streamReplicas);
   const hub = new Hub({
     nc,
     js,
@@ -207,7 +211,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     config,
     rpc,
     verifier,
-    devices: new DeviceDirectory(rpc, s, deps.now),
+    devices,
     buckets: new TokenBuckets(config.sendRate, config.sendBurst, deps.now),
     log: app.log,
     ackWaitMs: deps.ackWaitMs ?? ACK_WAIT_MS,
@@ -306,6 +310,20 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   await app.register(async (scope) => httpRoutes(scope, { rpc, s, verifier, checkDevice }));
   await app.register(async (scope) =>
     linkRoutes(scope, { rpc, s, verifier, checkDevice, jsm, js, streamName: linkStream }),
+  );
+  await app.register(async (scope) =>
+    groupRoutes(scope, {
+      rpc,
+      s,
+      verifier,
+      checkDevice,
+      jsm,
+      js,
+      devices,
+      mailboxStream: config.streamName,
+      groupStream,
+      now: deps.now,
+    }),
   );
 
   // Browsers send Origin on every WebSocket upgrade and let any page open one: without this check

@@ -317,7 +317,7 @@ export class Connection implements TransportHandler {
     const ts = Date.now();
     const from = { user: id.userId, device: id.deviceId };
     try {
-      // The sender's ack waits for JetStream to ack every envelope (DESIGN.md §3 step 2).
+      // The sender's ack waits for JetStream to ack every envelope (docs/PROTOCOL-WIRE.md §3, "Sending").
       await Promise.all(
         f.envelopes.map((e) => {
           const stored: StoredEnvelope = { id: f.id, from, ts, body: e.body };
