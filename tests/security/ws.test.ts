@@ -99,11 +99,11 @@ describe('bounds on the WebSocket path', () => {
     const body = randomBytes(110_000).toString('base64');
     const ids = Array.from({ length: 60 }, msgId);
     for (const id of ids) c.send({ type: 'send', id, envelopes: [{ to: bob.addr, body }] });
-    for (const id of ids) await c.next((f) => f.id === id, 30_000);
+    for (const id of ids) await c.next((f) => f.id === id, 100_000);
     expect(conn.peakQueuedBytes).toBeGreaterThan(0);
     expect(conn.peakQueuedBytes).toBeLessThanOrEqual(2 * 1024 * 1024);
     c.close();
-  });
+  }, 120_000);
 
   it('rate-limits presence.sub and caps the users one socket follows', async () => {
     const u = await register(st.gw, 'psub', { keys: false });
