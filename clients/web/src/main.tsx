@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { clientServer } from './adapters/client.js';
 import { systemClock } from './adapters/clock.js';
 import { createCryptoPort } from './adapters/crypto.js';
+import { holdDeviceLock, whenDeviceLockFree } from './adapters/tab-lock.js';
 import { VaultSlot } from './adapters/vault-history.js';
 import { Engine } from './engine/index.js';
 import { IdbRecordStore } from './store/idb.js';
@@ -16,6 +17,17 @@ import './styles/verify.css';
 applyTheme(savedTheme());
 
 async function main() {
+  // One tab per device holds the keys and sessions; another tab says so and waits its turn.
+  if (!(await holdDeviceLock())) {
+    render(
+      <main class="placeholder" role="status">
+        Hush is open in another tab. Use it there, or close it: this tab takes over when it closes.
+      </main>,
+      document.getElementById('app')!,
+    );
+    whenDeviceLockFree(() => location.reload());
+    return;
+  }
   const slot = new VaultSlot(await IdbRecordStore.open());
   const engine = new Engine({
     history: await slot.open(),

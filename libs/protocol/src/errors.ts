@@ -79,6 +79,11 @@ export const ErrorCodes = {
     message: 'The message could not be stored; retry with the same id',
   },
   GW_NOT_READY: { status: 503, retryable: true, message: 'The gateway is not ready' },
+  GW_TOO_MANY_SUBSCRIPTIONS: {
+    status: 400,
+    retryable: false,
+    message: 'This connection follows the presence of as many users as it may',
+  },
   GW_ORIGIN_FORBIDDEN: {
     status: 403,
     retryable: false,

@@ -19,4 +19,4 @@ export {
   startStack,
   waitReady,
 } from './stack.js';
-export { CHROMIUM, chromiumAvailable, ensureWebBuild, launchChromium } from './web.js';
+export { CHROMIUM, chromiumAvailable, ensureWebBuild, isCI, launchChromium } from './web.js';

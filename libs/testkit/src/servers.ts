@@ -136,7 +136,7 @@ export interface StartOptions {
 }
 
 /**
- * NATS with JetStream. Order (DESIGN.md §5): NATS_URL when set (unless isolated), else the
+ * NATS with JetStream. Order (docs/ARCHITECTURE.md, decision 11): NATS_URL when set (unless isolated), else the
  * nats-server binary on a free port with its own data folder, else testcontainers.
  */
 export async function startNats(opts: StartOptions & { jetstream?: boolean } = {}): Promise<RunningServer> {

@@ -56,7 +56,7 @@ export interface GatewayApp extends FastifyInstance {
   hub: Hub;
 }
 
-/** Content-Security-Policy for the web client: no inline script, no third parties (DESIGN.md §6). */
+/** Content-Security-Policy for the web client: no inline script, no third parties (docs/ARCHITECTURE.md, decision 17). */
 const CSP = {
   defaultSrc: ["'self'"],
   // 'wasm-unsafe-eval' lets the page compile WebAssembly (libs/crypto's SHA-512 for safety
@@ -260,6 +260,19 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   });
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_PAYLOAD },
+    // A client that breaks the WebSocket protocol (bad opcode, unmasked or oversized frame,
+    // invalid UTF-8; the ws library has already closed with 1002/1007/1009) is the client's
+    // fault: counted and logged at debug, never an error-level line it could write at will.
+    errorHandler: (err, socket, req) => {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+        hub.protocolViolations.add(code);
+        req.log.debug({ code }, 'client broke the WebSocket protocol');
+      } else {
+        req.log.warn({ err: err.message }, 'socket error');
+      }
+      socket.terminate();
+    },
     // Our shutdown first (close code 4000 = reconnect elsewhere), then the library's.
     preClose: async () => {
       await hub.stop();

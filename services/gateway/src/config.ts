@@ -8,7 +8,7 @@ import {
   LEASE_INTERVAL_MS,
   LEASE_TTL_MS,
 } from '@hush/protocol';
-import { HEARTBEAT_INTERVAL_MS, HTTP_REQUEST_TIMEOUT_MS } from './constants.js';
+import { HEARTBEAT_INTERVAL_MS, HTTP_REQUEST_TIMEOUT_MS, MAX_PRESENCE_FOLLOWS } from './constants.js';
 
 /** Typed gateway configuration; `loadConfig(process.env)` fills it with safe local defaults. */
 export interface GatewayConfig {
@@ -41,6 +41,8 @@ export interface GatewayConfig {
   httpRequestTimeoutMs: number;
   /** Serve the web client's `*.map` files (development only: they publish the sources). */
   serveSourceMaps: boolean;
+  /** Users whose presence one socket may follow (presence.sub beyond it: GW_TOO_MANY_SUBSCRIPTIONS). */
+  maxPresenceFollows: number;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     trustProxy: env.TRUST_PROXY === '1' || env.TRUST_PROXY === 'true',
     httpRequestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', HTTP_REQUEST_TIMEOUT_MS),
     serveSourceMaps: env.SERVE_SOURCE_MAPS === '1' || env.SERVE_SOURCE_MAPS === 'true',
+    maxPresenceFollows: int(env, 'MAX_PRESENCE_FOLLOWS', MAX_PRESENCE_FOLLOWS),
   };
 }
 

@@ -11,7 +11,7 @@ export interface StreamOptions {
 }
 
 /**
- * Makes sure the mailbox stream exists (DESIGN.md §5: subjects `mbox.*.*`, file storage, retention
+ * Makes sure the mailbox stream exists (subjects `mbox.*.*`, file storage, retention
  * by age, duplicate window). Idempotent and safe when several gateways start at once: if another
  * one created it first we take the existing stream and bring age/dedupe settings up to date.
  */

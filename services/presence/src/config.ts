@@ -2,7 +2,7 @@ import { LEASE_TTL_MS } from '@hush/protocol';
 import { baseConfig, type Env, intEnv, type ServiceBaseConfig } from '@hush/service-kit';
 
 /**
- * A killed gateway's devices must go offline within 30 s (issue 2). They do within
+ * A killed gateway's devices must go offline within 30 s (docs/PROTOCOL-WIRE.md §6). They do within
  * min(lease TTL, maxLeaseTtlMs) + sweepIntervalMs: 15 s + 5 s by default.
  */
 export const OFFLINE_BOUND_MS = 30_000;

@@ -1,12 +1,16 @@
 import {
   compareQrPayload,
   createPrimitives,
+  createRetryRequest,
   defaultRandomBytes,
   fromBase64,
   generateDeviceKeys,
   generateIdentity,
   generateOneTimePrekeys,
   isCryptoError,
+  isRetryableDecryptError,
+  isRetryRequest,
+  openRetryRequest,
   type Primitives,
   qrPayload,
   SessionManager,
@@ -37,6 +41,8 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
   let bound: { vault: Vault; store: VaultCryptoStore; mgr: SessionManager } | null = null;
   /** Verified bundles of devices we have no session with yet (X3DH needs them once). */
   const fresh = new Map<string, VerifiedDevice>();
+  /** Keys from retry requests, for the fresh session that answers each (PROTOCOL.md §5.3). */
+  const retryKeys = new Map<string, VerifiedDevice>();
   const akey = (u: string, d: string) => `${u}/${d}`;
 
   const ctx = async () => {
@@ -133,7 +139,9 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       }
       try {
         const r = await mgr.decrypt({ userId: from.user, deviceId: from.device }, bytes);
-        return { ok: true, plaintext: r.plaintext, identityKey: toBase64(r.identityKey) };
+        // Only a session start proves anything new about the sender's identity; later messages
+        // ride a session under the key we already trust.
+        return { ok: true, plaintext: r.plaintext, identityKey: r.newSession ? toBase64(r.identityKey) : null };
       } catch (e) {
         // Anything that is not a protocol refusal (IndexedDB, quota, a locked vault) is a local
         // failure: rethrown, so the engine leaves the envelope in the mailbox.
@@ -144,8 +152,54 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
           const own = (await store.getLocalDevice())?.userId === from.user;
           return { ok: false, reason: 'identity-changed', identityKey: toBase64(newKey), own };
         }
-        return { ok: false, reason: 'undecryptable' };
+        return isRetryableDecryptError(e)
+          ? { ok: false, reason: 'undecryptable', retryable: true }
+          : { ok: false, reason: 'undecryptable' };
       }
+    },
+
+    async retryRequest(to, messageId, attempt, now) {
+      const { store } = await ctx();
+      const bytes = await createRetryRequest(await prims, store, {
+        to: { userId: to.user, deviceId: to.device },
+        messageId,
+        attempt,
+        randomBytes: defaultRandomBytes,
+        now: () => now,
+      });
+      return toBase64(bytes);
+    },
+
+    async openRetry(from, body, now) {
+      let bytes: Uint8Array;
+      try {
+        bytes = fromBase64(body);
+      } catch {
+        return null;
+      }
+      if (!isRetryRequest(bytes)) return null;
+      const { store } = await ctx();
+      const { request, bundle } = await openRetryRequest(
+        await prims,
+        store,
+        { userId: from.user, deviceId: from.device },
+        bytes,
+        { now: () => now },
+      );
+      retryKeys.set(akey(from.user, from.device), bundle);
+      return { messageId: request.messageId, attempt: request.attempt };
+    },
+
+    async encryptRetry(to, plaintext) {
+      const { mgr } = await ctx();
+      const k = akey(to.user, to.device);
+      const bundle = retryKeys.get(k);
+      if (!bundle) throw new Error('no retry request from that device');
+      const out = await mgr.encrypt({ userId: to.user, deviceId: to.device }, plaintext, bundle, {
+        freshSession: true,
+      });
+      retryKeys.delete(k);
+      return toBase64(out);
     },
 
     async safety(myUserId, peerUserId, peerIdentityKey) {

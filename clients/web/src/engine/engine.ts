@@ -4,6 +4,7 @@ import { History } from './history.js';
 import { Inbox } from './inbox.js';
 import { PeerKeys } from './keys.js';
 import { Outbox } from './outbox.js';
+import { Retries } from './retries.js';
 import { SessionLifecycle } from './session.js';
 import { Signals } from './signals.js';
 import type { StateStore } from './store.js';
@@ -35,7 +36,7 @@ export class Engine implements Actions {
     const signals = new Signals(ctx, history, keys);
     const conversations = new Conversations(ctx, history, keys, signals);
     const outbox = new Outbox(ctx, history, keys);
-    const inbox = new Inbox(ctx, history, conversations, signals);
+    const inbox = new Inbox(ctx, history, conversations, signals, new Retries(ctx, history));
     this.session = new SessionLifecycle(ctx, history, {
       deliver: (f) => inbox.deliver(f),
       online: async () => {
@@ -53,7 +54,10 @@ export class Engine implements Actions {
     this.conversations = conversations;
     this.outbox = outbox;
     this.signals = signals;
-    this.verification = new Verification(ctx, history);
+    this.verification = new Verification(ctx, history, async () => {
+      await outbox.flush();
+      await conversations.flushReads();
+    });
   }
 
   get store(): StateStore {
@@ -126,6 +130,9 @@ export class Engine implements Actions {
   }
   dismissKeyChange(peer: string): Promise<void> {
     return this.verification.dismissKeyChange(peer);
+  }
+  acceptKeyChange(peer: string): Promise<void> {
+    return this.verification.acceptKeyChange(peer);
   }
 
   setShowWire(on: boolean): void {

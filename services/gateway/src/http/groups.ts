@@ -155,7 +155,7 @@ export async function groupRoutes(app: FastifyInstance, d: GroupRouteDeps): Prom
       await Promise.all(
         to.map((t) =>
           js.publish(s.mailbox(t.user, t.device), JSON.stringify(env), {
-            msgID: natsMsgId(`${env.id}${env.group?.kind === 'welcome' ? 'w' : ''}`, t),
+            msgID: natsMsgId(`${env.id}${env.group?.kind === 'welcome' ? 'w' : ''}`, t, env.from),
             expect: { streamName: d.mailboxStream },
             timeout: 5_000,
           }),

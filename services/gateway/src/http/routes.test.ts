@@ -129,7 +129,8 @@ describe('the HTTP API', () => {
     const r = await h.app.inject({ method: 'GET', url: '/v1/presence?users=NOT_AN_ID', headers: await bearer() });
     expect(r.statusCode).toBe(400);
     const ok = await h.app.inject({ method: 'GET', url: `/v1/presence?users=${alice.user}`, headers: await bearer() });
-    expect(ok.json()).toEqual({ users: [{ userId: alice.user, online: true, lastSeen: null }] });
+    // Alice sees herself; she has no socket open, so she is offline and was never seen.
+    expect(ok.json()).toEqual({ users: [{ userId: alice.user, online: false, lastSeen: null }] });
   });
 
   it('serves only public JWK fields', async () => {

@@ -24,13 +24,14 @@ import {
 import { type NatsConnection, nanos, type Subscription } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config.js';
-import { MAX_ACK_PENDING, PULL_BATCH, PULL_EXPIRES_MS } from '../constants.js';
+import { MAX_ACK_PENDING, PRESENCE_SUB_BURST, PRESENCE_SUB_RATE, PULL_BATCH, PULL_EXPIRES_MS } from '../constants.js';
 import type { Rpc } from '../nats-rpc.js';
-import type { TokenBuckets } from '../rate-limit.js';
+import { TokenBuckets } from '../rate-limit.js';
 import type { DeviceDirectory } from '../recipients.js';
 import type { TokenIdentity, TokenVerifier } from '../tokens.js';
 import type { Connection } from './connection.js';
 import type { ConnectionContext, MailboxStream } from './context.js';
+import { CodeCounter } from './counters.js';
 
 export interface HubDeps {
   nc: NatsConnection;
@@ -56,6 +57,12 @@ export interface HubDeps {
 export class Hub implements ConnectionContext {
   readonly config: GatewayConfig;
   private readonly s: Subjects;
+  /** presence.sub frames per device (each one is a presence query). */
+  private readonly presenceBuckets = new TokenBuckets(PRESENCE_SUB_RATE, PRESENCE_SUB_BURST);
+  /** Error frames sent, by code. */
+  readonly errorFrames = new CodeCounter();
+  /** WebSocket protocol violations by clients (bad opcode, unmasked frame, invalid UTF-8...), by code. */
+  readonly protocolViolations = new CodeCounter();
   private readonly byDevice = new Map<string, Connection>();
   /** Sockets following each user's presence (presence.sub), so an event reaches only them. */
   private readonly followers = new Map<string, Set<Connection>>();
@@ -124,7 +131,10 @@ export class Hub implements ConnectionContext {
     };
     lease();
     this.leaseTimer = setInterval(lease, this.config.leaseIntervalMs);
-    this.sweepTimer = setInterval(() => this.d.buckets.sweep(), 60_000);
+    this.sweepTimer = setInterval(() => {
+      this.d.buckets.sweep();
+      this.presenceBuckets.sweep();
+    }, 60_000);
     this.sweepTimer.unref();
   }
 
@@ -156,8 +166,16 @@ export class Hub implements ConnectionContext {
     return id;
   }
 
-  takeSendToken(deviceKey: string): number {
-    return this.d.buckets.take(deviceKey);
+  takeSendToken(deviceKey: string, cost = 1): number {
+    return this.d.buckets.take(deviceKey, cost);
+  }
+
+  takePresenceToken(deviceKey: string): number {
+    return this.presenceBuckets.take(deviceKey);
+  }
+
+  countError(code: string): void {
+    this.errorFrames.add(code);
   }
 
   checkRecipients(to: Address[]): Promise<void> {
