@@ -258,7 +258,14 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
 
   it('turns a verified conversation yellow with a banner when the peer signs in on a fresh profile', async () => {
     const bobNew = await person(browser, url, bobName);
-    await register(bobNew, PASSWORD, 'Sign in');
+    // A fresh profile signs in pending ("Link this device"); bob chooses the warned reset.
+    await bobNew.page.getByLabel('Username', { exact: true }).fill(bobName);
+    await bobNew.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await bobNew.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await bobNew.page.getByText('No other device?').click();
+    await bobNew.page.getByRole('checkbox').check();
+    await bobNew.page.getByRole('button', { name: 'Reset identity' }).click();
+    await bobNew.page.getByRole('button', { name: 'New chat', exact: true }).waitFor({ timeout: 20_000 });
     await startChat(bobNew, aliceName);
     await send(bobNew, 'new browser, who dis');
     await waitFor(

@@ -5,6 +5,7 @@ import { Engine } from './engine/engine.js';
 import { IdbRecordStore } from './store/idb.js';
 import { Vault } from './store/vault.js';
 import { App } from './ui/App.js';
+import { DevicesContext } from './ui/Devices.js';
 import { ActionsContext, StoreContext } from './ui/hooks.js';
 import { applyTheme, savedTheme } from './ui/theme.js';
 import './styles.css';
@@ -29,7 +30,9 @@ async function main() {
   render(
     <StoreContext.Provider value={engine.store}>
       <ActionsContext.Provider value={engine}>
-        <App />
+        <DevicesContext.Provider value={engine.devices}>
+          <App />
+        </DevicesContext.Provider>
       </ActionsContext.Provider>
     </StoreContext.Provider>,
     document.getElementById('app')!,

@@ -11,11 +11,13 @@ import {
   qrPayload,
   SessionManager,
   safetyNumber,
+  signDeviceList,
   toBase64,
   type VerifiedDevice,
+  verifyDeviceList,
   verifyUserBundle,
 } from '@hush/crypto';
-import type { OneTimePrekey, PublishKeysBody, UserBundle } from '@hush/protocol';
+import type { OneTimePrekey, PublishKeysBody, SignedDeviceList, UserBundle } from '@hush/protocol';
 import type { CryptoPort, DeviceAddress } from '../engine/ports.js';
 import { forgetPeerDeviceList, VaultCryptoStore } from '../store/crypto-store.js';
 import type { Vault } from '../store/vault.js';
@@ -98,9 +100,12 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       const list = await store.getPeerDeviceList(userId);
       if (!list) return null;
       const withSession = new Set(await store.listSessionDevices(userId));
-      const usable = list.devices.filter((d) => withSession.has(d) || fresh.has(akey(userId, d)));
+      // Our own account's list names this device too: it needs no session with itself.
+      const local = await store.getLocalDevice();
+      const listed = list.devices.filter((d) => !(local?.userId === userId && local.deviceId === d));
+      const usable = listed.filter((d) => withSession.has(d) || fresh.has(akey(userId, d)));
       // A listed device we cannot reach yet: ask for a fresh bundle first.
-      return usable.length === list.devices.length ? usable : null;
+      return usable.length === listed.length ? usable : null;
     },
 
     async encrypt(to: DeviceAddress, plaintext) {
@@ -138,6 +143,52 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       const local = side(myUserId, me.publicKey);
       const remote = side(peerUserId, fromBase64(peerIdentityKey));
       return { digits: safetyNumber(local, remote), qrPayload: toBase64(qrPayload(local, remote)) };
+    },
+
+    async exportIdentity() {
+      const { store } = await ctx();
+      const id = await store.getIdentity();
+      if (!id) throw new Error('no identity');
+      return { seed: toBase64(id.seed), publicKey: toBase64(id.publicKey) };
+    },
+
+    async adoptIdentity(identity, userId, deviceId, deviceList: SignedDeviceList, now, oneTimePrekeys) {
+      const { store } = await ctx();
+      const p = await prims;
+      const seed = fromBase64(identity.seed);
+      const publicKey = await p.ed25519PublicKey(seed);
+      // The pair must belong together and sign the list we are given, or this device would
+      // publish keys nobody can verify.
+      if (toBase64(publicKey) !== identity.publicKey) throw new Error('The moved identity key does not match');
+      await verifyDeviceList(p, userId, publicKey, deviceList);
+      if (!deviceList.devices.includes(deviceId)) throw new Error('The device list does not name this device');
+      await store.saveIdentity({ seed, publicKey });
+      return generateDeviceKeys(p, store, {
+        userId,
+        deviceId,
+        randomBytes: defaultRandomBytes,
+        now: () => now,
+        oneTimePrekeys,
+        deviceList,
+      });
+    },
+
+    async ownDeviceList(bundle: UserBundle) {
+      const { store } = await ctx();
+      const me = await store.getIdentity();
+      if (!me) throw new Error('no identity');
+      if (bundle.identityKey !== toBase64(me.publicKey)) {
+        throw new Error('The key directory shows another identity for this account');
+      }
+      const c = await verifyDeviceList(await prims, bundle.userId, me.publicKey, bundle.deviceList);
+      return { version: c.version, devices: c.devices };
+    },
+
+    async signDeviceList(userId, version, devices, now) {
+      const { store } = await ctx();
+      const me = await store.getIdentity();
+      if (!me) throw new Error('no identity');
+      return signDeviceList(await prims, me, { userId, version, devices, issuedAt: now });
     },
 
     async checkPayload(myUserId, peerUserId, peerIdentityKey, payload) {

@@ -121,6 +121,9 @@ describe('engine with a fake gateway', () => {
     // Bob signs in on a fresh browser profile: new keys, new identity.
     const b2 = await device(hub);
     await b2.e.login('bob', 'password2');
+    // Signing in does not reset anything; bob explicitly chooses "Reset identity".
+    expect(b2.e.state.phase).toBe('link');
+    await b2.e.resetIdentity();
     await until(() => b2.e.state.connection === 'online', 'b2 online');
     await b2.e.startChat('alice');
     await b2.e.send(aliceId, 'new phone');
@@ -211,5 +214,65 @@ describe('engine prekeys and recovery', () => {
     late.devices = ['dev001'];
     a.e.openConversation(peer);
     await until(() => encryptionStatus(a.e.conv_(peer)) === 'yellow', 'yellow');
+  });
+});
+
+describe('engine device linking', () => {
+  it('links a second browser by its code: identity and history move, both receive, sign-out is remote', async () => {
+    const { hub, a, b, bobId, aliceId } = await pair();
+    await a.e.send(bobId, 'before');
+    await until(() => (b.e.state.messages[aliceId]?.length ?? 0) === 1, 'bob got it');
+    const identity = a.crypto.identity;
+
+    const a2 = await device(hub);
+    await a2.e.login('alice', 'password1');
+    expect(a2.e.state.phase).toBe('link');
+    await until(() => Boolean(a2.e.devices.view.link?.code), 'link code');
+    // Nothing was reset: the account keeps its identity and its one device.
+    expect(hub.accounts.get('alice')!.identityKey).toBe(identity);
+    expect(hub.accounts.get('alice')!.devices).toEqual([a.e.state.me!.deviceId]);
+
+    const linking = a.e.linkNewDevice(a2.e.devices.view.link!.code!);
+    await until(() => a.e.devices.view.link?.stage === 'confirm', 'approve prompt');
+    await until(() => a2.e.devices.view.link?.stage === 'confirm', 'code on the new device');
+    expect(a.e.devices.view.link!.compare).toMatch(/^\d{6}$/);
+    expect(a2.e.devices.view.link!.compare).toBe(a.e.devices.view.link!.compare);
+    a.e.approveLink(true);
+    await linking;
+    expect(a.e.devices.view.link?.stage).toBe('done');
+    await until(() => a2.e.state.phase === 'ready' && a2.e.state.connection === 'online', 'new device ready');
+    expect(a2.crypto.identity).toBe(identity);
+    expect(a2.e.state.messages[bobId]!.map((m) => m.text)).toEqual(['before']);
+    expect(hub.accounts.get('alice')!.devices.sort()).toEqual([a.e.state.me!.deviceId, a2.e.state.me!.deviceId].sort());
+
+    // Bob learns of the device and writes to both; each of alice's devices gets the other's sent copy.
+    await until(() => Boolean(b.e.conv_(aliceId).deviceNotice), 'device notice');
+    expect(b.e.conv_(aliceId).deviceNotice).toBe('alice added a device.');
+    await b.e.send(aliceId, 'to both');
+    await until(() => a2.e.state.messages[bobId]?.some((m) => m.text === 'to both') ?? false, 'a2 receives');
+    await until(() => a.e.state.messages[bobId]?.some((m) => m.text === 'to both') ?? false, 'a receives');
+    await a2.e.send(bobId, 'from the new one');
+    await until(() => a.e.state.messages[bobId]?.some((m) => m.text === 'from the new one') ?? false, 'sent copy');
+    expect(a.e.state.messages[bobId]!.find((m) => m.text === 'from the new one')!.dir).toBe('out');
+
+    // Reading on one device reads on the other.
+    a2.e.openConversation(bobId);
+    await until(() => a.e.conv_(bobId).unread === 0, 'read state synced');
+
+    await a.e.loadDevices();
+    expect(a.e.devices.view.devices!.map((d) => d.linked)).toEqual([true, true]);
+    await a.e.signOutDevice(a2.e.state.me!.deviceId);
+    await until(() => a2.e.state.phase === 'signed-out', 'signed out remotely');
+    expect(hub.accounts.get('alice')!.devices).toEqual([a.e.state.me!.deviceId]);
+    expect(a.e.devices.view.devices!.map((d) => d.deviceId)).toEqual([a.e.state.me!.deviceId]);
+  });
+
+  it('refuses a code of another account and a pasted text that is no code', async () => {
+    const { a, b } = await pair();
+    await b.e.linkNewDevice('hello there');
+    expect(b.e.devices.view.link).toMatchObject({ stage: 'failed', error: 'This is not a link code' });
+    const other = `hush-link:1:${'x'.repeat(16)}:AAECAwQFBgcICQoLDA0ODw:${'A'.repeat(43)}`;
+    await a.e.linkNewDevice(other);
+    expect(a.e.devices.view.link?.error).toMatch(/another account/);
   });
 });

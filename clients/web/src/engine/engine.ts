@@ -18,6 +18,7 @@ import {
   unreadCount,
 } from '../core/model.js';
 import type { Vault } from '../store/vault.js';
+import { Devices } from './devices.js';
 import type { CryptoPort, DeviceAddress, Link, ServerApi } from './ports.js';
 import { initialState, StateStore } from './store.js';
 import type { Actions, AppState, Me, SafetyInfo } from './types.js';
@@ -75,11 +76,39 @@ export class Engine implements Actions {
   private readonly now: () => number;
   /** Next local order number (ChatMessage.n); continues from the stored history. */
   private order = 0;
+  /** Linking and "Linked devices" (engine/devices.ts); the views read `devices.view`. */
+  readonly devices: Devices;
+  /** This device's API while it waits to be linked (no socket yet). */
+  private pending: { api: ServerApi; session: Session } | null = null;
 
   constructor(private readonly d: EngineDeps) {
     // Until unlocked, nothing touches the vault (boot stops at the lock screen).
     this.vault = d.vault as Vault;
     this.now = d.now ?? Date.now;
+    this.devices = new Devices({
+      crypto: d.crypto,
+      now: this.now,
+      deviceName: d.deviceName ?? 'Web browser',
+      prekeys: PREKEY_TARGET,
+      serial: (fn) => this.serial(fn),
+      history: {
+        exportHistory: async () => ({
+          conversations: this.state.conversations,
+          messages: Object.values(this.state.messages).flat(),
+        }),
+        importHistory: async (convs, msgs) => {
+          for (const c of convs) await this.vault.put(K.conv(c.peer), { ...c, deviceNotice: null });
+          for (const m of msgs) await this.vault.put(K.msg(m.conv, m.id), m);
+        },
+      },
+      onLinked: async (session) => {
+        const saved = (await this.vault.get<Session>(K.session)) ?? session;
+        this.pending = null;
+        await this.loadHistory();
+        this.start(saved);
+      },
+      onDeviceAdded: () => this.announceDevices(),
+    });
   }
 
   get state(): AppState {
@@ -107,8 +136,13 @@ export class Engine implements Actions {
     }
     this.store.update({ appLock: this.vault.hasLock });
     const session = await this.vault.get<Session>(K.session);
-    if (!session || !(await this.d.crypto.hasDevice(session.userId, session.deviceId))) {
+    if (!session) {
       this.store.update({ phase: 'signed-out' });
+      return;
+    }
+    if (!(await this.d.crypto.hasDevice(session.userId, session.deviceId))) {
+      // Signed in earlier but never linked: show "Link this device" again (with a fresh code).
+      this.beginLink(session);
       return;
     }
     await this.loadHistory();
@@ -157,6 +191,7 @@ export class Engine implements Actions {
       void this.refreshPresence(peers);
     }
     void this.topUpPrekeys();
+    await this.serial(() => this.refreshOwnDevices()).catch(() => undefined);
     await this.flushOutbox();
     await this.flushReads();
   }
@@ -216,16 +251,20 @@ export class Engine implements Actions {
         this.store.update({ conversations: [], messages: {}, presence: {}, typing: {} });
       }
       await this.vault.put(K.owner, session.userId);
-      // This browser makes its own keys. Signing in on a fresh profile therefore starts a new
-      // identity (contacts see a key change): moving an identity to a new device over a QR link
-      // (DESIGN §4) is not built yet.
       if (!(await this.d.crypto.hasDevice(session.userId, session.deviceId))) {
-        const keys = await this.serial(() =>
-          this.d.crypto.createDevice(session.userId, session.deviceId, this.now(), PREKEY_TARGET),
-        );
         const authed = this.d.server(session, (s) => {
           if (s) saved = s;
         });
+        // An account that already has an identity is never reset by signing in: this device
+        // waits, pending, to be linked from one of the account's devices (DESIGN §4).
+        if (mode === 'login' && (await this.accountHasIdentity(authed, session.userId))) {
+          await this.vault.put(K.session, saved ?? session);
+          this.beginLink(saved ?? session);
+          return;
+        }
+        const keys = await this.serial(() =>
+          this.d.crypto.createDevice(session.userId, session.deviceId, this.now(), PREKEY_TARGET),
+        );
         await authed.publishKeys(keys);
       }
       await this.vault.put(K.session, saved ?? session);
@@ -236,9 +275,95 @@ export class Engine implements Actions {
     }
   }
 
-  async logout(): Promise<void> {
+  /** True when the key directory holds an identity for the account (it has a linked device). */
+  private async accountHasIdentity(api: ServerApi, userId: string): Promise<boolean> {
     try {
-      await this.api?.logout();
+      await api.fetchBundle(userId);
+      return true;
+    } catch (e) {
+      if (isHushError(e) && e.code === 'KEYS_NOT_FOUND') return false;
+      throw e;
+    }
+  }
+
+  private beginLink(session: Session): void {
+    const api = this.d.server(session, (s) => {
+      if (s) void this.vault.put(K.session, s);
+    });
+    this.pending = { api, session };
+    const me: Me = { userId: session.userId, username: session.username, deviceId: session.deviceId };
+    this.store.update({ phase: 'link', me, busy: false, notice: null });
+    void this.devices.linkThisDevice(api, session);
+  }
+
+  /**
+   * "Reset identity" on a device with nothing to link from: a new identity for the account. Every
+   * other device leaves the account and every contact sees a changed safety number (warned in the UI).
+   */
+  async resetIdentity(): Promise<void> {
+    const p = this.pending;
+    if (!p) return;
+    this.devices.cancel();
+    this.store.update({ busy: true, notice: null });
+    try {
+      const keys = await this.serial(() =>
+        this.d.crypto.createDevice(p.session.userId, p.session.deviceId, this.now(), PREKEY_TARGET),
+      );
+      await p.api.publishKeys({ ...keys, resetIdentity: true });
+      this.pending = null;
+      const saved = (await this.vault.get<Session>(K.session)) ?? p.session;
+      await this.loadHistory();
+      this.start(saved);
+    } catch (e) {
+      this.store.update({ busy: false, notice: describe(e) });
+    }
+  }
+
+  async loadDevices(): Promise<void> {
+    const me = this.state.me;
+    if (this.api && me) await this.devices.refresh(this.api, me.userId);
+  }
+  async linkNewDevice(code: string): Promise<void> {
+    const me = this.state.me;
+    if (this.api && me) await this.devices.linkNewDevice(this.api, me, code);
+  }
+  approveLink(ok: boolean): void {
+    this.devices.decide(ok);
+  }
+  cancelLink(): void {
+    this.devices.cancel();
+  }
+  async signOutDevice(deviceId: string): Promise<void> {
+    const me = this.state.me;
+    if (this.api && me) await this.devices.signOut(this.api, me, deviceId);
+  }
+
+  /** After linking a device: our devices and every contact fetch the new signed list now. */
+  private async announceDevices(): Promise<void> {
+    const me = this.state.me;
+    if (!me) return;
+    await this.serial(() => this.refreshOwnDevices()).catch(() => undefined);
+    for (const c of this.state.conversations) await this.sendControl(c.peer, { v: 1, t: 'devices' });
+  }
+
+  /** Fetches our own account's bundle so sent copies reach our other devices. Runs inside serial(). */
+  private async refreshOwnDevices(): Promise<void> {
+    const me = this.state.me;
+    if (!me || !this.api) return;
+    const before = new Set((await this.d.crypto.knownDevices(me.userId)) ?? []);
+    const hadList = (await this.d.crypto.knownDevices(me.userId)) !== null;
+    const r = await this.d.crypto.acceptBundle(await this.api.fetchBundle(me.userId), this.now());
+    if (hadList && r.devices.some((d) => d !== me.deviceId && !before.has(d))) {
+      this.store.update({ notice: 'A new device was linked to your account.' });
+    }
+  }
+
+  async logout(): Promise<void> {
+    this.devices.cancel();
+    const api = this.api ?? this.pending?.api;
+    this.pending = null;
+    try {
+      await api?.logout();
     } catch {
       // signing out locally matters more than telling a server we cannot reach
     }
@@ -260,6 +385,8 @@ export class Engine implements Actions {
   }
 
   private async wipeLocal(): Promise<void> {
+    this.devices.cancel();
+    this.pending = null;
     this.link?.close();
     this.link = null;
     this.api = null;
@@ -371,7 +498,8 @@ export class Engine implements Actions {
     if (this.state.connection !== 'online') return;
     for (const [peer, ids] of [...this.pendingReads]) {
       this.pendingReads.delete(peer);
-      const ok = await this.sendControl(peer, { v: 1, t: 'receipt', kind: 'read', ids: [...ids] });
+      // `to` lets our own other devices mark the same messages read (read state sync).
+      const ok = await this.sendControl(peer, { v: 1, t: 'receipt', kind: 'read', ids: [...ids], to: peer });
       if (!ok) {
         const again = this.pendingReads.get(peer) ?? new Set<string>();
         for (const id of ids) again.add(id);
@@ -485,11 +613,15 @@ export class Engine implements Actions {
     if (!devices || devices.length === 0 || (c && encryptionStatus(c) === 'red'))
       return c?.cannotEncrypt ?? 'no keys for this contact';
     const targets: DeviceAddress[] = devices.map((device) => ({ user: peer, device }));
-    // Our own other devices get a copy too (sync), when we know of any.
+    // Our own other devices get a copy too (sent copies, read state, device changes: DESIGN §3.1).
     const me = this.state.me!;
-    if (content.t === 'text') {
-      for (const device of (await this.d.crypto.knownDevices(me.userId)) ?? [])
-        if (device !== me.deviceId) targets.push({ user: me.userId, device });
+    if (content.t === 'text' || content.t === 'devices' || (content.t === 'receipt' && content.to)) {
+      let mine = await this.d.crypto.knownDevices(me.userId);
+      if (mine === null) {
+        await this.refreshOwnDevices().catch(() => undefined);
+        mine = await this.d.crypto.knownDevices(me.userId);
+      }
+      for (const device of mine ?? []) if (device !== me.deviceId) targets.push({ user: me.userId, device });
     }
     const plaintext = encodeContent(content);
     const envelopes = [];
@@ -501,9 +633,15 @@ export class Engine implements Actions {
   private async refreshBundle(peer: string): Promise<void> {
     const c = this.conv(peer) ?? (await this.ensureConversation(peer));
     try {
+      const before = await this.d.crypto.knownDevices(peer);
       const bundle = await this.api!.fetchBundle(peer);
       const r = await this.d.crypto.acceptBundle(bundle, this.now());
-      await this.saveConv(observeIdentity(this.conv(peer) ?? c, r.identityKey, this.now()));
+      let next = observeIdentity(this.conv(peer) ?? c, r.identityKey, this.now());
+      // The peer's signed device list grew under the same identity: tell the user (DESIGN §4,
+      // device authorization alerts), as WhatsApp and Signal do.
+      if (before !== null && next.identityKey === r.identityKey && r.devices.some((d) => !before.includes(d)))
+        next = { ...next, deviceNotice: `${next.username} added a device.` };
+      await this.saveConv(next);
     } catch (e) {
       if (isHushError(e) && (e.status >= 500 || e.status === 429)) throw e;
       if (!isHushError(e) && e instanceof TypeError) throw e; // network
@@ -561,6 +699,18 @@ export class Engine implements Actions {
       return;
     }
     const fromMe = f.from.user === me.userId;
+    if (content.t === 'devices') {
+      // Someone's device list changed: fetch it now (verified against their identity).
+      if (fromMe) await this.refreshOwnDevices().catch(() => undefined);
+      else if (this.conv(f.from.user)) await this.refreshBundle(f.from.user).catch(() => undefined);
+      this.link?.ack(f.seq);
+      return;
+    }
+    if (fromMe && content.t === 'receipt' && content.kind === 'read' && content.to) {
+      await this.readElsewhere(content.to, content.ids);
+      this.link?.ack(f.seq);
+      return;
+    }
     const peer = fromMe ? (content.t === 'text' ? content.to : null) : f.from.user;
     if (peer) {
       let c = await this.ensureConversation(peer);
@@ -613,6 +763,19 @@ export class Engine implements Actions {
       if (!this.state.presence[peer]?.online) void this.refreshPresence([peer]);
       if (this.open === peer) void this.readOpen();
     }
+  }
+
+  /** Another of our devices showed these messages: they are read here too (no receipt sent again). */
+  private async readElsewhere(peer: string, ids: string[]): Promise<void> {
+    const set = new Set(ids);
+    const list = this.state.messages[peer] ?? [];
+    const changed = list.filter((m) => m.dir === 'in' && set.has(m.id) && m.tick !== 'read');
+    if (changed.length === 0) return;
+    const next = list.map((m) => (changed.includes(m) ? { ...m, tick: 'read' as const } : m));
+    this.store.update((s) => ({ messages: { ...s.messages, [peer]: next } }));
+    for (const m of next) if (set.has(m.id)) await this.vault.put(K.msg(peer, m.id), m);
+    const c = this.conv(peer);
+    if (c) await this.saveConv({ ...c, unread: unreadCount(next) });
   }
 
   private async receiveReceipt(peer: string, kind: 'delivered' | 'read', ids: string[]): Promise<void> {
@@ -684,6 +847,10 @@ export class Engine implements Actions {
   async unverify(peer: string): Promise<void> {
     const c = this.conv(peer);
     if (c) await this.saveConv(clearVerified(c));
+  }
+  async dismissDeviceNotice(peer: string): Promise<void> {
+    const c = this.conv(peer);
+    if (c) await this.saveConv({ ...c, deviceNotice: null });
   }
   async dismissKeyChange(peer: string): Promise<void> {
     const c = this.conv(peer);

@@ -2,12 +2,16 @@ import type {
   AcceptedFrame,
   Credentials,
   DeliverFrame,
+  DeviceInfo,
+  LinkMessages,
+  LinkSide,
   OneTimePrekey,
   PresenceEntry,
   PresenceFrame,
   PublishKeysBody,
   SendFrame,
   Session,
+  SignedDeviceList,
   UploadPrekeysBody,
   UserBundle,
   UserProfile,
@@ -52,6 +56,12 @@ export interface ServerApi {
   addContact(userId: string): Promise<void>;
   presence(userIds: string[]): Promise<PresenceEntry[]>;
   connect(h: LinkHandlers): Link;
+  // --- linked devices (engine/devices.ts) ---
+  listDevices(): Promise<DeviceInfo[]>;
+  signOutDevice(deviceId: string): Promise<void>;
+  publishDeviceList(list: SignedDeviceList): Promise<void>;
+  linkSend(channel: string, to: LinkSide, body: string): Promise<void>;
+  linkPoll(channel: string, side: LinkSide, after: number, waitMs: number): Promise<LinkMessages>;
 }
 
 export interface DeviceAddress {
@@ -82,4 +92,20 @@ export interface CryptoPort {
   safety(myUserId: string, peerUserId: string, peerIdentityKey: string): Promise<{ digits: string; qrPayload: string }>;
   /** True when a scanned/pasted payload proves the same pair of identity keys as ours. */
   checkPayload(myUserId: string, peerUserId: string, peerIdentityKey: string, payload: string): Promise<boolean>;
+  // --- linking (engine/devices.ts) ---
+  /** This device's identity key pair, base64, to move to a device being linked. */
+  exportIdentity(): Promise<{ seed: string; publicKey: string }>;
+  /** Takes the account identity moved over from another device and makes this device's keys under it. */
+  adoptIdentity(
+    identity: { seed: string; publicKey: string },
+    userId: string,
+    deviceId: string,
+    deviceList: SignedDeviceList,
+    now: number,
+    oneTimePrekeys: number,
+  ): Promise<PublishKeysBody>;
+  /** The account's device list from our own bundle, checked against our own identity key. */
+  ownDeviceList(bundle: UserBundle): Promise<{ version: number; devices: string[] }>;
+  /** Signs a device list of the account with our identity key. */
+  signDeviceList(userId: string, version: number, devices: string[], now: number): Promise<SignedDeviceList>;
 }
