@@ -394,6 +394,12 @@ export class Devices {
     if (deviceId === me.deviceId) return;
     this.set({ busy: true, error: null });
     try {
+      // Tokens first: the device hears "signed out" (close 4403) and wipes itself, rather than
+      // first losing its mailbox consumer to the list change (which only looks like a replaced socket).
+      await api.signOutDevice(deviceId).catch((e: unknown) => {
+        // Already signed out: the list change below is what is left to do.
+        if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
+      });
       const current = await this.d.crypto.ownDeviceList(await api.fetchBundle(me.userId));
       if (current.devices.includes(deviceId)) {
         const devices = current.devices.filter((x) => x !== deviceId);
@@ -402,10 +408,6 @@ export class Devices {
         );
         await api.publishDeviceList(list);
       }
-      await api.signOutDevice(deviceId).catch((e: unknown) => {
-        // Already signed out (keydir's change reached auth first): nothing left to do.
-        if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
-      });
       this.set({ busy: false });
       await this.refresh(api, me.userId);
     } catch (e) {

@@ -73,7 +73,7 @@ export function LinkedDevices({ onClose }: { onClose: () => void }) {
               {!d.linked && <span class="tag warn">Not linked</span>}
             </div>
             <div class="meta">
-              Linked {day(d.createdAt)} ·{' '}
+              {d.linked ? 'Linked' : 'Signed in'} {day(d.createdAt)} ·{' '}
               {d.current
                 ? 'active now'
                 : formatLastSeen({ online: false, lastSeen: d.lastSeen }, now).replace(/^last seen/, 'last active')}
