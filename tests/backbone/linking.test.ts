@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { HushClient } from '@hush/client';
+import { CloseCodes } from '@hush/protocol';
 import type { Stack } from '@hush/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backbone, body, closedCode, fakeKeys, Inbox, msgId, newUser, WS } from './support.js';
@@ -92,7 +93,7 @@ describe('linking a device (auth + keydir + gateway relay)', () => {
       signature: sig(),
     });
     await alice.client.signOutDevice(s2.deviceId);
-    expect([4403, 4004]).toContain(await closed);
+    expect([CloseCodes.REVOKED, CloseCodes.REPLACED]).toContain(await closed);
     await expect(fresh.listDevices()).rejects.toMatchObject({ code: 'AUTH_DEVICE_REVOKED' });
     expect((await alice.client.listDevices()).devices.map((d) => d.deviceId)).toEqual([first.deviceId]);
     await expect(b.send(msgId('gone'), [{ to: pending, body: body('stop') }])).rejects.toMatchObject({

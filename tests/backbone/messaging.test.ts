@@ -1,5 +1,5 @@
 import { HushClient } from '@hush/client';
-import { type KeysChangedEvent, subjects } from '@hush/protocol';
+import { CloseCodes, type KeysChangedEvent, subjects } from '@hush/protocol';
 import type { Stack } from '@hush/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -295,9 +295,9 @@ describe('an explicit identity reset on sign-in (keydir -> auth -> gateways)', (
     await expect(fresh.publishKeys(keys2)).rejects.toMatchObject({ code: 'KEYS_IDENTITY_MISMATCH' });
     await fresh.publishKeys({ ...keys2, resetIdentity: true });
 
-    // The old socket ends either way, terminally: 4403 when auth's revocation arrives first, 4004
+    // The old socket ends either way, terminally: 4403 when auth's revocation arrives first, 4409
     // when keydir's deletion of its mailbox consumer does.
-    expect([4403, 4004]).toContain(await a1Closed);
+    expect([CloseCodes.REVOKED, CloseCodes.REPLACED]).toContain(await a1Closed);
     // Its token is refused from now on, on every gateway.
     for (const url of [gw0, gw1]) {
       const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);

@@ -1,4 +1,4 @@
-import { decodeJson, encodeJson, type ServiceReply, type Session } from '@hush/protocol';
+import { CloseCodes, decodeJson, encodeJson, type ServiceReply, type Session } from '@hush/protocol';
 import { type ServiceProcess, type Stack, spawnService } from '@hush/testkit';
 import { connect } from '@nats-io/transport-node';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -106,11 +106,11 @@ describe('access tokens at the gateway', () => {
     }
   });
 
-  it('answers an expired token with AUTH_TOKEN_EXPIRED (HTTP 401, WebSocket 4402), and the client refreshes by itself', async () => {
+  it('answers an expired token with AUTH_TOKEN_EXPIRED (HTTP 401, WebSocket 4100), and the client refreshes by itself', async () => {
     const old = (await dev.client.refresh()).accessToken;
     await sleep(TTL_MS + 1_200);
     expect(await httpCode(old)).toEqual([401, 'AUTH_TOKEN_EXPIRED']);
-    expect(await wsClose(old)).toBe(4402);
+    expect(await wsClose(old)).toBe(CloseCodes.TOKEN_EXPIRED);
     expect((await dev.client.prekeyCount()).remaining).toBeGreaterThanOrEqual(0);
     expect(dev.client.session!.accessToken).not.toBe(old);
   });

@@ -1,4 +1,11 @@
-import { type Address, isRetryableClose, type ServerFrame } from '@hush/protocol';
+import {
+  type Address,
+  backoffDelay,
+  closeAction,
+  type RetryPolicy,
+  retryDelay,
+  type ServerFrame,
+} from '@hush/protocol';
 import WebSocket from 'ws';
 import type { LoadDevice } from '../load/devices.js';
 import { wsUrl } from '../load/ws-transport.js';
@@ -10,20 +17,25 @@ import { wsUrl } from '../load/ws-transport.js';
  * gateway in its list. It counts what happens on the wire so the tests can print it.
  */
 
-/** Codes after which the same send is retried (the message was not stored, or may not have been). */
-const RETRY_CODES = new Set(['GW_PUBLISH_FAILED', 'UPSTREAM_UNAVAILABLE', 'GW_RATE_LIMITED', 'INTERNAL']);
-const RETRY_DELAY_MS = 250;
-const RECONNECT_DELAY_MS = 200;
+/**
+ * The project's retry policy (libs/protocol/src/retry.ts) with a shorter cap: the faults last
+ * seconds, and a client that keeps trying until the test's deadline shows whether anything is lost.
+ * A send is retried on every retryable code for as long as the test runs, as an app's outbox would.
+ */
+const POLICY: RetryPolicy = { minBackoffMs: 200, maxBackoffMs: 1_000, maxRetries: Number.POSITIVE_INFINITY };
 
 interface Pending {
   frame: string;
-  attempts: number;
+  /** How many times it was sent again after a retryable error. */
+  retries: number;
 }
 
 export class FaultClient {
   ws: WebSocket | undefined;
   private stopped = false;
   private urlIndex = 0;
+  /** Reconnects since the last `ready` (the backoff's attempt number). */
+  private attempt = 0;
   private readonly pending = new Map<string, Pending>();
   readonly accepted = new Set<string>();
   readonly failed = new Map<string, string>();
@@ -81,11 +93,12 @@ export class FaultClient {
       this.ready = false;
       this.closeCodes.push(code);
       if (this.stopped) return;
-      // Terminal codes (4400-4499) need user action; everything else reconnects, to the next gateway.
-      if (code >= 4400 && code < 4500 && !isRetryableClose(code)) return;
+      // Terminal codes need user action; everything else reconnects, to the next gateway (the
+      // device's token outlives these tests, so `refresh` never happens here).
+      if (closeAction(code) === 'stop') return;
       this.urlIndex++;
       this.reconnects++;
-      setTimeout(() => this.connect(), RECONNECT_DELAY_MS);
+      setTimeout(() => this.connect(), backoffDelay(this.attempt++, POLICY));
     });
   }
 
@@ -93,6 +106,7 @@ export class FaultClient {
     switch (f.type) {
       case 'ready':
         this.ready = true;
+        this.attempt = 0;
         this.gatewaysUsed.add(url);
         for (const p of this.pending.values()) ws.send(p.frame); // resend what was never accepted
         for (const w of this.readyWaiters.splice(0)) w();
@@ -111,12 +125,13 @@ export class FaultClient {
         if (!f.id) return;
         const p = this.pending.get(f.id);
         if (!p) return;
-        if (RETRY_CODES.has(f.code)) {
+        const wait = retryDelay(f, p.retries, POLICY);
+        if (wait !== null) {
           this.retries++;
-          p.attempts++;
+          p.retries++;
           setTimeout(() => {
             if (this.pending.has(f.id!) && this.ready && this.ws?.readyState === WebSocket.OPEN) this.ws.send(p.frame);
-          }, RETRY_DELAY_MS);
+          }, wait);
         } else {
           this.pending.delete(f.id);
           this.failed.set(f.id, f.code);
@@ -127,7 +142,7 @@ export class FaultClient {
 
   send(to: Address, id: string, body: string): void {
     const frame = JSON.stringify({ type: 'send', id, envelopes: [{ to, body }] });
-    this.pending.set(id, { frame, attempts: 1 });
+    this.pending.set(id, { frame, retries: 0 });
     if (this.ready && this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
   }
 

@@ -1,32 +1,36 @@
 import { render } from 'preact';
 import { clientServer } from './adapters/client.js';
+import { systemClock } from './adapters/clock.js';
 import { createCryptoPort } from './adapters/crypto.js';
-import { Engine } from './engine/engine.js';
+import { VaultSlot } from './adapters/vault-history.js';
+import { Engine } from './engine/index.js';
 import { IdbRecordStore } from './store/idb.js';
-import { Vault } from './store/vault.js';
 import { App } from './ui/App.js';
 import { DevicesContext } from './ui/Devices.js';
 import { ActionsContext, StoreContext } from './ui/hooks.js';
 import { applyTheme, savedTheme } from './ui/theme.js';
-import './styles.css';
+import './styles/base.css';
+import './styles/layout.css';
+import './styles/chat.css';
+import './styles/verify.css';
+import './styles/devices.css';
 
 applyTheme(savedTheme());
 
 async function main() {
-  const records = await IdbRecordStore.open();
-  const vault = (await Vault.isLocked(records)) ? null : await Vault.open(records);
-  const engine: Engine = new Engine({
-    vault,
-    unlockVault: (passphrase) => Vault.unlock(records, passphrase),
-    crypto: createCryptoPort((): Vault => engine.vaultNow()),
+  const slot = new VaultSlot(await IdbRecordStore.open());
+  const engine = new Engine({
+    history: await slot.open(),
+    unlockHistory: (passphrase) => slot.unlock(passphrase),
+    reopenHistory: () => slot.reopen(),
+    // Keys and sessions live in the same vault as the history (sign-out replaces both).
+    crypto: createCryptoPort(() => slot.vault()),
     server: (session, onSession) => clientServer(location.origin, session, onSession),
-    reopenVault: () => Vault.open(records),
+    clock: systemClock,
     deviceName: deviceName(),
     isVisible: () => document.visibilityState === 'visible',
   });
   document.addEventListener('visibilitychange', () => engine.visibilityChanged());
-  // For the browser tests and for the curious: read-only state in the console.
-  (globalThis as { hush?: unknown }).hush = { state: () => engine.state };
   render(
     <StoreContext.Provider value={engine.store}>
       <ActionsContext.Provider value={engine}>

@@ -126,7 +126,7 @@ describe('HushClient connections', () => {
     b.close();
   });
 
-  it('refreshes its token and reconnects after 4402', async () => {
+  it('refreshes its token and reconnects after 4100', async () => {
     const c = await client(alice);
     const a = c.connect({ minBackoffMs: 10 });
     await a.ready();
@@ -137,7 +137,7 @@ describe('HushClient connections', () => {
     a.close();
   });
 
-  it('stops for good and reports revoked on 4403, and does not fight a newer connection (4004)', async () => {
+  it('stops for good and reports revoked on 4403, and does not fight a newer connection (4409)', async () => {
     const a = (await client(alice)).connect();
     await a.ready();
     const revoked = new Promise((r) => a.on('revoked', r));

@@ -1,15 +1,26 @@
 import {
   type AcceptedFrame,
+  backoffDelay,
   CloseCodes,
+  closeAction,
+  closeMovesGateway,
+  DEFAULT_RETRY_POLICY,
   type ErrorFrame,
   HushError,
-  isRetryableClose,
+  type RetryPolicy,
+  retryDelay,
   type ServerFrame,
   type WireError,
 } from '@hush/protocol';
 import { Emitter } from './emitter.js';
-import type { HushClient } from './http.js';
-import type { ConnectionEvents, ConnectionState, ConnectOptions, WebSocketCtor, WebSocketLike } from './types.js';
+import type {
+  ConnectionEvents,
+  ConnectionSession,
+  ConnectionState,
+  ConnectOptions,
+  WebSocketCtor,
+  WebSocketLike,
+} from './types.js';
 
 const OPEN = 1;
 
@@ -27,9 +38,10 @@ interface PendingSend {
 /**
  * A live /ws session (docs/PROTOCOL-WIRE.md). Sends made while offline wait and are sent (again)
  * with the same message id after reconnecting — safe, because the gateway stores a repeated id once
- * and receivers dedupe by id. Reconnects use exponential backoff with full jitter for retryable
- * close codes; 4402 refreshes the token first; terminal codes (4401, 4403, 4408, 4409) and 4004
- * (replaced by another connection of this device) stop it.
+ * and receivers dedupe by id. What happens after an error frame or a close follows the project's one
+ * retry policy (`retryDelay`, `closeAction` in @hush/protocol): retryable codes are resent with
+ * backoff, 41xx closes refresh the token and reconnect, 44xx closes (including REPLACED, another
+ * connection of this device) stop it, everything else reconnects with backoff.
  */
 export class Connection extends Emitter<ConnectionEvents> {
   state: ConnectionState = 'connecting';
@@ -39,23 +51,23 @@ export class Connection extends Emitter<ConnectionEvents> {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly pending = new Map<string, PendingSend>();
   private readonly presenceUsers = new Set<string>();
-  private readonly minBackoff: number;
-  private readonly maxBackoff: number;
-  private readonly maxSendRetries: number;
+  private readonly policy: RetryPolicy;
   private readyWaiters: (() => void)[] = [];
   private readonly pingInterval: number;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private lastHeard = 0;
 
   constructor(
-    private readonly client: HushClient,
+    private readonly session: ConnectionSession,
     private readonly WS: WebSocketCtor,
     opts: ConnectOptions,
   ) {
     super();
-    this.minBackoff = opts.minBackoffMs ?? 250;
-    this.maxBackoff = opts.maxBackoffMs ?? 30_000;
-    this.maxSendRetries = opts.maxSendRetries ?? 5;
+    this.policy = {
+      minBackoffMs: opts.minBackoffMs ?? DEFAULT_RETRY_POLICY.minBackoffMs,
+      maxBackoffMs: opts.maxBackoffMs ?? DEFAULT_RETRY_POLICY.maxBackoffMs,
+      maxRetries: opts.maxSendRetries ?? DEFAULT_RETRY_POLICY.maxRetries,
+    };
     this.pingInterval = opts.pingIntervalMs ?? 15_000;
   }
 
@@ -102,15 +114,15 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.setState('connecting');
     let token: string;
     try {
-      token = await this.client.accessToken();
+      token = await this.session.accessToken();
     } catch (e) {
       const err = e instanceof HushError ? e : new HushError('INTERNAL');
       this.emit('error', err);
-      if (err.code === 'UPSTREAM_UNAVAILABLE') return this.scheduleReconnect(1006, 'token refresh failed');
+      if (err.retryable) return this.scheduleReconnect(1006, 'token refresh failed');
       return this.finish(CloseCodes.UNAUTHORIZED, err.code);
     }
     if (this.stopped) return;
-    const ws = new this.WS(this.client.wsUrl);
+    const ws = new this.WS(this.session.wsUrl);
     this.ws = ws;
     ws.onopen = () => {
       ws.send(JSON.stringify({ type: 'hello', token, v: 1 }));
@@ -172,11 +184,9 @@ export class Connection extends Emitter<ConnectionEvents> {
       return;
     }
     p.inFlight = false;
-    const retryable =
-      f.code === 'GW_PUBLISH_FAILED' || f.code === 'GW_RATE_LIMITED' || f.code === 'UPSTREAM_UNAVAILABLE';
-    if (retryable && p.retries < this.maxSendRetries) {
+    const wait = retryDelay(f, p.retries, this.policy);
+    if (wait !== null) {
       p.retries++;
-      const wait = f.retryAfter !== undefined ? f.retryAfter * 1000 : this.backoff(p.retries);
       p.timer = setTimeout(() => this.transmit(p), wait);
       return;
     }
@@ -191,38 +201,28 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.emit('revoked', { code });
       return this.finish(code, reason);
     }
-    if (code === CloseCodes.TOKEN_EXPIRED) {
+    const action = closeAction(code);
+    // Terminal, including REPLACED: another connection of this device took over, and reconnecting
+    // would steal it back forever.
+    if (action === 'stop') return this.finish(code, reason);
+    if (action === 'refresh') {
       try {
-        await this.client.refresh();
+        await this.session.refresh();
       } catch (e) {
         this.emit('error', e instanceof HushError ? e : new HushError('AUTH_TOKEN_EXPIRED'));
         return this.finish(code, reason);
       }
       return this.scheduleReconnect(code, reason, 0);
     }
-    // Another connection of this device took over; reconnecting would steal it back forever.
-    if (code === CloseCodes.REPLACED || !isRetryableClose(code)) return this.finish(code, reason);
     // The gateway went away (crash, shutdown, network): try the next one of the deployment.
-    if (
-      code === 1006 ||
-      code === 1001 ||
-      code === CloseCodes.SERVER_SHUTDOWN ||
-      code === CloseCodes.HEARTBEAT_TIMEOUT
-    ) {
-      this.client.rotate();
-    }
+    if (closeMovesGateway(code)) this.session.rotate();
     this.scheduleReconnect(code, reason);
-  }
-
-  private backoff(attempt: number): number {
-    const cap = Math.min(this.maxBackoff, this.minBackoff * 2 ** attempt);
-    return Math.floor(Math.random() * cap); // "full jitter"
   }
 
   private scheduleReconnect(code: number, reason: string, delay?: number): void {
     if (this.stopped) return;
     this.setState('offline', code, reason);
-    const wait = delay ?? this.backoff(this.attempt++);
+    const wait = delay ?? backoffDelay(this.attempt++, this.policy);
     this.reconnectTimer = setTimeout(() => void this.open(), wait);
   }
 

@@ -3,6 +3,7 @@ export { Emitter } from './emitter.js';
 export { HushClient } from './http.js';
 export type {
   ConnectionEvents,
+  ConnectionSession,
   ConnectionState,
   ConnectOptions,
   HushClientOptions,

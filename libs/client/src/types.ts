@@ -43,6 +43,22 @@ export interface ConnectOptions {
   maxSendRetries?: number;
 }
 
+/**
+ * What a `Connection` needs from the session that owns it, and nothing more (`HushClient` is one;
+ * tests pass a small stand-in). The contract:
+ * - `wsUrl`: the /ws URL of the gateway to use now; it may change after `rotate()`.
+ * - `accessToken()`: a token valid for a while yet (refreshing first if needed); rejects with a
+ *   HushError whose `retryable` flag says whether trying again later can help.
+ * - `refresh()`: gets a new access token now (after close 4100); rejects when the session is gone.
+ * - `rotate()`: move on to the next gateway of the deployment.
+ */
+export interface ConnectionSession {
+  readonly wsUrl: string;
+  accessToken(): Promise<string>;
+  refresh(): Promise<unknown>;
+  rotate(): void;
+}
+
 export type ConnectionState = 'connecting' | 'open' | 'offline' | 'closed';
 
 export interface ConnectionEvents {

@@ -7,6 +7,7 @@
  */
 import type { DeviceBundle, UserBundle } from '@hush/protocol';
 import { type DeviceListContent, verifyDeviceList } from './device-list.js';
+import { checkDeviceList, commitDeviceList, type DeviceListStatus } from './device-list-history.js';
 import { b64Field, equalBytes } from './encoding.js';
 import { CryptoError } from './errors.js';
 import { deviceKeyStatement, oneTimePrekeyStatement, signedPrekeyStatement } from './keys.js';
@@ -44,6 +45,12 @@ export interface VerifiedUserBundle {
   devices: VerifiedDevice[];
   /** Devices in the signed list for which the server returned no bundle (e.g. out of prekeys). */
   missingDevices: string[];
+  /**
+   * How the list compares with the one held before (with a store; `first` without one or for a
+   * changed identity): `added` devices are worth a notice ("Bob added a device"); sessions with
+   * `removed` ones were deleted.
+   */
+  deviceListChange: { status: DeviceListStatus; added: string[]; removed: string[] };
 }
 
 export interface BundleExpectations {
@@ -136,6 +143,7 @@ export async function verifyUserBundle(
   ])) as [DeviceListContent, ...VerifiedDevice[]];
 
   let identityStatus: IdentityStatus = 'new';
+  let change: VerifiedUserBundle['deviceListChange'] = { status: 'first', added: [], removed: [] };
   let previousIdentityKey: Uint8Array | undefined;
   if (expect.store) {
     // Our own account's bundle (to reach our other devices) is checked against our own identity.
@@ -144,34 +152,30 @@ export async function verifyUserBundle(
     const trusted = own
       ? { identityKey: own.publicKey, firstSeen: 0, verified: true }
       : await expect.store.getPeerIdentity(bundle.userId);
-    if (!trusted) {
-      await expect.store.savePeerIdentity(bundle.userId, {
-        identityKey,
-        firstSeen: expect.now ? expect.now() : 0,
-        verified: false,
-      });
-    } else if (equalBytes(trusted.identityKey, identityKey)) {
+    if (trusted && equalBytes(trusted.identityKey, identityKey)) {
       identityStatus = trusted.verified ? 'verified' : 'known';
-    } else {
+    } else if (trusted) {
       identityStatus = 'changed';
       previousIdentityKey = trusted.identityKey;
     }
     if (identityStatus !== 'changed') {
-      // A server replaying an old list could hide a newly added or keep a removed device.
-      const last = await expect.store.getPeerDeviceList(bundle.userId);
-      if (last && list.version < last.version) {
-        throw new CryptoError('E2E_STALE_DEVICE_LIST', `Device list version ${list.version} < ${last.version}`);
-      }
-      if (last && list.version === last.version && list.devices.join(',') !== last.devices.join(',')) {
-        throw new CryptoError('E2E_BAD_BUNDLE', 'Two different device lists with the same version');
-      }
-      if (!last || list.version > last.version) {
-        await expect.store.savePeerDeviceList(bundle.userId, {
-          version: list.version,
-          devices: list.devices,
-          issuedAt: list.issuedAt,
+      // Monotonic versions with history: a server replaying an old list (to hide a new device or
+      // keep a removed one) is refused, and so is a second list under a version already seen.
+      // Checked before anything is stored, so a refused bundle changes nothing.
+      const plan = await checkDeviceList(prims, expect.store, {
+        userId: bundle.userId,
+        identityKey,
+        list: bundle.deviceList,
+      });
+      if (!trusted) {
+        await expect.store.savePeerIdentity(bundle.userId, {
+          identityKey,
+          firstSeen: expect.now ? expect.now() : 0,
+          verified: false,
         });
       }
+      await commitDeviceList(expect.store, bundle.userId, plan);
+      change = { status: plan.update.status, added: plan.update.added, removed: plan.update.removed };
     }
   }
   const out: VerifiedUserBundle = {
@@ -181,6 +185,7 @@ export async function verifyUserBundle(
     deviceList: { version: list.version, devices: list.devices, issuedAt: list.issuedAt },
     devices,
     missingDevices: list.devices.filter((d) => !seen.has(d)),
+    deviceListChange: change,
   };
   if (previousIdentityKey) out.previousIdentityKey = previousIdentityKey;
   return out;

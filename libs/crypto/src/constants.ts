@@ -26,6 +26,15 @@ export const MAX_OLD_CHAINS = 8;
  * decrypting messages that were in flight when a newer session took over (simultaneous initiation).
  */
 export const MAX_SESSIONS_PER_DEVICE = 5;
+/**
+ * Earlier device-list versions remembered per account (version, digest, devices). A list whose
+ * version we saw before but whose content differs is a fork (E2E_DEVICE_LIST_CONFLICT), and a device
+ * found in an earlier version but not the newest is reported as removed (E2E_DEVICE_REMOVED). 32
+ * changes cover years of normal use; older versions are still refused as stale by number alone.
+ */
+export const DEVICE_LIST_HISTORY = 32;
+/** Most devices in one signed list; the same bound as keydir's schema (MAX_DEVICES_PER_USER). */
+export const MAX_DEVICES_PER_ACCOUNT = 16;
 /** One-time prekeys generated per batch (keydir accepts up to 200 per upload). */
 export const DEFAULT_ONE_TIME_PREKEY_BATCH = 100;
 /** Signed prekeys older than this should be replaced (X3DH §4.2 suggests weekly or monthly). */

@@ -4,7 +4,7 @@
  * Statement: label ‖ userId ‖ version (u64) ‖ issuedAt (u64) ‖ count (u32) ‖ sorted device ids.
  */
 import type { SignedDeviceList } from '@hush/protocol';
-import { LABEL_SIG_DEVICE_LIST } from './constants.js';
+import { LABEL_SIG_DEVICE_LIST, MAX_DEVICES_PER_ACCOUNT } from './constants.js';
 import { b64Field, concat, lpString, toBase64, u32be, u64be } from './encoding.js';
 import { CryptoError } from './errors.js';
 import type { Primitives } from './primitives/types.js';
@@ -38,6 +38,9 @@ export async function signDeviceList(
   if (new Set(c.devices).size !== c.devices.length || c.devices.length === 0) {
     throw new CryptoError('E2E_BAD_BUNDLE', 'Device ids must be unique and at least one');
   }
+  if (c.devices.length > MAX_DEVICES_PER_ACCOUNT) {
+    throw new CryptoError('E2E_BAD_BUNDLE', `At most ${MAX_DEVICES_PER_ACCOUNT} devices per account`);
+  }
   const signature = await prims.ed25519Sign(identity, deviceListStatement(c));
   return { version: c.version, devices: [...c.devices].sort(), issuedAt: c.issuedAt, signature: toBase64(signature) };
 }
@@ -52,6 +55,7 @@ export async function verifyDeviceList(
   if (
     !Array.isArray(list.devices) ||
     list.devices.length === 0 ||
+    list.devices.length > MAX_DEVICES_PER_ACCOUNT ||
     new Set(list.devices).size !== list.devices.length ||
     !list.devices.every((d) => typeof d === 'string')
   ) {

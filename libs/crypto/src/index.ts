@@ -13,6 +13,14 @@ export {
 } from './bundle.js';
 export * from './constants.js';
 export { type DeviceListContent, deviceListStatement, signDeviceList, verifyDeviceList } from './device-list.js';
+export {
+  acceptDeviceList,
+  type DeviceListCheck,
+  type DeviceListStatus,
+  type DeviceListUpdate,
+  deviceStanding,
+  requireListedDevice,
+} from './device-list-history.js';
 export { fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8 } from './encoding.js';
 export { CryptoError, type CryptoErrorCode, CryptoErrorCodes, isCryptoError } from './errors.js';
 export {
@@ -26,6 +34,14 @@ export {
   rotateSignedPrekey,
   signedPrekeyStatement,
 } from './keys.js';
+export {
+  acceptOwnDeviceList,
+  addDeviceToList,
+  type DeviceListChange,
+  ownDeviceList,
+  proposeDeviceList,
+  removeDeviceFromList,
+} from './own-device-list.js';
 export { pad, paddedLength, unpad } from './padding.js';
 export {
   createPrimitives,

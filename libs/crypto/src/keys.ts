@@ -12,6 +12,7 @@ import {
   SIGNED_PREKEY_GRACE_MS,
 } from './constants.js';
 import { signDeviceList } from './device-list.js';
+import { checkDeviceList, commitDeviceList } from './device-list-history.js';
 import { concat, lpString, toBase64, u32be, u64be } from './encoding.js';
 import { CryptoError } from './errors.js';
 import type { Now, Primitives, RandomBytes } from './primitives/types.js';
@@ -95,6 +96,25 @@ export async function generateDeviceKeys(
   opts: GenerateDeviceOptions,
 ): Promise<PublishKeysBody> {
   const identity = await requireIdentity(store);
+  const deviceList =
+    opts.deviceList ??
+    (await signDeviceList(prims, identity, {
+      userId: opts.userId,
+      version: 1,
+      devices: [opts.deviceId],
+      issuedAt: opts.now(),
+    }));
+  // Our own list is checked and remembered like a peer's: it travels in our prekey messages, and
+  // the next change (addDeviceToList / removeDeviceFromList) builds on it.
+  const plan = await checkDeviceList(prims, store, {
+    userId: opts.userId,
+    identityKey: identity.publicKey,
+    list: deviceList,
+  });
+  if (!plan.update.devices.includes(opts.deviceId)) {
+    throw new CryptoError('E2E_UNKNOWN_DEVICE', 'The device list handed to a new device must include it');
+  }
+  await commitDeviceList(store, opts.userId, plan);
   const deviceKey = await generateX25519KeyPair(prims, opts.randomBytes);
   const deviceKeySignature = await prims.ed25519Sign(
     identity,
@@ -113,14 +133,6 @@ export async function generateDeviceKeys(
     randomBytes: opts.randomBytes,
     count: opts.oneTimePrekeys ?? DEFAULT_ONE_TIME_PREKEY_BATCH,
   });
-  const deviceList =
-    opts.deviceList ??
-    (await signDeviceList(prims, identity, {
-      userId: opts.userId,
-      version: 1,
-      devices: [opts.deviceId],
-      issuedAt: opts.now(),
-    }));
   return {
     identityKey: toBase64(identity.publicKey),
     deviceKey: { publicKey: toBase64(deviceKey.publicKey), signature: toBase64(deviceKeySignature) },

@@ -1,51 +1,73 @@
 /**
  * The one error catalogue of the project. Codes are stable: clients switch on them,
  * so a code is never renamed or reused. `status` is the HTTP status the gateway answers with.
+ * `retryable`: the same request, sent again unchanged after a backoff, may succeed (the failure
+ * was transient or a rate limit). Clients decide with `isRetryableCode` (retry.ts), never with
+ * their own list, and always within the attempts of the one retry policy. A code that is not
+ * retryable needs something to change first (new input, a new token, user action).
  */
 export const ErrorCodes = {
   // generic
-  VALIDATION_FAILED: { status: 400, message: 'The request does not match its schema' },
-  NOT_FOUND: { status: 404, message: 'Not found' },
-  INTERNAL: { status: 500, message: 'Internal error' },
-  UPSTREAM_UNAVAILABLE: { status: 503, message: 'A backing service did not answer' },
+  VALIDATION_FAILED: { status: 400, retryable: false, message: 'The request does not match its schema' },
+  NOT_FOUND: { status: 404, retryable: false, message: 'Not found' },
+  INTERNAL: { status: 500, retryable: true, message: 'Internal error' },
+  UPSTREAM_UNAVAILABLE: { status: 503, retryable: true, message: 'A backing service did not answer' },
   // auth
-  AUTH_INVALID_USERNAME: { status: 400, message: 'Usernames are 3-32 characters of a-z 0-9 _ .' },
-  AUTH_WEAK_PASSWORD: { status: 400, message: 'Passwords need at least 8 characters' },
-  AUTH_USERNAME_TAKEN: { status: 409, message: 'That username is taken' },
-  AUTH_BAD_CREDENTIALS: { status: 401, message: 'Wrong username or password' },
-  AUTH_RATE_LIMITED: { status: 429, message: 'Too many attempts; try again later' },
-  AUTH_TOKEN_MISSING: { status: 401, message: 'A bearer token is required' },
-  AUTH_TOKEN_INVALID: { status: 401, message: 'The token is not valid' },
-  AUTH_TOKEN_EXPIRED: { status: 401, message: 'The token has expired' },
-  AUTH_REFRESH_INVALID: { status: 401, message: 'The refresh token is not valid' },
-  AUTH_REFRESH_REUSED: { status: 401, message: 'A refresh token was used twice; the device was signed out' },
-  AUTH_DEVICE_REVOKED: { status: 401, message: 'This device was signed out' },
+  AUTH_INVALID_USERNAME: { status: 400, retryable: false, message: 'Usernames are 3-32 characters of a-z 0-9 _ .' },
+  AUTH_WEAK_PASSWORD: { status: 400, retryable: false, message: 'Passwords need at least 8 characters' },
+  AUTH_USERNAME_TAKEN: { status: 409, retryable: false, message: 'That username is taken' },
+  AUTH_BAD_CREDENTIALS: { status: 401, retryable: false, message: 'Wrong username or password' },
+  AUTH_RATE_LIMITED: { status: 429, retryable: true, message: 'Too many attempts; try again later' },
+  AUTH_TOKEN_MISSING: { status: 401, retryable: false, message: 'A bearer token is required' },
+  AUTH_TOKEN_INVALID: { status: 401, retryable: false, message: 'The token is not valid' },
+  AUTH_TOKEN_EXPIRED: { status: 401, retryable: false, message: 'The token has expired' },
+  AUTH_REFRESH_INVALID: { status: 401, retryable: false, message: 'The refresh token is not valid' },
+  AUTH_REFRESH_REUSED: {
+    status: 401,
+    retryable: false,
+    message: 'A refresh token was used twice; the device was signed out',
+  },
+  AUTH_DEVICE_REVOKED: { status: 401, retryable: false, message: 'This device was signed out' },
+  AUTH_TOO_MANY_DEVICES: {
+    status: 409,
+    retryable: false,
+    message: 'This account has the most devices allowed; sign one out first',
+  },
   // keydir
-  KEYS_MALFORMED: { status: 400, message: 'A key, signature or encoding is malformed' },
-  KEYS_FORBIDDEN: { status: 403, message: 'A device may only write its own keys' },
-  KEYS_NOT_FOUND: { status: 404, message: 'No keys for that user' },
-  KEYS_STALE_DEVICE_LIST: { status: 409, message: 'The device list version must increase' },
-  KEYS_TOO_MANY_PREKEYS: { status: 400, message: 'Too many one-time prekeys' },
-  KEYS_RATE_LIMITED: { status: 429, message: 'Too many key requests; try again later' },
+  KEYS_MALFORMED: { status: 400, retryable: false, message: 'A key, signature or encoding is malformed' },
+  KEYS_FORBIDDEN: { status: 403, retryable: false, message: 'A device may only write its own keys' },
+  KEYS_NOT_FOUND: { status: 404, retryable: false, message: 'No keys for that user' },
+  KEYS_STALE_DEVICE_LIST: { status: 409, retryable: false, message: 'The device list version must increase' },
+  KEYS_TOO_MANY_PREKEYS: { status: 400, retryable: false, message: 'Too many one-time prekeys' },
+  KEYS_RATE_LIMITED: { status: 429, retryable: true, message: 'Too many key requests; try again later' },
   KEYS_IDENTITY_MISMATCH: {
     status: 409,
+    retryable: false,
     message: 'This account has another identity key; link this device from one of your devices, or reset the identity',
   },
   // device linking (provisioning relay)
-  LINK_CHANNEL_FULL: { status: 413, message: 'The link channel holds as much as it may; start linking again' },
+  LINK_CHANNEL_FULL: {
+    status: 413,
+    retryable: false,
+    message: 'The link channel holds as much as it may; start linking again',
+  },
   // users / presence
-  USER_NOT_FOUND: { status: 404, message: 'No such user' },
-  PRESENCE_FORBIDDEN: { status: 403, message: 'Presence is shared only with contacts' },
+  USER_NOT_FOUND: { status: 404, retryable: false, message: 'No such user' },
+  PRESENCE_FORBIDDEN: { status: 403, retryable: false, message: 'Presence is shared only with contacts' },
   // gateway / websocket
-  GW_BAD_FRAME: { status: 400, message: 'The frame is not valid JSON or does not match its schema' },
-  GW_UNKNOWN_FRAME: { status: 400, message: 'Unknown frame type' },
-  GW_FRAME_TOO_LARGE: { status: 413, message: 'The frame is larger than the limit' },
-  GW_RATE_LIMITED: { status: 429, message: 'Sending too fast; slow down' },
-  GW_NOT_AUTHENTICATED: { status: 401, message: 'Send a hello frame with a valid token first' },
-  GW_UNKNOWN_RECIPIENT: { status: 404, message: 'A recipient device does not exist' },
-  GW_PUBLISH_FAILED: { status: 503, message: 'The message could not be stored; retry with the same id' },
-  GW_NOT_READY: { status: 503, message: 'The gateway is not ready' },
-} as const satisfies Record<string, { status: number; message: string }>;
+  GW_BAD_FRAME: { status: 400, retryable: false, message: 'The frame is not valid JSON or does not match its schema' },
+  GW_UNKNOWN_FRAME: { status: 400, retryable: false, message: 'Unknown frame type' },
+  GW_FRAME_TOO_LARGE: { status: 413, retryable: false, message: 'The frame is larger than the limit' },
+  GW_RATE_LIMITED: { status: 429, retryable: true, message: 'Sending too fast; slow down' },
+  GW_NOT_AUTHENTICATED: { status: 401, retryable: false, message: 'Send a hello frame with a valid token first' },
+  GW_UNKNOWN_RECIPIENT: { status: 404, retryable: false, message: 'A recipient device does not exist' },
+  GW_PUBLISH_FAILED: {
+    status: 503,
+    retryable: true,
+    message: 'The message could not be stored; retry with the same id',
+  },
+  GW_NOT_READY: { status: 503, retryable: true, message: 'The gateway is not ready' },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
@@ -61,11 +83,14 @@ export class HushError extends Error {
   override readonly name = 'HushError';
   readonly code: ErrorCode;
   readonly status: number;
+  /** From the catalogue: may the same request be sent again after a backoff? */
+  readonly retryable: boolean;
   readonly retryAfter: number | undefined;
   constructor(code: ErrorCode, message?: string, opts?: { cause?: unknown; retryAfter?: number }) {
     super(message ?? ErrorCodes[code].message, opts?.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.status = ErrorCodes[code].status;
+    this.retryable = ErrorCodes[code].retryable;
     this.retryAfter = opts?.retryAfter;
   }
   toWire(): WireError {

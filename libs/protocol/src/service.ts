@@ -1,5 +1,6 @@
 import type { ErrorCode, WireError } from './errors.js';
 import { HushError } from './errors.js';
+import type { PresenceQueryResult } from './presence.js';
 
 /**
  * Every NATS request to auth/keydir/presence gets a JSON reply of this shape. We do not use the
@@ -87,6 +88,14 @@ export interface DevicesResult {
 export interface PresenceQueryRequest {
   caller: Caller;
   userIds: string[];
+}
+/**
+ * presence.query result on NATS: the public answer plus `shared`, the requested users who share
+ * their presence with the caller. The gateway follows live events of those users only; the HTTP
+ * answer (PresenceQueryResult) drops `shared`, so a hidden user still looks "never seen".
+ */
+export interface PresenceQueryReply extends PresenceQueryResult {
+  shared: string[];
 }
 export interface ContactsRequest {
   caller: Caller;

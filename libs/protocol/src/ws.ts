@@ -107,22 +107,29 @@ export type ClientFrame = Static<typeof ClientFrame>;
 export type Address = Static<typeof Address>;
 
 /**
- * Close codes. 4000-4099: the client should reconnect (with backoff). 4400-4499: it must not
- * (it needs a new token or user action first).
+ * Close codes, in ranges that each mean one thing to a client (`closeAction` in retry.ts):
+ * 4000-4099 reconnect with backoff; 4100-4199 refresh the access token, then reconnect;
+ * 4400-4499 terminal: do not reconnect without user action or a new sign-in. The 44xx codes echo
+ * the HTTP status of the same situation (401, 403, 408, 409).
  */
 export const CloseCodes = {
+  /** The gateway is shutting down gracefully: reconnect, to any gateway. */
   SERVER_SHUTDOWN: 4000,
+  /** Two pings went unanswered (or, on the client, nothing arrived for two intervals). */
   HEARTBEAT_TIMEOUT: 4001,
-  BACKPRESSURE: 4002,
+  /** The mailbox or auth is unavailable right now. */
   UPSTREAM_LOST: 4003,
-  REPLACED: 4004, // the same device connected again elsewhere
+  /** The access token expired before `hello`. */
+  TOKEN_EXPIRED: 4100,
+  /** No token, an invalid one, or a frame before `hello`. */
   UNAUTHORIZED: 4401,
-  TOKEN_EXPIRED: 4402,
+  /** The device was signed out (logout, refresh-token reuse, removed from the device list). */
   REVOKED: 4403,
+  /** No `hello` within HELLO_TIMEOUT_MS. */
   HELLO_TIMEOUT: 4408,
-  PROTOCOL_VIOLATION: 4409,
+  /** The same device connected again (here or on another gateway); reconnecting would steal it back forever. */
+  REPLACED: 4409,
 } as const;
-export const isRetryableClose = (code: number): boolean => code < 4400 || code >= 4500;
 
 /** What the gateway stores in JetStream for one envelope (the message payload, JSON). */
 export interface StoredEnvelope {

@@ -20,9 +20,19 @@ export interface AuthConfig extends ServiceBaseConfig {
   jwtAudience: string;
   accessTtlMs: number;
   refreshTtlMs: number;
-  /** Failed logins allowed per username, and per client address, within rateWindowMs. */
+  /**
+   * Failed logins allowed within rateWindowMs: per username from one client address; per username
+   * from all addresses (not applied to addresses that signed in to the account before, so nobody
+   * can lock a user out); per client address across usernames.
+   */
+  loginFailuresPerUserAddr: number;
   loginFailuresPerUser: number;
   loginFailuresPerAddr: number;
+  /** Active devices per account (each sign-in adds one, with its own prekey claim allowance). */
+  maxDevicesPerAccount: number;
+  /** Username lookups per calling account, and per client address, within rateWindowMs. */
+  lookupsPerUser: number;
+  lookupsPerAddr: number;
   /** Registrations allowed per client address within rateWindowMs. */
   registrationsPerAddr: number;
   rateWindowMs: number;
@@ -40,9 +50,14 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     jwtAudience: env.JWT_AUDIENCE || JWT_AUDIENCE,
     accessTtlMs: Math.min(intEnv(env, 'ACCESS_TTL_MS', ACCESS_TTL_MS, 1000), MAX_ACCESS_TTL_MS),
     refreshTtlMs: intEnv(env, 'REFRESH_TTL_MS', REFRESH_TTL_MS, 1000),
-    loginFailuresPerUser: intEnv(env, 'LOGIN_FAILURES_PER_USER', 10),
+    loginFailuresPerUserAddr: intEnv(env, 'LOGIN_FAILURES_PER_USER_ADDR', 10),
+    loginFailuresPerUser: intEnv(env, 'LOGIN_FAILURES_PER_USER', 100),
     loginFailuresPerAddr: intEnv(env, 'LOGIN_FAILURES_PER_ADDR', 50),
     registrationsPerAddr: intEnv(env, 'REGISTRATIONS_PER_ADDR', 20),
+    // Signal allows five linked devices besides the phone; ten leaves room for browsers.
+    maxDevicesPerAccount: intEnv(env, 'MAX_DEVICES_PER_ACCOUNT', 10),
+    lookupsPerUser: intEnv(env, 'LOOKUPS_PER_USER', 100),
+    lookupsPerAddr: intEnv(env, 'LOOKUPS_PER_ADDR', 300),
     rateWindowMs: intEnv(env, 'AUTH_RATE_WINDOW_MS', 15 * 60_000, 1000),
     keyReloadMs: intEnv(env, 'SIGNING_KEY_RELOAD_MS', 60_000, 100),
   };

@@ -27,7 +27,10 @@ export const LogoutRequestSchema = T.Object(
   { caller: Caller, deviceId: T.Optional(DeviceId) },
   { additionalProperties: false },
 );
-export const LookupRequestSchema = T.Object({ username: T.String({ maxLength: 64 }) }, { additionalProperties: false });
+export const LookupRequestSchema = T.Object(
+  { username: T.String({ maxLength: 64 }), caller: Caller, clientAddr: ClientAddr },
+  { additionalProperties: false },
+);
 export const ProfileRequestSchema = T.Object({ userId: UserId }, { additionalProperties: false });
 export const CheckRequestSchema = T.Object({ userId: UserId, deviceId: DeviceId }, { additionalProperties: false });
 export const EmptyRequestSchema = T.Object({});

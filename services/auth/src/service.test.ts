@@ -74,7 +74,13 @@ describe('auth registration', () => {
     expect(session.userId).toMatch(/^[a-z0-9]{20}$/);
     expect(session.deviceId).toMatch(/^[a-z0-9]{12}$/);
     expect(session.refreshToken.length).toBeGreaterThanOrEqual(43);
-    const profile = ok(await env.call<UserProfile>(s.auth.lookup, { username: name.toUpperCase() }));
+    const profile = ok(
+      await env.call<UserProfile>(s.auth.lookup, {
+        username: name.toUpperCase(),
+        caller: { userId: session.userId, deviceId: session.deviceId },
+        clientAddr: addr(1),
+      }),
+    );
     expect(profile).toEqual({ userId: session.userId, username: name.toLowerCase() });
     expect(ok(await env.call<UserProfile>(s.auth.profile, { userId: session.userId }))).toEqual(profile);
   });
@@ -470,7 +476,9 @@ describe('auth as a NATS micro service', () => {
   });
 
   it('answers USER_NOT_FOUND for an unknown username or id', async () => {
-    expect(err(await env.call(s.auth.lookup, { username: uname('nobody') }))?.code).toBe('USER_NOT_FOUND');
+    const caller = { userId: 'b'.repeat(20), deviceId: 'c'.repeat(12) };
+    const lookup = await env.call(s.auth.lookup, { username: uname('nobody'), caller, clientAddr: addr(1) });
+    expect(err(lookup)?.code).toBe('USER_NOT_FOUND');
     expect(err(await env.call(s.auth.profile, { userId: 'a'.repeat(20) }))?.code).toBe('USER_NOT_FOUND');
   });
 });

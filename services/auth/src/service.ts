@@ -67,7 +67,8 @@ export interface AuthHandle {
  *   auth:revoked:<deviceId>   "1" while a revoked device could still hold a refresh token
  *   auth:rt:<sha256(token)>   hash {userId, deviceId, family, state: active|used}, PX = refresh TTL
  *   auth:rtdev:<deviceId>     set of the refresh-token hashes of a device (to revoke them all)
- *   auth:rl:<kind>:<id>       fixed-window failure counters, PX = window
+ *   auth:rl:<kind>:<id>       fixed-window counters (login failures, registrations, lookups), PX = window
+ *   auth:known:<userId>       set of sha256(client address) that signed in to the account, PX = refresh TTL
  */
 export function redisKeys(prefix: string) {
   return {
@@ -80,6 +81,7 @@ export function redisKeys(prefix: string) {
     refresh: (h: string) => `${prefix}auth:rt:${h}`,
     deviceRefresh: (id: string) => `${prefix}auth:rtdev:${id}`,
     rate: (kind: string, id: string) => `${prefix}auth:rl:${kind}:${id}`,
+    known: (userId: string) => `${prefix}auth:known:${userId}`,
   };
 }
 
@@ -93,6 +95,50 @@ if not t[1] then return {'missing'} end
 if t[1] == 'used' then return {'reused', t[2], t[3], t[4]} end
 redis.call('HSET', KEYS[1], 'state', 'used')
 return {'ok', t[2], t[3], t[4]}
+`;
+
+/**
+ * Counts one login attempt BEFORE the password is checked, in one script, so concurrent guesses
+ * cannot all pass a read-then-check (every attempt takes a slot first; a success gives its slots
+ * back). KEYS: [user+address, user, address, known addresses of the user]; ARGV: [window ms,
+ * limit per user+address, limit per user, limit per address, sha256(address)].
+ * The per-user ceiling does not apply to an address that signed in to the account before, so a
+ * stranger cannot lock a user out of the places they usually sign in from (OWASP Authentication
+ * Cheat Sheet, "Account lockout": lockout must not become a denial of service). Returns
+ * {0, 0} when allowed, else {1, ms left in the window that refused}.
+ */
+const LOGIN_ATTEMPT_LUA = `
+local known = redis.call('SISMEMBER', KEYS[4], ARGV[5]) == 1
+local limits = {tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])}
+for i = 1, 3 do
+  local n = redis.call('INCR', KEYS[i])
+  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+end
+for i = 1, 3 do
+  local n = tonumber(redis.call('GET', KEYS[i]))
+  if n > limits[i] and not (i == 2 and known) then
+    return {1, redis.call('PTTL', KEYS[i])}
+  end
+end
+return {0, 0}
+`;
+
+/** Gives back the slots of a successful login (failures only count against the limits). */
+const LOGIN_SUCCESS_LUA = `
+redis.call('DEL', KEYS[1])
+for i = 2, 3 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[2])
+`;
+
+/** Adds a device unless the account already has the maximum; 0 when full (KEYS: devices, device). */
+const ADD_DEVICE_LUA = `
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], 'userId', ARGV[2], 'name', ARGV[3], 'createdAt', ARGV[4], 'lastSeen', ARGV[4])
+redis.call('SADD', KEYS[1], ARGV[5])
+return 1
 `;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -121,12 +167,6 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
   const dummyHash = await hash(randomBytes(16).toString('hex'), argon);
 
   // --- rate limits (fixed windows) ---
-  const windowCount = async (key: string): Promise<{ n: number; retryAfter: number }> => {
-    const raw = await redis.get(key);
-    const n = raw ? Number(raw) : 0;
-    const ttl = n > 0 ? await redis.pttl(key) : 0;
-    return { n, retryAfter: Math.max(1, Math.ceil(ttl / 1000)) };
-  };
   const bump = async (key: string): Promise<{ n: number; retryAfter: number }> => {
     const [n, ttl] = (await redis.eval(FIXED_WINDOW_LUA, 1, key, String(config.rateWindowMs))) as [number, number];
     return { n, retryAfter: Math.max(1, Math.ceil(ttl / 1000)) };
@@ -134,14 +174,22 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
   const limited = (retryAfter: number) => new HushError('AUTH_RATE_LIMITED', undefined, { retryAfter });
 
   // --- devices and sessions ---
+  // Every sign-in is a new device with its own one-time prekeys and claim allowance, so the
+  // number of active devices per account is capped (atomically: concurrent logins cannot overshoot).
   const createDevice = async (userId: string, name: string): Promise<string> => {
     const deviceId = randomId(12);
-    const now = Date.now();
-    await redis
-      .multi()
-      .hset(keys.device(deviceId), { userId, name, createdAt: now, lastSeen: now })
-      .sadd(keys.devices(userId), deviceId)
-      .exec();
+    const added = (await redis.eval(
+      ADD_DEVICE_LUA,
+      2,
+      keys.devices(userId),
+      keys.device(deviceId),
+      String(config.maxDevicesPerAccount),
+      userId,
+      name,
+      String(Date.now()),
+      deviceId,
+    )) as number;
+    if (added !== 1) throw new HushError('AUTH_TOO_MANY_DEVICES');
     return deviceId;
   };
 
@@ -230,7 +278,12 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
       // SET NX is the one place a name is claimed: two racing registrations cannot both win.
       const claimed = await redis.set(keys.username(username), userId, 'NX');
       if (claimed !== 'OK') throw new HushError('AUTH_USERNAME_TAKEN');
-      await redis.hset(keys.user(userId), { username, passwordHash, createdAt: Date.now() });
+      await redis
+        .multi()
+        .hset(keys.user(userId), { username, passwordHash, createdAt: Date.now() })
+        .sadd(keys.known(userId), sha256(req.clientAddr))
+        .pexpire(keys.known(userId), config.refreshTtlMs)
+        .exec();
       const deviceId = await createDevice(userId, req.deviceName);
       log.info({ userId, deviceId }, 'registered');
       return issueSession(userId, username, deviceId, randomId(16));
@@ -243,19 +296,30 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
     schema: LoginRequestSchema,
     handler: async (req): Promise<Session> => {
       const username = normaliseUsername(req.username) ?? '';
-      const userKey = keys.rate('login:user', username || '-invalid-');
-      const addrKey = keys.rate('login:addr', req.clientAddr);
-      const [u, a] = await Promise.all([windowCount(userKey), windowCount(addrKey)]);
-      if (u.n >= config.loginFailuresPerUser) throw limited(u.retryAfter);
-      if (a.n >= config.loginFailuresPerAddr) throw limited(a.retryAfter);
+      const name = username || '-invalid-';
+      const addrHash = sha256(req.clientAddr);
       const userId = username ? await redis.get(keys.username(username)) : null;
+      const attemptKeys = [
+        keys.rate('login:useraddr', `${name}:${addrHash}`),
+        keys.rate('login:user', name),
+        keys.rate('login:addr', req.clientAddr),
+        keys.known(userId ?? '-none-'),
+      ];
+      const [refused, ttl] = (await redis.eval(
+        LOGIN_ATTEMPT_LUA,
+        4,
+        ...attemptKeys,
+        String(config.rateWindowMs),
+        String(config.loginFailuresPerUserAddr),
+        String(config.loginFailuresPerUser),
+        String(config.loginFailuresPerAddr),
+        addrHash,
+      )) as [number, number];
+      if (refused === 1) throw limited(Math.max(1, Math.ceil(ttl / 1000)));
       const stored = userId ? await redis.hget(keys.user(userId), 'passwordHash') : null;
       const ok = await verify(stored ?? dummyHash, req.password, argon).catch(() => false);
-      if (!ok || !userId || !stored) {
-        await Promise.all([bump(userKey), bump(addrKey)]);
-        throw new HushError('AUTH_BAD_CREDENTIALS');
-      }
-      await redis.del(userKey);
+      if (!ok || !userId || !stored) throw new HushError('AUTH_BAD_CREDENTIALS');
+      await redis.eval(LOGIN_SUCCESS_LUA, 4, ...attemptKeys, addrHash, String(config.refreshTtlMs));
       const deviceId = await createDevice(userId, req.deviceName);
       log.info({ userId, deviceId }, 'logged in');
       return issueSession(userId, username, deviceId, randomId(16));
@@ -344,6 +408,15 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
     subject: subj.auth.lookup,
     schema: LookupRequestSchema,
     handler: async (req): Promise<UserProfile> => {
+      // Without a bound, lookups enumerate the user base whatever the registration limit says:
+      // per calling account and per client address, hits and misses alike.
+      for (const [kind, id, limit] of [
+        ['lookup:user', req.caller.userId, config.lookupsPerUser],
+        ['lookup:addr', req.clientAddr, config.lookupsPerAddr],
+      ] as const) {
+        const r = await bump(keys.rate(kind, id));
+        if (r.n > limit) throw limited(r.retryAfter);
+      }
       const username = normaliseUsername(req.username);
       const userId = username ? await redis.get(keys.username(username)) : null;
       const profile = userId ? await profileOf(userId) : null;

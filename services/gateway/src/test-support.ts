@@ -89,7 +89,10 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
   );
   respond(s.keydir.devices, 'keydir', (b: { userId: string }) => okReply({ devices: devices.get(b.userId) ?? [] }));
   respond(s.presence.query, 'presence', (b: { userIds: string[] }) =>
-    okReply({ users: b.userIds.map((userId) => ({ userId, online: true, lastSeen: null })) }),
+    okReply({
+      users: b.userIds.map((userId) => ({ userId, online: true, lastSeen: null })),
+      shared: b.userIds,
+    }),
   );
   await nc.flush();
 

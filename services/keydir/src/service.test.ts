@@ -122,7 +122,7 @@ describe('keydir publication and bundles', () => {
     expect(err(await bundle(newCaller(), randomId(20)))?.code).toBe('KEYS_NOT_FOUND');
   });
 
-  it('rate-limits bundle fetches per calling device', async () => {
+  it('rate-limits bundle fetches per calling account', async () => {
     const alice = newCaller();
     ok(await publish(alice, keysFor([alice.deviceId])));
     const mallory = newCaller();

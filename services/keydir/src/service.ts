@@ -62,7 +62,9 @@ interface DeviceRecord {
  *   kd:dev:<userId>:<deviceId> JSON {deviceKey, signedPrekey, publishedAt}
  *   kd:otk:<userId>:<deviceId> list of JSON one-time prekeys, oldest first; LPOP claims one
  *   kd:lock:<userId>           write lock (SET NX PX) serialising publishes of one account
- *   kd:rl:bundle:<deviceId>    fixed-window counter of bundle fetches by a calling device
+ *   kd:rl:bundle:<userId>      fixed-window counter of bundle fetches by a calling account
+ *   kd:rl:pair:<userId>:<target>  fixed-window counter of one account's fetches of one target
+ *   kd:rl:claims:<target>      fixed-window counter of one-time prekey claims on a target account
  */
 export function redisKeys(prefix: string) {
   return {
@@ -72,7 +74,9 @@ export function redisKeys(prefix: string) {
     device: (u: string, d: string) => `${prefix}kd:dev:${u}:${d}`,
     prekeys: (u: string, d: string) => `${prefix}kd:otk:${u}:${d}`,
     lock: (u: string) => `${prefix}kd:lock:${u}`,
-    bundleRate: (d: string) => `${prefix}kd:rl:bundle:${d}`,
+    bundleRate: (u: string) => `${prefix}kd:rl:bundle:${u}`,
+    pairRate: (u: string, target: string) => `${prefix}kd:rl:pair:${u}:${target}`,
+    claimRate: (target: string) => `${prefix}kd:rl:claims:${target}`,
   };
 }
 
@@ -80,16 +84,18 @@ export function redisKeys(prefix: string) {
  * Claims at most one one-time prekey per device, in one atomic script: Redis runs scripts one at
  * a time, so two concurrent claims can never pop the same element (X3DH §3.2: "the server deletes
  * the one-time prekey it sent"). KEYS = n device keys then n prekey lists. Devices without a
- * record are skipped without claiming.
+ * record are skipped without claiming. ARGV[1] = '0' returns the bundles without claiming (the
+ * target's claim budget is spent: X3DH §3.3 runs without a one-time prekey).
  */
 const CLAIM_LUA = `
+local claim = ARGV[1] == '1'
 local n = #KEYS / 2
 local out = {}
 for i = 1, n do
   local dev = redis.call('GET', KEYS[i])
   if dev then
     out[#out + 1] = dev
-    out[#out + 1] = redis.call('LPOP', KEYS[n + i]) or ''
+    out[#out + 1] = claim and redis.call('LPOP', KEYS[n + i]) or ''
   else
     out[#out + 1] = ''
     out[#out + 1] = ''
@@ -269,15 +275,19 @@ export async function startKeydir(deps: KeydirDeps, config: KeydirConfig): Promi
     subject: subj.keydir.bundle,
     schema: BundleRequestSchema,
     handler: async ({ caller, userId }): Promise<UserBundle> => {
-      // Every fetch burns one-time prekeys, so a caller may not drain someone's supply.
-      const [n, ttl] = (await redis.eval(
-        FIXED_WINDOW_LUA,
-        1,
-        keys.bundleRate(caller.deviceId),
-        String(config.bundleWindowMs),
-      )) as [number, number];
-      if (n > config.bundleFetchesPerWindow) {
-        throw new HushError('KEYS_RATE_LIMITED', undefined, { retryAfter: Math.max(1, Math.ceil(ttl / 1000)) });
+      // Every fetch burns one-time prekeys, so nobody may drain someone's supply. Limits are per
+      // calling account (not device: a login mints a device) and per (account, target); a target
+      // whose claim budget is spent still gets sessions, without one-time prekeys (X3DH §3.3).
+      const window = async (key: string, ms: number) =>
+        (await redis.eval(FIXED_WINDOW_LUA, 1, key, String(ms))) as [number, number];
+      for (const [key, limit] of [
+        [keys.bundleRate(caller.userId), config.bundleFetchesPerWindow],
+        [keys.pairRate(caller.userId, userId), config.bundleFetchesPerTarget],
+      ] as const) {
+        const [n, ttl] = await window(key, config.bundleWindowMs);
+        if (n > limit) {
+          throw new HushError('KEYS_RATE_LIMITED', undefined, { retryAfter: Math.max(1, Math.ceil(ttl / 1000)) });
+        }
       }
       const [identityKey, list] = await Promise.all([redis.get(keys.identity(userId)), readList(userId)]);
       if (!identityKey || !list) throw new HushError('KEYS_NOT_FOUND');
@@ -285,11 +295,14 @@ export async function startKeydir(deps: KeydirDeps, config: KeydirConfig): Promi
       const targets = list.devices.filter((d) => !(userId === caller.userId && d === caller.deviceId));
       const devices: DeviceBundle[] = [];
       if (targets.length > 0) {
+        // The caller's own account is not counted against itself (its devices sync with each other).
+        const [claims] = userId === caller.userId ? [0] : await window(keys.claimRate(userId), config.claimWindowMs);
         const claimed = (await redis.eval(
           CLAIM_LUA,
           targets.length * 2,
           ...targets.map((d) => keys.device(userId, d)),
           ...targets.map((d) => keys.prekeys(userId, d)),
+          claims <= config.prekeyClaimsPerTarget ? '1' : '0',
         )) as string[];
         targets.forEach((deviceId, i) => {
           const dev = claimed[2 * i];

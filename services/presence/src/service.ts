@@ -4,7 +4,7 @@ import {
   encodeJson,
   type PresenceChangedEvent,
   type PresenceEntry,
-  type PresenceQueryResult,
+  type PresenceQueryReply,
   SERVICE_NAMES,
   subjects,
 } from '@hush/protocol';
@@ -232,18 +232,21 @@ export async function startPresence(deps: PresenceDeps, config: PresenceConfig):
     schema: PresenceQueryRequestSchema,
     // Presence is shared only with contacts (DESIGN.md §2): for a user who has not added the
     // caller, the entry says offline and never seen rather than failing the whole query.
-    handler: async ({ caller, userIds }): Promise<PresenceQueryResult> => {
+    // `shared` names the users the caller may follow live (the gateway forwards their events only).
+    handler: async ({ caller, userIds }): Promise<PresenceQueryReply> => {
       const p = redis.pipeline();
       for (const u of userIds) p.scard(keys.online(u)).get(keys.seen(u)).sismember(keys.contacts(u), caller.userId);
       const res = (await p.exec()) ?? [];
+      const shared: string[] = [];
       const users: PresenceEntry[] = userIds.map((userId, i) => {
         const online = Number(res[3 * i]?.[1] ?? 0) > 0;
         const seen = res[3 * i + 1]?.[1] as string | null | undefined;
         const visible = userId === caller.userId || Number(res[3 * i + 2]?.[1] ?? 0) === 1;
         if (!visible) return { userId, online: false, lastSeen: null };
+        shared.push(userId);
         return { userId, online, lastSeen: seen ? Number(seen) : null };
       });
-      return { users };
+      return { users, shared };
     },
   });
 

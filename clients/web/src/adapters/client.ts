@@ -1,5 +1,5 @@
 import { type Connection, HushClient } from '@hush/client';
-import type { Credentials, SendFrame, Session } from '@hush/protocol';
+import { CloseCodes, type Credentials, closeAction, type SendFrame, type Session } from '@hush/protocol';
 import type { Link, LinkHandlers, ServerApi } from '../engine/ports.js';
 
 /**
@@ -58,8 +58,9 @@ function link(client: HushClient, h: LinkHandlers): Link {
       else if (state === 'connecting' || state === 'offline') h.onState('connecting');
       else if (state === 'closed') {
         h.onState('offline');
-        // Closed for good by the server (not by us): a 44xx code means the token or device is gone.
-        if (!closed && code !== undefined && code >= 4400 && code < 4500) {
+        // Closed for good by the server (not by us): a terminal code means the token or device is
+        // gone, except REPLACED (another tab or window of this device took over; the session lives).
+        if (!closed && code !== undefined && closeAction(code) === 'stop' && code !== CloseCodes.REPLACED) {
           closed = true;
           h.onExpired();
         }

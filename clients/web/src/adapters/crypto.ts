@@ -1,4 +1,5 @@
 import {
+  acceptOwnDeviceList,
   compareQrPayload,
   createPrimitives,
   defaultRandomBytes,
@@ -18,18 +19,22 @@ import {
   verifyUserBundle,
 } from '@hush/crypto';
 import type { OneTimePrekey, PublishKeysBody, SignedDeviceList, UserBundle } from '@hush/protocol';
-import type { CryptoPort, DeviceAddress } from '../engine/ports.js';
-import { forgetPeerDeviceList, VaultCryptoStore } from '../store/crypto-store.js';
+import type { CryptoPort, DecryptOutcome, DeviceAddress } from '../engine/ports.js';
+
+/** Refusals that say nothing about the message: this device has no keys, or lacks a primitive. */
+const LOCAL_FAILURES = new Set(['E2E_NO_IDENTITY', 'E2E_UNSUPPORTED']);
+
+import { forgetAllSessions, forgetPeerDeviceList, VaultCryptoStore } from '../store/crypto-store.js';
 import type { Vault } from '../store/vault.js';
+import { provisioningMethods } from './provisioning.js';
 
 /**
  * CryptoPort over @hush/crypto: WebCrypto primitives where the browser has X25519/Ed25519
  * (tweetnacl otherwise), keys and sessions in the vault (IndexedDB, encrypted at rest).
  *
- * Identity policy (DESIGN §4, as Signal does it): trust on first use; a changed identity key is
- * accepted so the conversation keeps working, but the engine marks the conversation yellow with
- * a banner, and "verified" no longer holds until the user compares again. A device that claims
- * our own account under another identity is refused.
+ * This adapter decides nothing about trust: a changed identity key is reported to the engine
+ * (bundle status 'changed', decrypt reason 'identity-changed'), which applies core/trust.ts and
+ * calls acceptIdentity when the policy says so.
  */
 export function createCryptoPort(getVault: () => Vault): CryptoPort {
   const prims: Promise<Primitives> = createPrimitives();
@@ -57,6 +62,7 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
   const side = (stableId: string, identityKey: Uint8Array) => ({ stableId, identityKey });
 
   return {
+    ...provisioningMethods(prims),
     async hasDevice(userId, deviceId) {
       const { store } = await ctx();
       const [id, dev] = await Promise.all([store.getIdentity(), store.getLocalDevice()]);
@@ -82,17 +88,23 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
     },
 
     async acceptBundle(bundle: UserBundle, now) {
-      const { store, mgr, vault } = await ctx();
+      const { store } = await ctx();
       const p = await prims;
-      let v = await verifyUserBundle(p, bundle, { userId: bundle.userId, store, now: () => now });
-      if (v.identityStatus === 'changed') {
-        await mgr.acceptIdentity(bundle.userId, v.identityKey);
-        await forgetPeerDeviceList(vault, bundle.userId);
-        v = await verifyUserBundle(p, bundle, { userId: bundle.userId, store, now: () => now });
-      }
+      const v = await verifyUserBundle(p, bundle, { userId: bundle.userId, store, now: () => now });
       for (const [k] of fresh) if (k.startsWith(`${bundle.userId}/`)) fresh.delete(k);
-      for (const d of v.devices) fresh.set(akey(d.userId, d.deviceId), d);
-      return { identityKey: toBase64(v.identityKey), devices: v.devices.map((d) => d.deviceId) };
+      // Devices under an identity we do not trust (yet) are not prepared for encryption.
+      if (v.identityStatus !== 'changed') for (const d of v.devices) fresh.set(akey(d.userId, d.deviceId), d);
+      return {
+        identityKey: toBase64(v.identityKey),
+        status: v.identityStatus,
+        devices: v.devices.map((d) => d.deviceId),
+      };
+    },
+
+    async acceptIdentity(userId, identityKey) {
+      const { mgr, vault } = await ctx();
+      await mgr.acceptIdentity(userId, fromBase64(identityKey));
+      await forgetPeerDeviceList(vault, userId);
     },
 
     async knownDevices(userId) {
@@ -116,23 +128,28 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       return toBase64(out);
     },
 
-    async decrypt(from: DeviceAddress, body) {
-      const { mgr, vault } = await ctx();
-      const addr = { userId: from.user, deviceId: from.device };
-      const bytes = fromBase64(body);
+    async decrypt(from: DeviceAddress, body): Promise<DecryptOutcome> {
+      const { mgr, store } = await ctx();
+      let bytes: Uint8Array;
       try {
-        const r = await mgr.decrypt(addr, bytes);
-        return { plaintext: r.plaintext, identityKey: toBase64(r.identityKey) };
+        bytes = fromBase64(body);
+      } catch {
+        return { ok: false, reason: 'undecryptable' };
+      }
+      try {
+        const r = await mgr.decrypt({ userId: from.user, deviceId: from.device }, bytes);
+        return { ok: true, plaintext: r.plaintext, identityKey: toBase64(r.identityKey) };
       } catch (e) {
-        const newKey = isCryptoError(e, 'E2E_UNTRUSTED_IDENTITY') ? e.details?.identityKey : undefined;
-        const own = bound?.store && (await bound.store.getLocalDevice())?.userId === from.user;
-        if (!(newKey instanceof Uint8Array) || own) throw e;
-        // The peer started over with a new identity (new browser profile, reinstall): accept it,
-        // and let the engine flag the change to the user.
-        await mgr.acceptIdentity(from.user, newKey);
-        await forgetPeerDeviceList(vault, from.user);
-        const r = await mgr.decrypt(addr, bytes);
-        return { plaintext: r.plaintext, identityKey: toBase64(r.identityKey) };
+        // Anything that is not a protocol refusal (IndexedDB, quota, a locked vault) is a local
+        // failure: rethrown, so the engine leaves the envelope in the mailbox.
+        if (!isCryptoError(e) || LOCAL_FAILURES.has(e.code)) throw e;
+        if (e.code === 'E2E_DUPLICATE_MESSAGE') return { ok: false, reason: 'duplicate' };
+        const newKey = e.code === 'E2E_UNTRUSTED_IDENTITY' ? e.details?.identityKey : undefined;
+        if (newKey instanceof Uint8Array) {
+          const own = (await store.getLocalDevice())?.userId === from.user;
+          return { ok: false, reason: 'identity-changed', identityKey: toBase64(newKey), own };
+        }
+        return { ok: false, reason: 'undecryptable' };
       }
     },
 
@@ -143,6 +160,27 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       const local = side(myUserId, me.publicKey);
       const remote = side(peerUserId, fromBase64(peerIdentityKey));
       return { digits: safetyNumber(local, remote), qrPayload: toBase64(qrPayload(local, remote)) };
+    },
+
+    async localDevice() {
+      const { store } = await ctx();
+      const [id, dev] = await Promise.all([store.getIdentity(), store.getLocalDevice()]);
+      return id && dev ? { userId: dev.userId, deviceId: dev.deviceId } : null;
+    },
+
+    async renewDevice(userId, deviceId, deviceList: SignedDeviceList, now, oneTimePrekeys) {
+      const { store, vault } = await ctx();
+      await forgetAllSessions(vault);
+      fresh.clear();
+      bound = null; // the session manager caches nothing we keep, but start it over on the new device
+      return generateDeviceKeys(await prims, store, {
+        userId,
+        deviceId,
+        randomBytes: defaultRandomBytes,
+        now: () => now,
+        oneTimePrekeys,
+        deviceList,
+      });
     },
 
     async exportIdentity() {
@@ -163,6 +201,7 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       await verifyDeviceList(p, userId, publicKey, deviceList);
       if (!deviceList.devices.includes(deviceId)) throw new Error('The device list does not name this device');
       await store.saveIdentity({ seed, publicKey });
+      // generateDeviceKeys records the handed list as our own (libs/crypto own-device-list.ts).
       return generateDeviceKeys(p, store, {
         userId,
         deviceId,
@@ -175,12 +214,13 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
 
     async ownDeviceList(bundle: UserBundle) {
       const { store } = await ctx();
+      const p = await prims;
       const me = await store.getIdentity();
       if (!me) throw new Error('no identity');
       if (bundle.identityKey !== toBase64(me.publicKey)) {
         throw new Error('The key directory shows another identity for this account');
       }
-      const c = await verifyDeviceList(await prims, bundle.userId, me.publicKey, bundle.deviceList);
+      const c = await verifyDeviceList(p, bundle.userId, me.publicKey, bundle.deviceList);
       return { version: c.version, devices: c.devices };
     },
 
@@ -189,6 +229,12 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       const me = await store.getIdentity();
       if (!me) throw new Error('no identity');
       return signDeviceList(await prims, me, { userId, version, devices, issuedAt: now });
+    },
+
+    async recordOwnDeviceList(list: SignedDeviceList) {
+      const { store } = await ctx();
+      // Checked against our identity and our list history: a stale or forked list is refused.
+      await acceptOwnDeviceList(await prims, store, list);
     },
 
     async checkPayload(myUserId, peerUserId, peerIdentityKey, payload) {

@@ -16,6 +16,8 @@ import type {
   UserBundle,
   UserProfile,
 } from '@hush/protocol';
+import type { ChatMessage, Conversation } from '../core/model.js';
+import type { IdentityStatus } from '../core/trust.js';
 import type { ConnectionState } from './types.js';
 
 /**
@@ -76,23 +78,40 @@ export interface CryptoPort {
   createDevice(userId: string, deviceId: string, now: number, oneTimePrekeys: number): Promise<PublishKeysBody>;
   generatePrekeys(n: number): Promise<OneTimePrekey[]>;
   /**
-   * Verifies a bundle (identity signatures over device keys, prekeys and the device list) and
-   * starts sessions with devices we have none with. Throws when the bundle fails verification.
+   * Verifies a bundle (identity signatures over device keys, prekeys and the device list) and,
+   * unless the identity key changed, prepares sessions with devices we have none with. Throws when
+   * the bundle fails verification. A changed identity key is reported (`status: 'changed'`), never
+   * trusted here: the engine asks the trust policy (core/trust.ts) and calls acceptIdentity.
    */
-  acceptBundle(bundle: UserBundle, now: number): Promise<{ identityKey: string; devices: string[] }>;
+  acceptBundle(bundle: UserBundle, now: number): Promise<BundleResult>;
+  /** Trusts a peer's new identity key (unverified) and forgets sessions and device lists made under the old one. */
+  acceptIdentity(userId: string, identityKey: string): Promise<void>;
   /** Devices of a user we hold sessions with (null: we never accepted a bundle for them). */
   knownDevices(userId: string): Promise<string[] | null>;
   encrypt(to: DeviceAddress, plaintext: Uint8Array): Promise<string>;
-  /** identityKey: the sender account's identity key (base64) when this message proved it (a session start). */
-  decrypt(
-    from: DeviceAddress,
-    body: string,
-    now: number,
-  ): Promise<{ plaintext: Uint8Array; identityKey: string | null }>;
+  /**
+   * Resolves with the plaintext, or with the reason the envelope itself cannot be decrypted (proven
+   * about the message, so it may be acked). Rejects only on a local failure (storage, quota): the
+   * envelope must then stay in the mailbox.
+   */
+  decrypt(from: DeviceAddress, body: string, now: number): Promise<DecryptOutcome>;
   safety(myUserId: string, peerUserId: string, peerIdentityKey: string): Promise<{ digits: string; qrPayload: string }>;
   /** True when a scanned/pasted payload proves the same pair of identity keys as ours. */
   checkPayload(myUserId: string, peerUserId: string, peerIdentityKey: string, payload: string): Promise<boolean>;
   // --- linking (engine/devices.ts) ---
+  /** The account and device this browser holds keys for (null: none). */
+  localDevice(): Promise<{ userId: string; deviceId: string } | null>;
+  /**
+   * This browser holds the account identity but signed in again as a new device (an expired
+   * session): new device keys under the same identity, old sessions dropped.
+   */
+  renewDevice(
+    userId: string,
+    deviceId: string,
+    deviceList: SignedDeviceList,
+    now: number,
+    oneTimePrekeys: number,
+  ): Promise<PublishKeysBody>;
   /** This device's identity key pair, base64, to move to a device being linked. */
   exportIdentity(): Promise<{ seed: string; publicKey: string }>;
   /** Takes the account identity moved over from another device and makes this device's keys under it. */
@@ -108,4 +127,95 @@ export interface CryptoPort {
   ownDeviceList(bundle: UserBundle): Promise<{ version: number; devices: string[] }>;
   /** Signs a device list of the account with our identity key. */
   signDeviceList(userId: string, version: number, devices: string[], now: number): Promise<SignedDeviceList>;
+  /** Records a list of our account that keydir accepted, in our device-list history. */
+  recordOwnDeviceList(list: SignedDeviceList): Promise<void>;
+  /** New device: a fresh ephemeral key and channel for "Link this device" (libs/crypto provisioning). */
+  linkStart(userId: string): Promise<LinkStart>;
+  /**
+   * Approving device: opens the channel a link code names (refused unless it is `userId`'s);
+   * `first` rides sealed in the opening.
+   */
+  linkJoin(code: string, first: Uint8Array, userId: string): Promise<LinkJoin>;
+}
+
+/** One end of a provisioning channel; bodies are base64 as the relay carries them. */
+export interface LinkCipher {
+  /** The digits both screens show. */
+  readonly code: string;
+  seal(plaintext: Uint8Array): string;
+  /** Throws unless `body` is the other side's next message, unaltered. */
+  open(body: string): Uint8Array;
+  destroy(): void;
+}
+export interface LinkStart {
+  /** The link code (QR code and text). */
+  code: string;
+  channel: string;
+  /** Takes the approving device's opening message: the channel and its first plaintext. */
+  accept(opening: string): Promise<{ cipher: LinkCipher; first: Uint8Array }>;
+}
+export interface LinkJoin {
+  /** The account the code belongs to. */
+  userId: string;
+  channel: string;
+  cipher: LinkCipher;
+  /** The opening message to relay to the new device. */
+  opening: string;
+}
+
+export interface BundleResult {
+  /** The bundle's identity key (base64). */
+  identityKey: string;
+  status: IdentityStatus;
+  devices: string[];
+}
+
+export type DecryptOutcome =
+  | {
+      ok: true;
+      plaintext: Uint8Array;
+      /** The sender account's identity key (base64) when this message proved it (a session start). */
+      identityKey: string | null;
+    }
+  | {
+      ok: false;
+      /**
+       * duplicate: already decrypted once (a redelivery); undecryptable: forged, corrupted or its
+       * keys are gone; identity-changed: a session start under an identity key we do not trust yet.
+       */
+      reason: 'duplicate' | 'undecryptable' | 'identity-changed';
+      /** For identity-changed: the new key (base64); own is true when it claims our own account. */
+      identityKey?: string;
+      own?: boolean;
+    };
+
+/**
+ * The local history (conversations, messages, this device's session record), encrypted at rest by
+ * the vault (store/vault.ts) that implements it through adapters/vault-history.ts.
+ */
+export interface HistoryPort {
+  /** An app-lock passphrase protects the store. */
+  readonly hasLock: boolean;
+  getSession(): Promise<Session | undefined>;
+  putSession(s: Session): Promise<void>;
+  deleteSession(): Promise<void>;
+  /** Whose history this store holds (kept when a session expires, so nobody else sees it). */
+  getOwner(): Promise<string | undefined>;
+  putOwner(userId: string): Promise<void>;
+  conversations(): Promise<Conversation[]>;
+  messages(peer: string): Promise<ChatMessage[]>;
+  putConversation(c: Conversation): Promise<void>;
+  putMessage(m: ChatMessage): Promise<void>;
+  /** Deletes everything, keys and sessions included (sign-out). */
+  wipe(): Promise<void>;
+  /** Re-encrypts every record under a passphrase-derived key (or back under the stored key). */
+  setLock(passphrase: string): Promise<void>;
+  removeLock(): Promise<void>;
+}
+
+/** Time and timers, injected so tests run on fake time. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
 }

@@ -1,3 +1,4 @@
+import { MIN_PASSPHRASE_CHARS } from '../core/limits.js';
 import type { RecordStore } from './records.js';
 import { deserialize, serialize } from './serial.js';
 
@@ -20,8 +21,8 @@ const VAULT_KEY = 'vault';
 export const LOCK_RECORD = '!lock';
 /** OWASP's 2023 recommendation for PBKDF2-HMAC-SHA-256 (WebCrypto has no Argon2). */
 export const PBKDF2_ITERATIONS = 600_000;
-/** An app-lock passphrase shorter than this is refused (it only guards a stolen disk image, but still). */
-export const MIN_PASSPHRASE_CHARS = 8;
+export { MIN_PASSPHRASE_CHARS };
+
 const SALT_BYTES = 16;
 const IV_BYTES = 12;
 const enc = new TextEncoder();

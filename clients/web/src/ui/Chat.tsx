@@ -1,15 +1,15 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { b64Bytes } from '../core/b64.js';
-import { MAX_TEXT_CHARS } from '../core/content.js';
 import {
+  b64Bytes,
   type ChatMessage,
   type Conversation,
   encryptionStatus,
   formatLastSeen,
   formatTime,
+  MAX_TEXT_CHARS,
   type Tick,
   type WireRecord,
-} from '../core/model.js';
+} from '../engine/index.js';
 import { DeviceNoticeBanner } from './Devices.js';
 import { useActions, useAppState, useNow } from './hooks.js';
 

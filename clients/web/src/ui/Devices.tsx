@@ -1,8 +1,6 @@
 import { createContext } from 'preact';
 import { useContext, useEffect, useRef, useState } from 'preact/hooks';
-import type { Conversation } from '../core/model.js';
-import { formatLastSeen } from '../core/model.js';
-import type { Devices, DevicesView } from '../engine/devices.js';
+import { type Conversation, type Devices, type DevicesView, formatLastSeen } from '../engine/index.js';
 import { useActions, useAppState, useNow } from './hooks.js';
 import { groupCode, LinkProgress } from './Link.js';
 import { Scanner } from './Verify.js';

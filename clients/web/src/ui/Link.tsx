@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { LinkState } from '../engine/devices.js';
+import type { LinkState } from '../engine/index.js';
 import { useDevicesView } from './Devices.js';
 import { useActions, useAppState } from './hooks.js';
 import { Qr } from './Qr.js';

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { MIN_PASSPHRASE_CHARS } from '../store/vault.js';
+import { MIN_PASSPHRASE_CHARS } from '../engine/index.js';
 import { useActions, useAppState } from './hooks.js';
 
 /** The lock screen: the local store is encrypted under a key derived from this passphrase. */

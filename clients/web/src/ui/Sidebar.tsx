@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { encryptionStatus, formatTime } from '../core/model.js';
+import { encryptionStatus, formatTime } from '../engine/index.js';
 import { useActions, useAppState, useNow } from './hooks.js';
 import { AppLockSettings } from './Lock.js';
 import { currentTheme, setTheme } from './theme.js';

@@ -1,7 +1,7 @@
 import jsQR from 'jsqr';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { encryptionStatus, groupSafetyNumber } from '../core/model.js';
-import type { SafetyInfo } from '../engine/types.js';
+import type { SafetyInfo } from '../engine/index.js';
+import { encryptionStatus, groupSafetyNumber } from '../engine/index.js';
 import { useActions, useAppState } from './hooks.js';
 import { Qr } from './Qr.js';
 

@@ -1,7 +1,6 @@
 import { createContext } from 'preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
-import type { StateStore } from '../engine/store.js';
-import type { Actions, AppState } from '../engine/types.js';
+import type { Actions, AppState, StateStore } from '../engine/index.js';
 
 export const StoreContext = createContext<StateStore | null>(null);
 export const ActionsContext = createContext<Actions | null>(null);

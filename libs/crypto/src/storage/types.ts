@@ -54,11 +54,30 @@ export interface TrustRecord {
   verified: boolean;
 }
 
-/** The newest device list we verified for a peer, to refuse a server replaying an older one. */
+/** One device-list version we verified (kept in PeerDeviceListRecord.history). */
+export interface DeviceListHistoryEntry {
+  version: number;
+  issuedAt: number;
+  /** Sorted. The same version with other devices or another issuedAt is a fork. */
+  devices: string[];
+}
+
+/**
+ * The newest signed device list we verified for an account (a peer's, or our own), with the
+ * versions seen before it. `version`/`devices`/`issuedAt` are the newest list; the optional fields
+ * are filled by this version of the library (records written by older ones lack them and are
+ * upgraded on the next list seen).
+ */
 export interface PeerDeviceListRecord {
   version: number;
   devices: string[];
   issuedAt: number;
+  /** Ed25519 signature of the newest list (our own list travels in prekey messages with it). */
+  signature?: Uint8Array;
+  /** The identity key that signed it; a record under another key belongs to a replaced identity. */
+  identityKey?: Uint8Array;
+  /** Versions seen, oldest first, the newest included, at most DEVICE_LIST_HISTORY. */
+  history?: DeviceListHistoryEntry[];
 }
 
 export interface CryptoStore {
@@ -88,6 +107,7 @@ export interface CryptoStore {
   getPeerIdentity(userId: string): Promise<TrustRecord | undefined>;
   savePeerIdentity(userId: string, record: TrustRecord): Promise<void>;
 
+  /** Newest signed device list (with history) per account, our own account included. */
   getPeerDeviceList(userId: string): Promise<PeerDeviceListRecord | undefined>;
   savePeerDeviceList(userId: string, record: PeerDeviceListRecord): Promise<void>;
 }

@@ -93,7 +93,8 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
       schema: { tags: ['users'], security: bearer, params: UsernameParams, response: { 200: UserProfile, ...errors } },
       preHandler: authenticate,
     },
-    (req) => rpc.call<UserProfile>(s.auth.lookup, { username: req.params.username }),
+    (req) =>
+      rpc.call<UserProfile>(s.auth.lookup, { username: req.params.username, caller: caller(req), clientAddr: req.ip }),
   );
   r.get(
     '/v1/users/:userId',

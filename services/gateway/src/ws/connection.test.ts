@@ -46,7 +46,7 @@ describe('the /ws handshake', () => {
     expect((await p.closed).code).toBe(CloseCodes.HELLO_TIMEOUT);
   });
 
-  it('closes with 4402 for an expired token', async () => {
+  it('closes with 4100 (refresh, then reconnect) for an expired token', async () => {
     const p = new WsProbe(h.wsUrl);
     await p.opened;
     p.send({ type: 'hello', token: await h.token(alice.user, alice.device, { iatOffset: -700, expSeconds: 600 }) });
@@ -199,7 +199,7 @@ describe('isolation between devices', () => {
     b2.close();
   });
 
-  it('closes the older socket with 4004 when the same device connects again', async () => {
+  it('closes the older socket with 4409 (terminal) when the same device connects again', async () => {
     const first = await connect(alice);
     const second = await connect(alice);
     expect((await first.closed).code).toBe(CloseCodes.REPLACED);

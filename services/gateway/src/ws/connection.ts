@@ -6,7 +6,7 @@ import {
   HushError,
   natsMsgId,
   type PresenceEntry,
-  type PresenceQueryResult,
+  type PresenceQueryReply,
   type SendFrame,
   type ServerFrame,
   type StoredEnvelope,
@@ -299,9 +299,9 @@ export class Connection {
 
   private async onPresenceSub(users: string[]): Promise<void> {
     const id = this.identity!;
-    let result: PresenceQueryResult;
+    let result: PresenceQueryReply;
     try {
-      result = await this.hub.rpc.call<PresenceQueryResult>(this.hub.s.presence.query, {
+      result = await this.hub.rpc.call<PresenceQueryReply>(this.hub.s.presence.query, {
         caller: { userId: id.userId, deviceId: id.deviceId },
         userIds: users,
       });
@@ -310,10 +310,14 @@ export class Connection {
       return;
     }
     if (this.state !== 'open') return; // closed while asking: nothing to follow
-    // Only users presence let us see are followed (presence is shared with contacts only).
+    // Live events are followed only for users who share presence with the caller (presence
+    // is shared with contacts only); the others get the query's "never seen" answer and nothing more.
+    const shared = new Set(Array.isArray(result.shared) ? result.shared : []);
     for (const entry of result.users) {
-      this.presenceUsers.add(entry.userId);
-      this.hub.follow(this, entry.userId);
+      if (shared.has(entry.userId)) {
+        this.presenceUsers.add(entry.userId);
+        this.hub.follow(this, entry.userId);
+      }
       this.sendPresence(entry);
     }
   }

@@ -1,7 +1,6 @@
 /**
- * In-memory twins of the gateway and the crypto library, for the engine's unit tests. The fake
- * "encryption" is a tagged base64 of the plaintext: these tests check the engine's rules
- * (outbox, receipts, dedupe, status), not cryptography (libs/crypto and the browser tests do).
+ * An in-memory twin of the gateway and key directory for the engine's unit tests: accounts,
+ * mailboxes with acks, send dedupe by id, GW_UNKNOWN_RECIPIENT for unknown devices.
  */
 import {
   type AcceptedFrame,
@@ -14,8 +13,8 @@ import {
   type Session,
   type UserBundle,
 } from '@hush/protocol';
-import { fromB64, toB64 } from '../core/b64.js';
-import type { CryptoPort, DeviceAddress, Link, LinkHandlers, ServerApi } from './ports.js';
+import type { Link, LinkHandlers, ServerApi } from '../engine/ports.js';
+import { FakeClock } from './clock.js';
 
 interface Account {
   userId: string;
@@ -26,6 +25,7 @@ interface Account {
 }
 
 export class FakeHub {
+  constructor(readonly clock: FakeClock = new FakeClock()) {}
   readonly accounts = new Map<string, Account>();
   readonly mailboxes = new Map<string, DeliverFrame[]>();
   readonly links = new Map<string, FakeLink>();
@@ -36,9 +36,9 @@ export class FakeHub {
   prekeys = 100;
   /** When set, the hub stores frames but "loses" the accepted answer (a connection that drops after publishing). */
   loseAccepts = false;
-  /** Provisioning relay: channel -> side -> bodies (index + 1 is the relay sequence). */
+  /** Provisioning relay: `<userId>/<channel>` -> side -> bodies (index + 1 is the relay sequence). */
   readonly relay = new Map<string, { new: string[]; old: string[] }>();
-  /** Device names by device id (auth's device records). */
+  /** Signed-in devices (auth's device records) by device id. */
   readonly deviceNames = new Map<string, { userId: string; name: string; createdAt: number }>();
 
   byId(userId: string) {
@@ -82,6 +82,11 @@ export class FakeLink implements Link {
     this.online = false;
     this.h.onRevoked();
   }
+  /** The server closed the socket for good because the session cannot be refreshed. */
+  expire() {
+    this.online = false;
+    this.h.onExpired();
+  }
   push(f: DeliverFrame) {
     if (this.delivered.has(f.seq)) return;
     this.delivered.add(f.seq);
@@ -89,7 +94,7 @@ export class FakeLink implements Link {
   }
   async send(frame: SendFrame): Promise<AcceptedFrame> {
     if (!this.online) throw new Error('offline');
-    const ts = Date.now();
+    const ts = this.hub.clock.now();
     for (const e of frame.envelopes) {
       const acc = this.hub.byId(e.to.user);
       if (!acc?.devices.includes(e.to.device)) throw new HushError('GW_UNKNOWN_RECIPIENT');
@@ -159,14 +164,14 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
         };
         hub.accounts.set(c.username, a);
         session = mkSession(a, randomId(10));
-        hub.deviceNames.set(session.deviceId, { userId: a.userId, name: c.deviceName, createdAt: Date.now() });
+        hub.deviceNames.set(session.deviceId, { userId: a.userId, name: c.deviceName, createdAt: hub.clock.now() });
         return session;
       },
       async login(c) {
         const a = hub.accounts.get(c.username);
         if (!a || a.password !== c.password) throw new HushError('AUTH_BAD_CREDENTIALS');
         session = mkSession(a, randomId(10));
-        hub.deviceNames.set(session.deviceId, { userId: a.userId, name: c.deviceName, createdAt: Date.now() });
+        hub.deviceNames.set(session.deviceId, { userId: a.userId, name: c.deviceName, createdAt: hub.clock.now() });
         return session;
       },
       async logout() {},
@@ -243,8 +248,7 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
         hub.relay.set(`${me().userId}/${channel}`, c);
       },
       async linkPoll(channel, side, after) {
-        const c = hub.relay.get(`${me().userId}/${channel}`);
-        const list = c?.[side] ?? [];
+        const list = hub.relay.get(`${me().userId}/${channel}`)?.[side] ?? [];
         return { messages: list.slice(after).map((body, i) => ({ seq: after + i + 1, body })) };
       },
       connect(h: LinkHandlers) {
@@ -256,65 +260,4 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
       },
     };
   };
-}
-
-/** Per-browser fake crypto: knows its own identity and which peer devices it "has sessions" with. */
-export class FakeCrypto implements CryptoPort {
-  identity: string | null = null;
-  me: DeviceAddress | null = null;
-  readonly sessions = new Map<string, string[]>();
-  readonly seen = new Set<string>();
-
-  async hasDevice(userId: string, deviceId: string) {
-    return this.me?.user === userId && this.me.device === deviceId;
-  }
-  async createDevice(userId: string, deviceId: string): Promise<PublishKeysBody> {
-    this.me = { user: userId, device: deviceId };
-    this.identity = toB64(crypto.getRandomValues(new Uint8Array(32)));
-    return { identityKey: this.identity } as PublishKeysBody;
-  }
-  generated = 0;
-  async generatePrekeys(n: number) {
-    this.generated += n;
-    return Array.from({ length: n }, (_, i) => ({ keyId: i, publicKey: '', signature: '' }));
-  }
-  async acceptBundle(b: UserBundle) {
-    this.sessions.set(b.userId, b.deviceList.devices);
-    return { identityKey: b.identityKey, devices: b.deviceList.devices };
-  }
-  async knownDevices(userId: string) {
-    return this.sessions.get(userId) ?? null;
-  }
-  async encrypt(_to: DeviceAddress, pt: Uint8Array) {
-    return toB64(new TextEncoder().encode(JSON.stringify({ idk: this.identity, n: Math.random(), pt: toB64(pt) })));
-  }
-  async decrypt(_from: DeviceAddress, body: string) {
-    // Replays are refused, as the Double Ratchet does.
-    if (this.seen.has(body)) throw new Error('replay');
-    this.seen.add(body);
-    const o = JSON.parse(new TextDecoder().decode(fromB64(body))) as { idk: string; pt: string };
-    return { plaintext: fromB64(o.pt), identityKey: o.idk };
-  }
-  async safety(a: string, b: string, key: string) {
-    return { digits: '1'.repeat(60), qrPayload: `${[a, b].sort().join(':')}:${key}:${this.identity}` };
-  }
-  async checkPayload(a: string, b: string, key: string, payload: string) {
-    return payload === `${[a, b].sort().join(':')}:${this.identity}:${key}`;
-  }
-  async exportIdentity() {
-    if (!this.identity) throw new Error('no identity');
-    return { seed: this.identity, publicKey: this.identity };
-  }
-  async adoptIdentity(id: { seed: string; publicKey: string }, userId: string, deviceId: string) {
-    this.me = { user: userId, device: deviceId };
-    this.identity = id.publicKey;
-    return { identityKey: this.identity } as PublishKeysBody;
-  }
-  async ownDeviceList(b: UserBundle) {
-    if (b.identityKey !== this.identity) throw new Error('another identity');
-    return { version: b.deviceList.version, devices: b.deviceList.devices };
-  }
-  async signDeviceList(_userId: string, version: number, devices: string[], now: number) {
-    return { version, devices, issuedAt: now, signature: '' };
-  }
 }

@@ -1,0 +1,85 @@
+import type { Session } from '@hush/protocol';
+import type { ChatMessage, Conversation } from '../core/model.js';
+import type { HistoryPort } from '../engine/ports.js';
+import type { RecordStore } from '../store/records.js';
+import { Vault } from '../store/vault.js';
+
+/** Record names: ids only, never content (store/records.ts). */
+const K = {
+  session: 's:session',
+  owner: 's:owner',
+  conv: (peer: string) => `conv:${peer}`,
+  convPrefix: 'conv:',
+  msg: (peer: string, id: string) => `msg:${peer}:${id}`,
+  msgPrefix: (peer: string) => `msg:${peer}:`,
+};
+
+/** HistoryPort over the vault (AES-GCM at rest in IndexedDB). */
+export class VaultHistory implements HistoryPort {
+  constructor(readonly vault: Vault) {}
+  get hasLock(): boolean {
+    return this.vault.hasLock;
+  }
+  getSession() {
+    return this.vault.get<Session>(K.session);
+  }
+  putSession(s: Session) {
+    return this.vault.put(K.session, s);
+  }
+  deleteSession() {
+    return this.vault.delete(K.session);
+  }
+  getOwner() {
+    return this.vault.get<string>(K.owner);
+  }
+  putOwner(userId: string) {
+    return this.vault.put(K.owner, userId);
+  }
+  conversations() {
+    return this.vault.list<Conversation>(K.convPrefix);
+  }
+  messages(peer: string) {
+    return this.vault.list<ChatMessage>(K.msgPrefix(peer));
+  }
+  putConversation(c: Conversation) {
+    return this.vault.put(K.conv(c.peer), c);
+  }
+  putMessage(m: ChatMessage) {
+    return this.vault.put(K.msg(m.conv, m.id), m);
+  }
+  wipe() {
+    return this.vault.wipe();
+  }
+  setLock(passphrase: string) {
+    return this.vault.setLock(passphrase);
+  }
+  removeLock() {
+    return this.vault.removeLock();
+  }
+}
+
+/**
+ * The page's one record store and the vault currently open over it. Sign-out wipes the vault and
+ * opens a fresh one; the crypto adapter follows `current` so keys land in the same vault.
+ */
+export class VaultSlot {
+  current: VaultHistory | null = null;
+  constructor(private readonly records: RecordStore) {}
+  /** The open history, or null when an app lock must be opened first. */
+  async open(): Promise<VaultHistory | null> {
+    if (await Vault.isLocked(this.records)) return null;
+    return this.reopen();
+  }
+  async reopen(): Promise<VaultHistory> {
+    this.current = new VaultHistory(await Vault.open(this.records));
+    return this.current;
+  }
+  async unlock(passphrase: string): Promise<VaultHistory> {
+    this.current = new VaultHistory(await Vault.unlock(this.records, passphrase));
+    return this.current;
+  }
+  vault(): Vault {
+    if (!this.current) throw new Error('the store is locked');
+    return this.current.vault;
+  }
+}

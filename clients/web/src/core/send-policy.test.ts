@@ -1,0 +1,35 @@
+import { HushError } from '@hush/protocol';
+import { describe, expect, it } from 'vitest';
+import { classifyKeyFetchError, classifySendError, describe as sentence } from './send-policy.js';
+
+describe('send error classification', () => {
+  it('re-fetches keys when the gateway does not know a recipient device', () => {
+    expect(classifySendError(new HushError('GW_UNKNOWN_RECIPIENT'))).toBe('refetch-keys');
+  });
+  it('retries on network trouble, rate limits, expired tokens and server errors', () => {
+    expect(classifySendError(new Error('offline'))).toBe('retry');
+    expect(classifySendError(new TypeError('fetch failed'))).toBe('retry');
+    for (const code of ['GW_RATE_LIMITED', 'AUTH_TOKEN_EXPIRED', 'INTERNAL'] as const) {
+      const e = new HushError(code);
+      expect([e.status, classifySendError(e)]).toEqual([e.status, 'retry']);
+    }
+  });
+  it('fails a message the gateway refuses as malformed', () => {
+    const e = new HushError('VALIDATION_FAILED');
+    expect(e.status).toBe(400);
+    expect(classifySendError(e)).toBe('fail');
+  });
+});
+
+describe('key fetch error classification', () => {
+  it('retries what passes and turns the rest into "cannot encrypt"', () => {
+    expect(classifyKeyFetchError(new TypeError('fetch failed'))).toBe('retry');
+    expect(classifyKeyFetchError(new HushError('INTERNAL'))).toBe('retry');
+    expect(classifyKeyFetchError(new HushError('KEYS_NOT_FOUND'))).toBe('cannot-encrypt');
+    expect(classifyKeyFetchError(new Error('E2E_BAD_SIGNATURE'))).toBe('cannot-encrypt');
+  });
+  it('says what went wrong in a sentence', () => {
+    expect(sentence(new TypeError('x'))).toMatch(/Cannot reach the server/);
+    expect(sentence('?')).toBe('Something went wrong.');
+  });
+});

@@ -1,0 +1,70 @@
+import type { Session } from '@hush/protocol';
+import type { Clock, CryptoPort, HistoryPort, Link, ServerApi } from './ports.js';
+import { initialState, StateStore } from './store.js';
+import type { AppState } from './types.js';
+
+export interface EngineDeps {
+  /** null when the store is locked with a passphrase (unlockHistory opens it). */
+  history: HistoryPort | null;
+  unlockHistory?: (passphrase: string) => Promise<HistoryPort>;
+  /** Opens a fresh, empty history after sign-out wiped the old one. */
+  reopenHistory: () => Promise<HistoryPort>;
+  crypto: CryptoPort;
+  /** Makes the server API; `onSession` persists rotated tokens. */
+  server: (session: Session | null, onSession: (s: Session | null) => void) => ServerApi;
+  clock: Clock;
+  deviceName?: string;
+  /** Whether the user can see the page (read receipts are sent only then). */
+  isVisible?: () => boolean;
+}
+
+/**
+ * What the engine's parts share: the state the views read, the open history, the server API and
+ * socket of the signed-in session, one queue for everything that touches ratchet state (so sends
+ * and receives never interleave on a session), and a record of background work.
+ */
+export class EngineContext {
+  readonly store = new StateStore(initialState());
+  /** Until unlocked nothing touches the history (boot stops at the lock screen). */
+  history: HistoryPort;
+  api: ServerApi | null = null;
+  link: Link | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly tasks = new Set<Promise<unknown>>();
+
+  constructor(readonly deps: EngineDeps) {
+    this.history = deps.history as HistoryPort;
+  }
+
+  get state(): AppState {
+    return this.store.state;
+  }
+  get crypto(): CryptoPort {
+    return this.deps.crypto;
+  }
+  now(): number {
+    return this.deps.clock.now();
+  }
+
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Runs work nobody awaits (a presence refresh, a receipt); idle() waits for it. */
+  background(work: () => Promise<unknown>): void {
+    const p = work().catch((e: unknown) => console.warn('hush: background work failed', e));
+    this.tasks.add(p);
+    void p.finally(() => this.tasks.delete(p));
+  }
+
+  /** Resolves once no background work and no queued ratchet work is left (re-keying waits on it; so do tests). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const q = this.queue;
+      await Promise.allSettled([...this.tasks, q]);
+      if (this.tasks.size === 0 && q === this.queue) return;
+    }
+  }
+}

@@ -1,0 +1,157 @@
+import { HushError, normaliseUsername } from '@hush/protocol';
+import { type Conversation, encryptionStatus, markRead, newConversation } from '../core/model.js';
+import { describe } from '../core/send-policy.js';
+import type { EngineContext } from './context.js';
+import type { History } from './history.js';
+import type { PeerKeys } from './keys.js';
+import type { Signals } from './signals.js';
+
+/**
+ * Conversations: starting one, the one the user has open, read tracking (read receipts go only
+ * for messages the user could see) and contacts' presence.
+ */
+export class Conversations {
+  /** The conversation on screen, if any. */
+  private open: string | null = null;
+  /** Read receipts not yet sent (offline, or a send that failed), per peer. */
+  private readonly pendingReads = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly history: History,
+    private readonly keys: PeerKeys,
+    private readonly signals: Signals,
+  ) {}
+
+  isOpen(peer: string): boolean {
+    return this.open === peer;
+  }
+
+  async startChat(rawUsername: string): Promise<string | null> {
+    const { store } = this.ctx;
+    const me = this.ctx.state.me;
+    const api = this.ctx.api;
+    if (!me || !api) return null;
+    const username = normaliseUsername(rawUsername.trim());
+    if (!username) {
+      store.update({ notice: new HushError('AUTH_INVALID_USERNAME').message });
+      return null;
+    }
+    if (username === me.username) {
+      store.update({ notice: 'That is you. Pick someone else to talk to.' });
+      return null;
+    }
+    store.update({ busy: true, notice: null });
+    try {
+      const profile = await api.lookupUser(username);
+      await this.ensure(profile.userId, profile.username);
+      // Fetch keys now so the status is known before the first message.
+      await this.ctx.serial(() => this.keys.refreshBundle(profile.userId));
+      store.update({ busy: false });
+      return profile.userId;
+    } catch (e) {
+      store.update({ busy: false, notice: describe(e) });
+      return null;
+    }
+  }
+
+  /** The conversation with a peer, created (and the peer made a contact) on first contact. */
+  async ensure(peer: string, username?: string): Promise<Conversation> {
+    const existing = this.history.conv(peer);
+    if (existing) return existing;
+    let name = username;
+    if (!name) {
+      try {
+        name = (await this.ctx.api!.profile(peer)).username;
+      } catch {
+        name = peer;
+      }
+    }
+    const c = newConversation(peer, name, this.ctx.now());
+    await this.history.addConv(c);
+    // Share presence with people we talk to, and watch theirs.
+    const api = this.ctx.api;
+    if (api) this.ctx.background(() => api.addContact(peer).catch(() => undefined));
+    this.ctx.link?.subscribePresence([peer]);
+    this.ctx.background(() => this.refreshPresence([peer]));
+    return c;
+  }
+
+  openConversation(peer: string | null): void {
+    this.open = peer;
+    if (!peer) return;
+    this.ctx.background(() => this.readOpen());
+    // A red conversation may have been fixed since (keys published, a good bundle): look again.
+    const c = this.history.conv(peer);
+    if (c && encryptionStatus(c) === 'red' && this.ctx.api)
+      this.ctx.background(() => this.ctx.serial(() => this.keys.refreshBundle(peer)).catch(() => undefined));
+  }
+
+  visibilityChanged(): void {
+    if (this.open) this.ctx.background(() => this.readOpen());
+  }
+
+  /** Marks what the user can see in the open conversation as read and sends read receipts. */
+  async readOpen(): Promise<void> {
+    const peer = this.open;
+    const visible = this.ctx.deps.isVisible;
+    if (!peer || (visible && !visible())) return;
+    const r = markRead(this.history.messages(peer));
+    if (r.ids.length === 0) return;
+    const ids = new Set(r.ids);
+    await this.history.replaceMessages(
+      peer,
+      r.list,
+      r.list.filter((m) => ids.has(m.id)),
+    );
+    const c = this.history.conv(peer);
+    if (c) await this.history.saveConv({ ...c, unread: 0 });
+    const pend = this.pendingReads.get(peer) ?? new Set<string>();
+    for (const id of r.ids) pend.add(id);
+    this.pendingReads.set(peer, pend);
+    await this.flushReads();
+  }
+
+  async flushReads(): Promise<void> {
+    if (this.ctx.state.connection !== 'online') return;
+    for (const [peer, ids] of [...this.pendingReads]) {
+      this.pendingReads.delete(peer);
+      // `to` lets our own other devices mark the same messages read (read state sync).
+      const ok = await this.signals.sendControl(peer, { v: 1, t: 'receipt', kind: 'read', ids: [...ids], to: peer });
+      if (!ok) {
+        const again = this.pendingReads.get(peer) ?? new Set<string>();
+        for (const id of ids) again.add(id);
+        this.pendingReads.set(peer, again);
+      }
+    }
+  }
+
+  /** Back online: watch every contact's presence again. */
+  onOnline(): void {
+    const peers = this.ctx.state.conversations.map((c) => c.peer);
+    if (peers.length === 0) return;
+    this.ctx.link?.subscribePresence(peers);
+    this.ctx.background(() => this.refreshPresence(peers));
+  }
+
+  async refreshPresence(peers: string[]): Promise<void> {
+    const api = this.ctx.api;
+    if (!api) return;
+    try {
+      const entries = await api.presence(peers);
+      this.ctx.store.update((s) => {
+        const presence = { ...s.presence };
+        for (const e of entries) presence[e.userId] = { online: e.online, lastSeen: e.lastSeen };
+        return { presence };
+      });
+    } catch {
+      // presence is a nicety; the live presence frames still arrive
+    }
+  }
+
+  /** Sign-out: nothing is open, nothing pending. */
+  reset(): void {
+    this.open = null;
+    this.pendingReads.clear();
+  }
+}

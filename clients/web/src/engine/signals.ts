@@ -1,0 +1,83 @@
+import { type Content, newMessageId } from '../core/content.js';
+import { encryptionStatus } from '../core/model.js';
+import type { EngineContext } from './context.js';
+import type { History } from './history.js';
+import type { PeerKeys } from './keys.js';
+
+/** Re-send "typing" at most this often while the user keeps typing, and stop after this idle time. */
+export const TYPING_REFRESH_MS = 3_000;
+export const TYPING_IDLE_MS = 5_000;
+/** A peer's "typing" lapses after this long without a refresh (their stop message may be lost). */
+export const TYPING_SHOW_MS = 7_000;
+
+/**
+ * Control messages: receipts and typing, encrypted like any message (DESIGN §3.4) but neither
+ * stored nor queued: one that cannot go now is simply not sent.
+ */
+export class Signals {
+  private readonly typingSent = new Map<string, { on: boolean; at: number; idle?: unknown }>();
+  private readonly typingShown = new Map<string, unknown>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly history: History,
+    private readonly keys: PeerKeys,
+  ) {}
+
+  /** Sends a receipt or typing message now; false when it could not go. */
+  async sendControl(peer: string, content: Content): Promise<boolean> {
+    const link = this.ctx.link;
+    if (this.ctx.state.connection !== 'online' || !link) return false;
+    const c = this.history.conv(peer);
+    if (!c || encryptionStatus(c) === 'red') return false;
+    try {
+      const frame = await this.ctx.serial(() => this.keys.buildFrame(peer, newMessageId(), content));
+      if (typeof frame === 'string') return false;
+      await link.send(frame);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Our typing state for a peer (the composer calls this on each change). */
+  typing(peer: string, on: boolean): void {
+    const { clock } = this.ctx.deps;
+    const st = this.typingSent.get(peer) ?? { on: false, at: 0 };
+    if (st.idle !== undefined) clock.clearTimeout(st.idle);
+    st.idle = on ? clock.setTimeout(() => this.typing(peer, false), TYPING_IDLE_MS) : undefined;
+    const now = this.ctx.now();
+    const changed = st.on !== on;
+    const refresh = on && now - st.at >= TYPING_REFRESH_MS;
+    st.on = on;
+    if (changed || refresh) {
+      st.at = now;
+      this.ctx.background(() => this.sendControl(peer, { v: 1, t: 'typing', on }));
+    }
+    this.typingSent.set(peer, st);
+  }
+
+  /** The peer's typing state as their messages say (lapses by itself after TYPING_SHOW_MS). */
+  showTyping(peer: string, on: boolean): void {
+    const { clock } = this.ctx.deps;
+    const prev = this.typingShown.get(peer);
+    if (prev !== undefined) clock.clearTimeout(prev);
+    this.typingShown.delete(peer);
+    if (on)
+      this.typingShown.set(
+        peer,
+        clock.setTimeout(() => this.showTyping(peer, false), TYPING_SHOW_MS),
+      );
+    if (Boolean(this.ctx.state.typing[peer]) !== on)
+      this.ctx.store.update((s) => ({ typing: { ...s.typing, [peer]: on } }));
+  }
+
+  /** Forgets every timer (sign-out). */
+  reset(): void {
+    const { clock } = this.ctx.deps;
+    for (const st of this.typingSent.values()) if (st.idle !== undefined) clock.clearTimeout(st.idle);
+    for (const t of this.typingShown.values()) clock.clearTimeout(t);
+    this.typingSent.clear();
+    this.typingShown.clear();
+  }
+}

@@ -1,0 +1,112 @@
+import { createPrimitives } from '@hush/crypto';
+import type { PublishKeysBody, UserBundle } from '@hush/protocol';
+import { provisioningMethods } from '../adapters/provisioning.js';
+import { fromB64, toB64 } from '../core/b64.js';
+import type { BundleResult, CryptoPort, DecryptOutcome, DeviceAddress } from '../engine/ports.js';
+
+/*
+ * The fake "encryption" is a tagged base64 of the plaintext: the engine's tests check its rules
+ * (outbox, receipts, dedupe, status, trust), not cryptography (libs/crypto and the browser tests do).
+ */
+/**
+ * Per-browser fake crypto: knows its own identity, the identity it trusts for each peer (trust on
+ * first use, then explicit, as @hush/crypto) and which peer devices it "has sessions" with.
+ */
+export class FakeCrypto implements CryptoPort {
+  identity: string | null = null;
+  me: DeviceAddress | null = null;
+  readonly sessions = new Map<string, string[]>();
+  readonly trusted = new Map<string, string>();
+  readonly seen = new Set<string>();
+
+  async hasDevice(userId: string, deviceId: string) {
+    return this.me?.user === userId && this.me.device === deviceId;
+  }
+  async createDevice(userId: string, deviceId: string): Promise<PublishKeysBody> {
+    this.me = { user: userId, device: deviceId };
+    this.identity = toB64(crypto.getRandomValues(new Uint8Array(32)));
+    return { identityKey: this.identity } as PublishKeysBody;
+  }
+  generated = 0;
+  async generatePrekeys(n: number) {
+    this.generated += n;
+    return Array.from({ length: n }, (_, i) => ({ keyId: i, publicKey: '', signature: '' }));
+  }
+  async acceptBundle(b: UserBundle): Promise<BundleResult> {
+    const known = this.trusted.get(b.userId);
+    if (known !== undefined && known !== b.identityKey)
+      return { identityKey: b.identityKey, status: 'changed', devices: b.deviceList.devices };
+    this.trusted.set(b.userId, b.identityKey);
+    this.sessions.set(b.userId, b.deviceList.devices);
+    return { identityKey: b.identityKey, status: known ? 'known' : 'new', devices: b.deviceList.devices };
+  }
+  async acceptIdentity(userId: string, identityKey: string) {
+    this.trusted.set(userId, identityKey);
+    this.sessions.delete(userId);
+  }
+  async knownDevices(userId: string) {
+    return this.sessions.get(userId) ?? null;
+  }
+  async encrypt(_to: DeviceAddress, pt: Uint8Array) {
+    return toB64(new TextEncoder().encode(JSON.stringify({ idk: this.identity, n: Math.random(), pt: toB64(pt) })));
+  }
+  async decrypt(from: DeviceAddress, body: string): Promise<DecryptOutcome> {
+    // Replays are refused, as the Double Ratchet does.
+    if (this.seen.has(body)) return { ok: false, reason: 'duplicate' };
+    let o: { idk: string; pt: string };
+    try {
+      o = JSON.parse(new TextDecoder().decode(fromB64(body))) as { idk: string; pt: string };
+    } catch {
+      return { ok: false, reason: 'undecryptable' };
+    }
+    const own = from.user === this.me?.user;
+    const known = own ? this.identity : this.trusted.get(from.user);
+    if (known !== undefined && known !== o.idk)
+      return { ok: false, reason: 'identity-changed', identityKey: o.idk, own };
+    if (known === undefined) this.trusted.set(from.user, o.idk);
+    this.seen.add(body);
+    return { ok: true, plaintext: fromB64(o.pt), identityKey: o.idk };
+  }
+  async safety(a: string, b: string, key: string) {
+    return { digits: '1'.repeat(60), qrPayload: `${[a, b].sort().join(':')}:${key}:${this.identity}` };
+  }
+  async checkPayload(a: string, b: string, key: string, payload: string) {
+    return payload === `${[a, b].sort().join(':')}:${this.identity}:${key}`;
+  }
+  async localDevice() {
+    return this.me && this.identity ? { userId: this.me.user, deviceId: this.me.device } : null;
+  }
+  async renewDevice(userId: string, deviceId: string) {
+    this.me = { user: userId, device: deviceId };
+    this.sessions.clear();
+    return { identityKey: this.identity } as PublishKeysBody;
+  }
+  async exportIdentity() {
+    if (!this.identity) throw new Error('no identity');
+    return { seed: this.identity, publicKey: this.identity };
+  }
+  async adoptIdentity(id: { seed: string; publicKey: string }, userId: string, deviceId: string) {
+    this.me = { user: userId, device: deviceId };
+    this.identity = id.publicKey;
+    return { identityKey: this.identity } as PublishKeysBody;
+  }
+  async ownDeviceList(b: UserBundle) {
+    if (b.identityKey !== this.identity) throw new Error('another identity');
+    return { version: b.deviceList.version, devices: b.deviceList.devices };
+  }
+  async signDeviceList(_userId: string, version: number, devices: string[], now: number) {
+    return { version, devices, issuedAt: now, signature: '' };
+  }
+  // The provisioning cipher is the real one: the link flow's messages are what it seals.
+  private readonly provisioning = provisioningMethods(createPrimitives());
+  linkStart(userId: string) {
+    return this.provisioning.linkStart(userId);
+  }
+  linkJoin(code: string, first: Uint8Array, userId: string) {
+    return this.provisioning.linkJoin(code, first, userId);
+  }
+  readonly ownLists: number[] = [];
+  async recordOwnDeviceList(list: { version: number }) {
+    this.ownLists.push(list.version);
+  }
+}
