@@ -60,6 +60,23 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
   };
 
   const side = (stableId: string, identityKey: Uint8Array) => ({ stableId, identityKey });
+  /** This device's keys under the account identity and a given list (linking, renewal). */
+  const deviceKeysUnder = async (
+    store: VaultCryptoStore,
+    userId: string,
+    deviceId: string,
+    deviceList: SignedDeviceList,
+    now: number,
+    oneTimePrekeys: number,
+  ) =>
+    generateDeviceKeys(await prims, store, {
+      userId,
+      deviceId,
+      randomBytes: defaultRandomBytes,
+      now: () => now,
+      oneTimePrekeys,
+      deviceList,
+    });
 
   return {
     ...provisioningMethods(prims),
@@ -173,14 +190,7 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       await forgetAllSessions(vault);
       fresh.clear();
       bound = null; // the session manager caches nothing we keep, but start it over on the new device
-      return generateDeviceKeys(await prims, store, {
-        userId,
-        deviceId,
-        randomBytes: defaultRandomBytes,
-        now: () => now,
-        oneTimePrekeys,
-        deviceList,
-      });
+      return deviceKeysUnder(store, userId, deviceId, deviceList, now, oneTimePrekeys);
     },
 
     async exportIdentity() {
@@ -202,14 +212,7 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       if (!deviceList.devices.includes(deviceId)) throw new Error('The device list does not name this device');
       await store.saveIdentity({ seed, publicKey });
       // generateDeviceKeys records the handed list as our own (libs/crypto own-device-list.ts).
-      return generateDeviceKeys(p, store, {
-        userId,
-        deviceId,
-        randomBytes: defaultRandomBytes,
-        now: () => now,
-        oneTimePrekeys,
-        deviceList,
-      });
+      return deviceKeysUnder(store, userId, deviceId, deviceList, now, oneTimePrekeys);
     },
 
     async ownDeviceList(bundle: UserBundle) {
