@@ -185,4 +185,36 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
     expect(await alicePhone.page.getByRole('alert').textContent()).toContain('This device was signed out');
     expect(await alicePhone.page.locator('[data-testid="message"]').count()).toBe(0);
   });
+
+  it('never encrypts to a ghost device the server adds outside the signed device list', async () => {
+    const carol = await person(browser, url, `carol_${suffix}`);
+    await register(carol, PASSWORD);
+    // The key directory, as bob sees it, lies: carol's bundle gains a device her identity never listed.
+    await bob.context.route(/\/v1\/keys\/[a-z0-9]{10,32}$/, async (route) => {
+      const res = await route.fetch();
+      const bundle = await res.json();
+      if (bundle.devices?.length > 0) {
+        bundle.devices.push({ ...bundle.devices[0], deviceId: 'ghostdevice1' });
+      }
+      await route.fulfill({ response: res, json: bundle });
+    });
+    const sent: string[] = [];
+    bob.page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(String(f.payload))));
+    // A fresh page, so its socket (and every frame on it) is the one recorded above.
+    await bob.page.reload();
+    await bob.page.getByRole('button', { name: 'New chat', exact: true }).waitFor({ timeout: 30_000 });
+    await startChat(bob, carol.username);
+    await waitFor(
+      bob.page,
+      async () => (await bob.page.getByTestId('encryption-status').getAttribute('data-status')) === 'red',
+      'red status',
+    );
+    await bob.page.getByLabel('Message', { exact: true }).fill('for carol only');
+    expect(await bob.page.getByRole('button', { name: 'Send', exact: true }).isDisabled()).toBe(true);
+    await bob.page.getByLabel('Message', { exact: true }).press('Enter');
+    expect(sent.some((f) => f.includes('ghostdevice1'))).toBe(false);
+    expect(sent.some((f) => f.includes(`"type":"send"`))).toBe(false);
+    await bob.context.unroute(/\/v1\/keys\/[a-z0-9]{10,32}$/);
+    await carol.context.close();
+  });
 });
