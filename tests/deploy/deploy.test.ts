@@ -10,7 +10,8 @@ import { parse, parseAllDocuments } from 'yaml';
 // Specification's JSON Schema and against what `npm start` runs (scripts/start.ts spawns
 // services/<name>/src/main.ts under tsx with NATS_URL / REDIS_URL).
 const SERVICES = ['auth', 'keydir', 'presence', 'gateway'];
-const schemaPath = resolve(repoRoot, '..', 'shared', 'schemas', 'compose-spec.json');
+// The schema is vendored under tests/deploy/schemas/ (Apache-2.0, see its README).
+const schemaPath = resolve(repoRoot, 'tests', 'deploy', 'schemas', 'compose-spec.json');
 const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true });
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.

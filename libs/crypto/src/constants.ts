@@ -44,6 +44,16 @@ export const SIGNED_PREKEY_ROTATION_MS = 7 * 24 * 3600 * 1000;
  * in flight (offline recipient) can still be decrypted, then deleted for forward secrecy.
  */
 export const SIGNED_PREKEY_GRACE_MS = 30 * 24 * 3600 * 1000;
+/**
+ * Retry requests per (message, requesting device) a sender answers (WhatsApp retries a few times,
+ * then shows the message as failed). Each answer is a new X3DH session, so this bounds what a
+ * replayed or looping request costs; 5 covers a restore during recovery with room to spare.
+ */
+export const MAX_RETRY_ATTEMPTS = 5;
+/** A retry request older than this is refused: the sender no longer keeps the plaintext anyway. */
+export const RETRY_REQUEST_MAX_AGE_MS = 14 * 24 * 3600 * 1000;
+/** How far ahead of our clock a retry request may be dated (clocks of two devices differ). */
+export const RETRY_REQUEST_MAX_SKEW_MS = 24 * 3600 * 1000;
 /** Largest plaintext we pad and encrypt (64 KiB); bigger payloads go as encrypted attachments. */
 export const MAX_PLAINTEXT_BYTES = 64 * 1024;
 
@@ -54,8 +64,11 @@ export const XCHACHA_NONCE_BYTES = 24;
 export const AEAD_TAG_BYTES = 16;
 
 // ---- versions ----
-/** First byte of every encrypted message. */
-export const MESSAGE_VERSION = 1;
+/**
+ * First byte of every encrypted message. 2: random nonce on the wire, the sender's device list in
+ * prekey messages (version 1 derived the nonce from the message key; refused since).
+ */
+export const MESSAGE_VERSION = 2;
 /** Version of serialised session state. */
 export const SESSION_STATE_VERSION = 1;
 /** Safety-number format version (Signal's displayable fingerprint version). */
@@ -71,8 +84,8 @@ const enc = (s: string) => new TextEncoder().encode(s);
 export const LABEL_X3DH = enc('hush/x3dh/v1');
 /** Double Ratchet §5.2 KDF_RK info string. */
 export const LABEL_ROOT = enc('hush/ratchet-root/v1');
-/** Expands a message key into AEAD key + nonce (Double Ratchet §5.2 recommends HKDF here). */
-export const LABEL_MESSAGE_KEYS = enc('hush/message-keys/v1');
+/** Expands a message key into the AEAD key (Double Ratchet §5.2 recommends HKDF here). */
+export const LABEL_MESSAGE_KEY = enc('hush/message-key/v2');
 /** Double Ratchet §5.2 KDF_CK: HMAC(ck, 0x01) -> message key, HMAC(ck, 0x02) -> next chain key. */
 export const CHAIN_MESSAGE_KEY_INPUT = new Uint8Array([0x01]);
 export const CHAIN_NEXT_KEY_INPUT = new Uint8Array([0x02]);
@@ -81,5 +94,6 @@ export const LABEL_SIG_DEVICE_KEY = 'hush/sig/device-key/v1';
 export const LABEL_SIG_SIGNED_PREKEY = 'hush/sig/signed-prekey/v1';
 export const LABEL_SIG_ONE_TIME_PREKEY = 'hush/sig/one-time-prekey/v1';
 export const LABEL_SIG_DEVICE_LIST = 'hush/sig/device-list/v1';
+export const LABEL_SIG_RETRY_REQUEST = 'hush/sig/retry-request/v1';
 /** Prefix of the safety-number QR payload. */
 export const QR_MAGIC = enc('HUSHQR');

@@ -24,6 +24,10 @@ export const CryptoErrorCodes = {
   E2E_BAD_PADDING: 'The padding is malformed',
   E2E_NO_IDENTITY: 'This device has no identity or device keys yet',
   E2E_UNSUPPORTED: 'The platform lacks a required primitive',
+  E2E_GROUP_BAD_CREDENTIAL: "A group leaf is not bound to its account's identity key by a valid signed statement",
+  E2E_GROUP_NOT_MEMBER: 'The sender of a group message is not (or no longer) a member of the group',
+  E2E_GROUP_WRONG_EPOCH: 'A group handshake message is for another epoch than the current one',
+  E2E_GROUP_REJECTED: 'The MLS library refused a group message, key package or welcome',
 } as const;
 
 export type CryptoErrorCode = keyof typeof CryptoErrorCodes;

@@ -25,6 +25,7 @@ export { fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8 } from './encoding
 export { CryptoError, type CryptoErrorCode, CryptoErrorCodes, isCryptoError } from './errors.js';
 export {
   deviceKeyStatement,
+  expiredSignedPrekeys,
   type GenerateDeviceOptions,
   generateDeviceKeys,
   generateIdentity,
@@ -34,6 +35,7 @@ export {
   rotateSignedPrekey,
   signedPrekeyStatement,
 } from './keys.js';
+export * from './mls/index.js';
 export {
   acceptOwnDeviceList,
   addDeviceToList,
@@ -43,6 +45,7 @@ export {
   removeDeviceFromList,
 } from './own-device-list.js';
 export { pad, paddedLength, unpad } from './padding.js';
+export { maintainSignedPrekey, type SignedPrekeySchedule, signedPrekeySchedule } from './prekey-rotation.js';
 export {
   createPrimitives,
   defaultRandomBytes,
@@ -72,6 +75,13 @@ export {
 } from './provisioning.js';
 export type { RatchetLimits } from './ratchet/double-ratchet.js';
 export {
+  createRetryRequest,
+  isRetryableDecryptError,
+  isRetryRequest,
+  openRetryRequest,
+  type RetryRequest,
+} from './retry-request.js';
+export {
   compareQrPayload,
   formatSafetyNumber,
   type QrComparison,
@@ -85,6 +95,12 @@ export {
   MAX_SENDER_KEY_SKIPPED,
   type SenderKeyStore,
 } from './sender-keys.js';
-export { type DecryptResult, type SessionInfo, SessionManager, type SessionManagerOptions } from './session-cipher.js';
+export {
+  type DecryptResult,
+  type EncryptOptions,
+  type SessionInfo,
+  SessionManager,
+  type SessionManagerOptions,
+} from './session-cipher.js';
 export { MemoryStore } from './storage/memory.js';
 export type * from './storage/types.js';

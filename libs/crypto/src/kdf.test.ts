@@ -1,6 +1,6 @@
 /**
  * KDF and AEAD against published vectors: RFC 5869 (HKDF-SHA-256, embedded) and Wycheproof
- * hkdf_sha256, hmac_sha256, xchacha20_poly1305 (read from ../shared/vectors/wycheproof).
+ * hkdf_sha256, hmac_sha256, xchacha20_poly1305 (vendored in test/vectors/wycheproof).
  */
 import { describe, expect, it } from 'vitest';
 import { hex, loadWycheproof } from '../test/helpers.js';

@@ -8,10 +8,9 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import {
   CHAIN_MESSAGE_KEY_INPUT,
   CHAIN_NEXT_KEY_INPUT,
-  LABEL_MESSAGE_KEYS,
+  LABEL_MESSAGE_KEY,
   LABEL_ROOT,
   LABEL_X3DH,
-  XCHACHA_NONCE_BYTES,
 } from './constants.js';
 import { concat } from './encoding.js';
 
@@ -60,10 +59,10 @@ export function kdfChain(chainKey: Uint8Array): { chainKey: Uint8Array; messageK
 }
 
 /**
- * Double Ratchet §5.2 (ENCRYPT): expand the message key with HKDF into an AEAD key and a nonce.
- * Each message key is used once, so a derived nonce is safe and costs no wire bytes.
+ * Double Ratchet §5.2 (ENCRYPT): expand the message key with HKDF into the AEAD key. The nonce is
+ * random and travels in the header (not derived here): a message key used twice after a state
+ * rollback must not repeat (key, nonce) (PROTOCOL.md deviation 3).
  */
-export function messageKeys(messageKey: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
-  const out = hkdfSha256(messageKey, new Uint8Array(32), LABEL_MESSAGE_KEYS, 32 + XCHACHA_NONCE_BYTES);
-  return { key: out.slice(0, 32), nonce: out.slice(32) };
+export function messageKey(mk: Uint8Array): Uint8Array {
+  return hkdfSha256(mk, new Uint8Array(32), LABEL_MESSAGE_KEY, 32);
 }

@@ -166,8 +166,23 @@ export async function generateOneTimePrekeys(
 }
 
 /**
- * A new signed prekey (X3DH §4.2: replace it periodically). Earlier ones are kept for
- * SIGNED_PREKEY_GRACE_MS so in-flight prekey messages still decrypt, then deleted.
+ * Ids of signed prekeys whose grace period is over at `now`: each key except the newest was
+ * replaced when the next newer one was made, and is kept SIGNED_PREKEY_GRACE_MS after that (not
+ * after its own creation) so prekey messages made just before the rotation still decrypt.
+ */
+export function expiredSignedPrekeys(records: SignedPrekeyRecord[], now: number): number[] {
+  const sorted = [...records].sort((a, b) => a.createdAt - b.createdAt || a.keyId - b.keyId);
+  const out: number[] = [];
+  for (let i = 0; i + 1 < sorted.length; i++) {
+    if (sorted[i + 1]!.createdAt + SIGNED_PREKEY_GRACE_MS <= now) out.push(sorted[i]!.keyId);
+  }
+  return out;
+}
+
+/**
+ * A new signed prekey (X3DH §4.2: replace it periodically; when, see maintainSignedPrekey).
+ * Earlier ones are kept SIGNED_PREKEY_GRACE_MS after their replacement so in-flight prekey
+ * messages still decrypt, then deleted (forward secrecy for first messages).
  */
 export async function rotateSignedPrekey(
   prims: Primitives,
@@ -184,10 +199,8 @@ export async function rotateSignedPrekey(
     signedPrekeyStatement(device.userId, device.deviceId, keyId, createdAt, keyPair.publicKey),
   );
   const record: SignedPrekeyRecord = { keyId, keyPair, createdAt, signature };
-  for (const old of await store.listSignedPrekeys()) {
-    if (old.createdAt + SIGNED_PREKEY_GRACE_MS < createdAt) await store.removeSignedPrekey(old.keyId);
-  }
   await store.saveSignedPrekey(record);
+  for (const id of expiredSignedPrekeys(await store.listSignedPrekeys(), createdAt)) await store.removeSignedPrekey(id);
   await store.saveLocalDevice({ ...device, nextSignedPrekeyId: keyId + 1 });
   return { keyId, publicKey: toBase64(keyPair.publicKey), createdAt, signature: toBase64(signature) };
 }

@@ -8,10 +8,11 @@
  *
  * Distribution message: version(1)=1 ‖ type(1)=3 ‖ lp(groupId) ‖ chainId(u32) ‖ iteration(u32)
  *                       ‖ chainKey(32) ‖ signingKey(32)
- * Group message:        version(1)=1 ‖ type(1)=4 ‖ lp(groupId) ‖ chainId(u32) ‖ iteration(u32)
- *                       ‖ ciphertext+tag ‖ Ed25519 signature(64) over every preceding byte
- * The AEAD key and nonce come from the message key by HKDF ("hush/sender-key-message/v1"); the AEAD's
- * associated data is the header (every byte before the ciphertext).
+ * Group message:        version(1)=2 ‖ type(1)=4 ‖ lp(groupId) ‖ chainId(u32) ‖ iteration(u32)
+ *                       ‖ nonce(24) ‖ ciphertext+tag ‖ Ed25519 signature(64) over every preceding byte
+ * The AEAD key comes from the message key by HKDF ("hush/sender-key-message/v2"); the nonce is
+ * random (a restored chain state must not repeat key and nonce); the AEAD's associated data is the
+ * header with the nonce (every byte before the ciphertext).
  */
 import { aeadDecrypt, aeadEncrypt } from './aead.js';
 import { AEAD_TAG_BYTES, MAX_SKIP_PER_CHAIN, MESSAGE_VERSION, XCHACHA_NONCE_BYTES } from './constants.js';
@@ -24,7 +25,7 @@ import type { Address } from './storage/types.js';
 
 export const TYPE_SENDER_KEY_DISTRIBUTION = 3;
 export const TYPE_SENDER_KEY_MESSAGE = 4;
-const LABEL_SENDER_KEY_MESSAGE = new TextEncoder().encode('hush/sender-key-message/v1');
+const LABEL_SENDER_KEY_MESSAGE = new TextEncoder().encode('hush/sender-key-message/v2');
 /** Chains kept per (group, sender): messages sent just before a rotation still decrypt. */
 export const MAX_SENDER_KEY_CHAINS = 5;
 /** Skipped message keys kept per chain (out-of-order group messages). */
@@ -100,9 +101,8 @@ function parseHeader(
   return { groupId, chainId: dv.getUint32(4 + len), iteration: dv.getUint32(8 + len), end };
 }
 
-function messageKeys(mk: Uint8Array) {
-  const out = hkdfSha256(mk, new Uint8Array(32), LABEL_SENDER_KEY_MESSAGE, 32 + XCHACHA_NONCE_BYTES);
-  return { key: out.slice(0, 32), nonce: out.slice(32) };
+function groupMessageKey(mk: Uint8Array): Uint8Array {
+  return hkdfSha256(mk, new Uint8Array(32), LABEL_SENDER_KEY_MESSAGE, 32);
 }
 
 export class GroupCipher {
@@ -178,9 +178,16 @@ export class GroupCipher {
     return this.serial(async () => {
       const c = await this.own(groupId, false);
       const { chainKey, messageKey } = kdfChain(c.chainKey);
-      const head = header(TYPE_SENDER_KEY_MESSAGE, groupId, c.chainId, c.iteration);
-      const { key, nonce } = messageKeys(messageKey);
-      const body = concat(head, aeadEncrypt(key, nonce, pad(plaintext), head));
+      const head = concat(
+        header(TYPE_SENDER_KEY_MESSAGE, groupId, c.chainId, c.iteration),
+        this.opts.randomBytes(XCHACHA_NONCE_BYTES),
+      );
+      const key = groupMessageKey(messageKey);
+      const body = concat(
+        head,
+        aeadEncrypt(key, head.subarray(head.length - XCHACHA_NONCE_BYTES), pad(plaintext), head),
+      );
+      key.fill(0);
       const signature = await this.opts.primitives.ed25519Sign(
         { seed: c.signingSeed!, publicKey: c.signingPublic },
         body,
@@ -196,7 +203,8 @@ export class GroupCipher {
   decrypt(from: Address, message: Uint8Array): Promise<{ groupId: string; plaintext: Uint8Array }> {
     return this.serial(async () => {
       const h = parseHeader(message, TYPE_SENDER_KEY_MESSAGE);
-      if (message.length < h.end + AEAD_TAG_BYTES + 64) throw new CryptoError('E2E_BAD_MESSAGE');
+      const end = h.end + XCHACHA_NONCE_BYTES;
+      if (message.length < end + AEAD_TAG_BYTES + 64) throw new CryptoError('E2E_BAD_MESSAGE');
       const chains = fromJson(await this.opts.store.loadSenderKeys(h.groupId, from));
       const i = chains.findIndex((c) => c.chainId === h.chainId);
       if (i < 0) throw new CryptoError('E2E_SESSION_NOT_FOUND', 'No sender key for that chain');
@@ -221,8 +229,9 @@ export class GroupCipher {
         c.chainKey = s.chainKey;
         c.iteration = h.iteration + 1;
       }
-      const { key, nonce } = messageKeys(mk);
-      const plaintext = unpad(aeadDecrypt(key, nonce, body.subarray(h.end), body.subarray(0, h.end)));
+      const key = groupMessageKey(mk);
+      const plaintext = unpad(aeadDecrypt(key, body.subarray(h.end, end), body.subarray(end), body.subarray(0, end)));
+      key.fill(0);
       chains[i] = c;
       await this.opts.store.storeSenderKeys(h.groupId, from, toJson(chains));
       return { groupId: h.groupId, plaintext };

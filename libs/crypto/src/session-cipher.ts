@@ -1,19 +1,34 @@
 /**
  * Sessions per (user, device) pair, as in Sesame (§2-§3): encrypt to a device (running X3DH when
  * there is no session yet), decrypt from a device (creating a responder session from a prekey
- * message), several sessions per device with one active, and identity trust checks.
+ * message), several sessions per device with one active, identity trust checks, and the device-list
+ * check on every message (a device outside its account's newest signed list is refused both ways).
  *
- * Active-session rule (Sesame §3.1 picks "the most recently used"; we make it deterministic so
- * simultaneous initiation converges even when messages keep crossing): a session is *mutual* once
- * both sides are known to hold it (responder sessions at once; initiator sessions when the first
- * reply decrypts). The active session is the mutual one with the smallest id (its X3DH base key);
- * when none is mutual yet, the newest session we initiated.
+ * Active session (Sesame §3: the session a device last started, or last received an initiation
+ * in, is the one it sends in):
+ * - a session we initiate becomes active;
+ * - a session created by an authenticated prekey message becomes active — the peer started it
+ *   after losing state, restoring a backup or answering our retry request, so it is the one the
+ *   peer holds — except during simultaneous initiation: when our active session is one we initiated
+ *   and the peer has never answered, both sides keep the one with the smaller id (its X3DH base
+ *   key), so both make the same choice;
+ * - a normal message decrypting in an inactive session changes nothing (it was in flight before
+ *   the switch), so crossing messages cannot make the choice flip back and forth.
  */
 import type { VerifiedDevice } from './bundle.js';
 import { MAX_SESSIONS_PER_DEVICE } from './constants.js';
+import {
+  checkDeviceList,
+  commitDeviceList,
+  type DeviceListUpdate,
+  heldDeviceList,
+  requireListed,
+  requireListedDevice,
+} from './device-list-history.js';
 import { equalBytes, toHex } from './encoding.js';
 import { CryptoError, isCryptoError } from './errors.js';
 import { deviceKeyStatement } from './keys.js';
+import { ownDeviceList } from './own-device-list.js';
 import { pad, unpad } from './padding.js';
 import { isLowOrderX25519 } from './primitives/checks.js';
 import type { Now, Primitives, RandomBytes } from './primitives/types.js';
@@ -57,6 +72,19 @@ export interface DecryptResult {
   sessionId: string;
   /** True when this message created a new session (a prekey message). */
   newSession: boolean;
+  /**
+   * For a message that created a session: how the sender's signed device list it carried compares
+   * with the one held (`added` devices deserve a notice; our own account's too).
+   */
+  deviceList?: Pick<DeviceListUpdate, 'status' | 'version' | 'added' | 'removed'>;
+}
+
+export interface EncryptOptions {
+  /**
+   * Run X3DH with `bundle` even when a session exists, and make the new session active: the answer
+   * to a retry request (the peer could not decrypt in the session we hold).
+   */
+  freshSession?: boolean;
 }
 
 export interface SessionInfo {
@@ -68,16 +96,15 @@ export interface SessionInfo {
 
 const addrKey = (a: Address) => `${a.userId}\u0000${a.deviceId}`;
 
-/** Puts the active session first (see the rule above) and drops the oldest beyond the limit. */
-function arrange(sessions: SessionState[]): SessionState[] {
-  const mutual = sessions.filter((s) => s.confirmed || s.role === 'responder');
-  let active: SessionState | undefined;
-  if (mutual.length > 0) active = mutual.reduce((a, b) => (b.id < a.id ? b : a));
-  else
-    active = sessions.reduce<SessionState | undefined>((a, b) => (!a || b.createdAt >= a.createdAt ? b : a), undefined);
-  const rest = sessions.filter((s) => s !== active).sort((a, b) => b.createdAt - a.createdAt);
-  const out = active ? [active, ...rest] : rest;
-  return out.slice(0, MAX_SESSIONS_PER_DEVICE);
+/** The active session is sessions[0]; the oldest inactive ones beyond the limit are dropped. */
+const trim = (sessions: SessionState[]) => sessions.slice(0, MAX_SESSIONS_PER_DEVICE);
+
+/** Sesame §3 with the simultaneous-initiation rule (see the file comment): where `fresh` goes. */
+function withReceivedSession(fresh: SessionState, others: SessionState[]): SessionState[] {
+  const active = others[0];
+  const simultaneous = active?.role === 'initiator' && active.pending !== null;
+  if (simultaneous && active.id < fresh.id) return trim([active, fresh, ...others.slice(1)]);
+  return trim([fresh, ...others]);
 }
 
 export class SessionManager {
@@ -139,24 +166,41 @@ export class SessionManager {
   /**
    * Trust on first use, then explicit: a key different from the one we know (or, for our own
    * account, from our own identity) is refused with E2E_UNTRUSTED_IDENTITY, never used silently.
+   * Returns the write that records a first-seen key, for the caller to run once the message or
+   * bundle is otherwise accepted (a refused message changes no state).
    */
-  private async checkTrust(userId: string, identityKey: Uint8Array, own: IdentityKeyPair, ownUserId: string) {
+  private async checkTrust(
+    userId: string,
+    identityKey: Uint8Array,
+    own: IdentityKeyPair,
+    ownUserId: string,
+  ): Promise<() => Promise<void>> {
+    const none = async () => {};
     if (userId === ownUserId) {
       if (!equalBytes(identityKey, own.publicKey)) {
         throw new CryptoError('E2E_UNTRUSTED_IDENTITY', 'A device claims our account with another identity key', {
           details: { userId, identityKey, previousIdentityKey: own.publicKey },
         });
       }
-      return;
+      return none;
     }
     const trusted = await this.store.getPeerIdentity(userId);
     if (!trusted) {
-      await this.store.savePeerIdentity(userId, { identityKey, firstSeen: this.now(), verified: false });
-    } else if (!equalBytes(trusted.identityKey, identityKey)) {
+      return () => this.store.savePeerIdentity(userId, { identityKey, firstSeen: this.now(), verified: false });
+    }
+    if (!equalBytes(trusted.identityKey, identityKey)) {
       throw new CryptoError('E2E_UNTRUSTED_IDENTITY', undefined, {
         details: { userId, identityKey, previousIdentityKey: trusted.identityKey },
       });
     }
+    return none;
+  }
+
+  /** The identity key we hold for an account (our own, or the trusted peer key), if any. */
+  private async knownIdentity(userId: string): Promise<Uint8Array | undefined> {
+    const { identity, device } = await this.local();
+    if (userId === device.userId) return identity.publicKey;
+    return (await this.store.getPeerIdentity(userId))?.identityKey;
   }
 
   /** True when we hold a session with that device. */
@@ -200,7 +244,7 @@ export class SessionManager {
         if (keep.length === 0) {
           this.cache.delete(addrKey({ userId, deviceId }));
           await this.store.deleteSessions({ userId, deviceId });
-        } else await this.save({ userId, deviceId }, { sessions: arrange(keep) });
+        } else await this.save({ userId, deviceId }, { sessions: keep });
       }
     });
   }
@@ -217,9 +261,17 @@ export class SessionManager {
 
   /**
    * Encrypts for one peer device. With no session, `bundle` (from verifyUserBundle) is required
-   * and X3DH runs; the first messages carry the prekey header until the peer answers.
+   * and X3DH runs; the first messages carry the prekey header (with our signed device list) until
+   * the peer answers. The device must be in its account's newest signed device list we hold
+   * (E2E_DEVICE_REMOVED, E2E_UNKNOWN_DEVICE, E2E_NO_DEVICE_LIST otherwise). The new session state
+   * is stored before the ciphertext is returned (commit before it leaves).
    */
-  encrypt(peer: Address, plaintext: Uint8Array, bundle?: VerifiedDevice): Promise<Uint8Array> {
+  encrypt(
+    peer: Address,
+    plaintext: Uint8Array,
+    bundle?: VerifiedDevice,
+    opts: EncryptOptions = {},
+  ): Promise<Uint8Array> {
     return this.serial(async () => {
       const { identity, device } = await this.local();
       if (bundle && (bundle.userId !== peer.userId || bundle.deviceId !== peer.deviceId)) {
@@ -227,11 +279,14 @@ export class SessionManager {
       }
       const set = await this.load(peer);
       let session = set.sessions[0];
-      if (bundle) await this.checkTrust(peer.userId, bundle.identityKey, identity, device.userId);
-      else if (session) await this.checkTrust(peer.userId, session.peerIdentityKey, identity, device.userId);
+      const peerIdentity = bundle?.identityKey ?? session?.peerIdentityKey;
+      if (!peerIdentity) throw new CryptoError('E2E_SESSION_NOT_FOUND');
+      await (await this.checkTrust(peer.userId, peerIdentity, identity, device.userId))();
+      await requireListedDevice(this.store, peer, peerIdentity);
       if (
         bundle &&
         (!session ||
+          opts.freshSession ||
           !equalBytes(session.peerIdentityKey, bundle.identityKey) ||
           !equalBytes(session.peerDeviceKey, bundle.deviceKey))
       ) {
@@ -244,18 +299,26 @@ export class SessionManager {
       }
       if (!session) throw new CryptoError('E2E_SESSION_NOT_FOUND');
       const work = cloneSession(session);
-      const prekey: PrekeyInfo | null = work.pending && {
-        identityKey: identity.publicKey,
-        deviceKey: device.deviceKey.publicKey,
-        deviceKeySignature: device.deviceKeySignature,
-        baseKey: work.pending.baseKey,
-        signedPrekeyId: work.pending.signedPrekeyId,
-        oneTimePrekeyId: work.pending.oneTimePrekeyId,
-      };
+      let prekey: PrekeyInfo | null = null;
+      if (work.pending) {
+        const deviceList = await ownDeviceList(this.store);
+        if (!deviceList) {
+          throw new CryptoError('E2E_NO_DEVICE_LIST', 'Our own device list is not stored: fetch our own keys first');
+        }
+        prekey = {
+          identityKey: identity.publicKey,
+          deviceKey: device.deviceKey.publicKey,
+          deviceKeySignature: device.deviceKeySignature,
+          baseKey: work.pending.baseKey,
+          signedPrekeyId: work.pending.signedPrekeyId,
+          oneTimePrekeyId: work.pending.oneTimePrekeyId,
+          deviceList,
+        };
+      }
       const body = this.padding ? pad(plaintext) : plaintext;
-      const out = ratchetEncrypt(work.ratchet, body, work.ad, prekey);
+      const out = ratchetEncrypt(work.ratchet, body, work.ad, prekey, this.randomBytes);
       set.sessions[set.sessions.indexOf(session)] = work;
-      await this.save(peer, { sessions: arrange(set.sessions) });
+      await this.save(peer, { sessions: trim(set.sessions) });
       return out;
     });
   }
@@ -309,7 +372,13 @@ export class SessionManager {
         if (!existing) return this.acceptPrekeyMessage(from, msg, msg.prekey, set);
         return this.decryptIn(from, msg, set, [existing]);
       }
-      if (set.sessions.length === 0) throw new CryptoError('E2E_SESSION_NOT_FOUND');
+      if (set.sessions.length === 0) {
+        // A removed device whose sessions were deleted is named as such, not as a lost session.
+        const known = await this.knownIdentity(from.userId);
+        const held = known && (await heldDeviceList(this.store, from.userId, known));
+        if (held) requireListed(held, from);
+        throw new CryptoError('E2E_SESSION_NOT_FOUND');
+      }
       return this.decryptIn(from, msg, set, set.sessions);
     });
   }
@@ -320,6 +389,8 @@ export class SessionManager {
     set: SessionSet,
     candidates: SessionState[],
   ): Promise<DecryptResult> {
+    // The sender must still be in its account's newest signed list (a removed device cannot send).
+    await requireListedDevice(this.store, from, candidates[0]!.peerIdentityKey);
     // Sessions that know this ratchet key first; the DH-ratchet path in the others after.
     const dh = toHex(msg.header.dh);
     const knows = (s: SessionState) =>
@@ -336,7 +407,8 @@ export class SessionManager {
         work.confirmed = true;
         work.pending = null; // the peer answered: stop sending the prekey header (X3DH §3.3)
         set.sessions[set.sessions.indexOf(session)] = work;
-        await this.save(from, { sessions: arrange(set.sessions) });
+        // Sesame §3: decrypting in an inactive session does not make it active (file comment).
+        await this.save(from, { sessions: set.sessions });
         return { plaintext, identityKey: work.peerIdentityKey, sessionId: work.id, newSession: false };
       } catch (e) {
         if (!isCryptoError(e)) throw e;
@@ -356,6 +428,15 @@ export class SessionManager {
   ): Promise<DecryptResult> {
     const { identity, device } = await this.local();
     if (isLowOrderX25519(pk.deviceKey) || isLowOrderX25519(pk.baseKey)) throw new CryptoError('E2E_LOW_ORDER_KEY');
+    // Membership first (before any DH): the list the sender carries may lag behind ours
+    // (allowOlder); the sender is checked against whichever is newer. Nothing is stored yet.
+    const plan = await checkDeviceList(this.prims, this.store, {
+      userId: from.userId,
+      identityKey: pk.identityKey,
+      list: pk.deviceList,
+      allowOlder: true,
+    });
+    requireListed(plan.record ?? (await heldDeviceList(this.store, from.userId, pk.identityKey)), from);
     const spk = await this.store.getSignedPrekey(pk.signedPrekeyId);
     if (!spk) throw new CryptoError('E2E_PREKEY_NOT_FOUND', `No signed prekey ${pk.signedPrekeyId}`);
     let opk = null;
@@ -393,14 +474,24 @@ export class SessionManager {
     };
     const body = await ratchetDecrypt(this.prims, this.randomBytes, session.ratchet, msg, session.ad, this.limits);
     const plaintext = this.padding ? unpad(body) : body;
-    // Only an authenticated message may change trust state or consume a prekey.
-    await this.checkTrust(from.userId, pk.identityKey, identity, device.userId);
+    // Only an authenticated message may change trust state, device lists or consume a prekey; and
+    // nothing is written unless every check passed.
+    const recordTrust = await this.checkTrust(from.userId, pk.identityKey, identity, device.userId);
     const kept = set.sessions.filter(
       (s) => equalBytes(s.peerDeviceKey, pk.deviceKey) && equalBytes(s.peerIdentityKey, pk.identityKey),
     );
-    await this.save(from, { sessions: arrange([session, ...kept]) });
+    await recordTrust();
+    await commitDeviceList(this.store, from.userId, plan);
+    await this.save(from, { sessions: withReceivedSession(session, kept) });
     // X3DH §3.4: delete the one-time prekey's private half once it has been used.
     if (opk) await this.store.removeOneTimePrekey(opk.keyId);
-    return { plaintext, identityKey: pk.identityKey, sessionId: session.id, newSession: true };
+    const { status, version, added, removed } = plan.update;
+    return {
+      plaintext,
+      identityKey: pk.identityKey,
+      sessionId: session.id,
+      newSession: true,
+      deviceList: { status, version, added, removed },
+    };
   }
 }

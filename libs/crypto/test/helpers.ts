@@ -18,7 +18,7 @@ import {
 } from '../src/index.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const wycheproofDir = path.resolve(repoRoot, '..', 'shared', 'vectors', 'wycheproof');
+export const wycheproofDir = path.resolve(repoRoot, 'libs', 'crypto', 'test', 'vectors', 'wycheproof');
 
 /** Deterministic randomness (SHA-256 in counter mode over a seed): reproducible tests. */
 export function seededRandom(seed: number | string): RandomBytes {
@@ -94,6 +94,8 @@ export async function makeDevice(
     limits?: SessionManagerOptions['limits'];
     identityFrom?: TestDevice;
     devices?: string[];
+    /** The account's signed list as handed over by the linking device (instead of `devices`). */
+    list?: PublishKeysBody['deviceList'];
     version?: number;
   } = {},
 ): Promise<TestDevice> {
@@ -104,14 +106,16 @@ export async function makeDevice(
     ? (await opts.identityFrom.store.getIdentity())!
     : await generateIdentity(prims, rng);
   await store.saveIdentity(identity);
-  const deviceList = opts.devices
-    ? await signDeviceList(prims, identity, {
-        userId,
-        version: opts.version ?? 1,
-        devices: opts.devices,
-        issuedAt: now(),
-      })
-    : undefined;
+  const deviceList = opts.list
+    ? opts.list
+    : opts.devices
+      ? await signDeviceList(prims, identity, {
+          userId,
+          version: opts.version ?? 1,
+          devices: opts.devices,
+          issuedAt: now(),
+        })
+      : undefined;
   const body = await generateDeviceKeys(prims, store, {
     userId,
     deviceId,
@@ -160,11 +164,11 @@ export interface WycheproofGroup {
   [k: string]: unknown;
 }
 
-/** Reads ../shared/vectors/wycheproof/<name>_test.json; fails loudly when the folder is missing. */
+/** Reads test/vectors/wycheproof/<name>_test.json (vendored, see its README); fails loudly when missing. */
 export function loadWycheproof(name: string): WycheproofGroup[] {
   const file = path.join(wycheproofDir, `${name}_test.json`);
   if (!existsSync(file)) {
-    throw new Error(`Wycheproof vectors not found at ${file}: put a copy of shared/ beside the repository`);
+    throw new Error(`Wycheproof vectors not found at ${file}`);
   }
   const j = JSON.parse(readFileSync(file, 'utf8')) as { testGroups: WycheproofGroup[]; numberOfTests: number };
   const n = j.testGroups.reduce((a, g) => a + g.tests.length, 0);
@@ -187,6 +191,10 @@ export async function stealState(d: TestDevice, peers: Address[]): Promise<Memor
   for (const p of peers) {
     const s = await d.store.loadSessions(p);
     if (s !== undefined) await copy.storeSessions(p, s);
+  }
+  for (const userId of new Set([d.address.userId, ...peers.map((p) => p.userId)])) {
+    const l = await d.store.getPeerDeviceList(userId);
+    if (l) await copy.savePeerDeviceList(userId, l);
   }
   return copy;
 }

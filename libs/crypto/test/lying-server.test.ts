@@ -209,9 +209,10 @@ describe('a lying key directory', () => {
     const forged = m1.slice();
     forged[2 + 32 + 5]! ^= 1; // the sender device key inside the prekey header
     await expect(bob.manager.decrypt(alice.address, forged)).rejects.toMatchObject({ code: 'E2E_BAD_SIGNATURE' });
-    // Claiming to come from another of Alice's devices fails too: the signature binds the device id.
+    // Claiming to come from another of Alice's devices fails too: her signed list does not name it
+    // (and the device-key signature binds the device id).
     await expect(bob.manager.decrypt({ userId: 'aliceuser01', deviceId: 'adev99' }, m1)).rejects.toMatchObject({
-      code: 'E2E_BAD_SIGNATURE',
+      code: 'E2E_UNKNOWN_DEVICE',
     });
     expect((await bob.manager.decrypt(alice.address, m1)).plaintext).toEqual(text('hi'));
   });

@@ -144,9 +144,12 @@ describe('session state', () => {
     const later = await c.manager.encrypt(b.address, text('delivered too late'), await bundleFor(c, keydir, b.address));
     await rotateSignedPrekey(prims, b.store, { randomBytes: b.rng, now: () => t0 + day });
     expect(str((await b.manager.decrypt(a.address, early)).plaintext)).toBe('sent before rotation');
-    // 30.5 days later the next rotation deletes prekey 1 (older than SIGNED_PREKEY_GRACE_MS), keeps 2.
+    // Prekey 1 was replaced on day 1: the rotation 31.5 days in (30 days after its replacement)
+    // deletes it, and keeps 2.
     await rotateSignedPrekey(prims, b.store, { randomBytes: b.rng, now: () => t0 + 30.5 * day });
-    expect((await b.store.listSignedPrekeys()).map((r) => r.keyId).sort()).toEqual([2, 3]);
+    expect((await b.store.listSignedPrekeys()).map((r) => r.keyId).sort()).toEqual([1, 2, 3]);
+    await rotateSignedPrekey(prims, b.store, { randomBytes: b.rng, now: () => t0 + 31.5 * day });
+    expect((await b.store.listSignedPrekeys()).map((r) => r.keyId).sort()).toEqual([2, 3, 4]);
     await expect(b.manager.decrypt(c.address, later)).rejects.toMatchObject({ code: 'E2E_PREKEY_NOT_FOUND' });
   });
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { aeadDecrypt } from '../src/aead.js';
 import { concat } from '../src/encoding.js';
 import { createPrimitives, fromBase64, SessionManager } from '../src/index.js';
-import { kdfChain, messageKeys } from '../src/kdf.js';
+import { kdfChain, messageKey } from '../src/kdf.js';
 import { parseMessage } from '../src/ratchet/message.js';
 import { deserializeSessionSet } from '../src/ratchet/state.js';
 import { Conversation } from './conversation.js';
@@ -25,9 +25,9 @@ function secretsIn(serialized: string): Uint8Array[] {
 function anyValueDecrypts(values: Uint8Array[], ad: Uint8Array, ct: Uint8Array): boolean {
   const msg = parseMessage(ct);
   const tryKey = (mk: Uint8Array) => {
-    const { key, nonce } = messageKeys(mk);
+    const key = messageKey(mk);
     try {
-      aeadDecrypt(key, nonce, msg.ciphertext, concat(ad, msg.headerBytes));
+      aeadDecrypt(key, msg.nonce, msg.ciphertext, concat(ad, msg.headerBytes));
       return true;
     } catch (e) {
       if ((e as { code?: string }).code !== 'E2E_DECRYPT_FAILED') throw e;

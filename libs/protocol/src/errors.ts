@@ -39,6 +39,18 @@ export const ErrorCodes = {
   KEYS_NOT_FOUND: { status: 404, retryable: false, message: 'No keys for that user' },
   KEYS_STALE_DEVICE_LIST: { status: 409, retryable: false, message: 'The device list version must increase' },
   KEYS_TOO_MANY_PREKEYS: { status: 400, retryable: false, message: 'Too many one-time prekeys' },
+  KEYS_NO_KEY_PACKAGE: { status: 404, retryable: false, message: 'That user has no MLS key package published' },
+  KEYS_TOO_MANY_KEY_PACKAGES: { status: 400, retryable: false, message: 'Too many MLS key packages' },
+  // groups (MLS routing; the server never sees group names or content)
+  GROUP_NOT_FOUND: { status: 404, retryable: false, message: 'No such group' },
+  GROUP_EXISTS: { status: 409, retryable: false, message: 'A group with that id exists' },
+  GROUP_NOT_MEMBER: { status: 403, retryable: false, message: 'This device is not a member of that group' },
+  GROUP_EPOCH_MISMATCH: {
+    status: 409,
+    retryable: false,
+    message: 'Another commit was accepted for that epoch: process it, then build the change again',
+  },
+  GROUP_TOO_LARGE: { status: 413, retryable: false, message: 'The group would have too many member devices' },
   KEYS_RATE_LIMITED: { status: 429, retryable: true, message: 'Too many key requests; try again later' },
   KEYS_IDENTITY_MISMATCH: {
     status: 409,
@@ -67,6 +79,11 @@ export const ErrorCodes = {
     message: 'The message could not be stored; retry with the same id',
   },
   GW_NOT_READY: { status: 503, retryable: true, message: 'The gateway is not ready' },
+  GW_ORIGIN_FORBIDDEN: {
+    status: 403,
+    retryable: false,
+    message: 'WebSocket connections are accepted only from the configured origins',
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,5 +1,6 @@
 export * from './auth.js';
 export * from './errors.js';
+export * from './groups.js';
 export * from './ids.js';
 export * from './keys.js';
 export * from './link.js';

@@ -34,6 +34,9 @@ export function subjects(prefix = '') {
       bundle: `${p}keydir.bundle`, // claims one one-time prekey per device
       deviceList: `${p}keydir.devicelist`,
       devices: `${p}keydir.devices`, // current device ids of a user (used by the gateway to check recipients)
+      keyPackagesUpload: `${p}keydir.kp.upload`, // MLS key packages (one-use + last resort)
+      keyPackagesClaim: `${p}keydir.kp.claim`, // claims one MLS key package per device of a user
+      keyPackagesCount: `${p}keydir.kp.count`,
     },
     presence: {
       query: `${p}presence.query`,
@@ -61,6 +64,9 @@ export function subjects(prefix = '') {
     linkAll: `${p}link.*.*.*`,
     mailbox: (userId: string, deviceId: string) => `${p}mbox.${userId}.${deviceId}`,
     mailboxAll: `${p}mbox.*.*`,
+    /** Group routing records (stream `<STREAM_NAME>_GROUPS`): one subject per group, commits ordered on it. */
+    group: (groupId: string) => `${p}grp.${groupId}`,
+    groupAll: `${p}grp.*`,
     /** Durable consumer name for a device's mailbox (one filter subject, nats-server 2.9). */
     consumerName: (userId: string, deviceId: string) => `dev_${userId}_${deviceId}`,
   } as const;

@@ -1,4 +1,5 @@
 import { type Static, Type as T } from '@sinclair/typebox';
+import type { GroupEnvelopeTag } from './groups.js';
 import { BASE64_PATTERN, MESSAGE_ID_PATTERN } from './ids.js';
 import { DeviceId, UserId } from './keys.js';
 
@@ -78,6 +79,8 @@ export interface DeliverFrame {
   /** Server time the gateway accepted the message (Unix ms). */
   ts: number;
   body: string;
+  /** Set for a group delivery (MLS message, commit or welcome of that group). */
+  group?: GroupEnvelopeTag;
 }
 export interface ErrorFrame {
   type: 'error';
@@ -137,6 +140,7 @@ export interface StoredEnvelope {
   from: { user: string; device: string };
   ts: number;
   body: string;
+  group?: GroupEnvelopeTag;
 }
 /**
  * JetStream dedupe is per stream, not per subject, so the Nats-Msg-Id is the message id scoped

@@ -21,10 +21,35 @@ export interface EndpointOptions<S extends TSchema, R> {
 }
 
 /**
+ * The slice of @nats-io/services' per-endpoint statistics that `$SRV.STATS` reports. The library
+ * counts a request and its time when its callback returns, and an error only when the callback
+ * throws synchronously: an async handler would show 0 ms and no errors. So the callback hands the
+ * request to `handle`, which awaits the handler and then adds its real duration and its failure
+ * here. Reached through the service's internal handler list (@nats-io/services 3.0.0-25, pinned).
+ */
+interface EndpointStats {
+  processing_time: number;
+  average_processing_time: number;
+  num_requests: number;
+  countError(err: Error): void;
+}
+
+function endpointStats(svc: Service, name: string): EndpointStats | undefined {
+  const handlers = (svc as unknown as { handlers?: { name: string; stats?: EndpointStats }[] }).handlers;
+  const stats = handlers?.find((h) => h.name === name)?.stats;
+  return stats && typeof stats.countError === 'function' ? stats : undefined;
+}
+
+/**
  * Adds a JSON request/reply endpoint to a NATS micro service. Every request is parsed and checked
  * against its schema before the handler runs; every reply is a ServiceReply, so a bad request gets
  * a clear error and never takes the service down. Logs carry the endpoint and the error code,
  * never the body (it may hold a password or a token).
+ *
+ * `$SRV.STATS` times each request until its reply is sent, and counts as errors the requests that
+ * failed on the service's side (an unexpected exception, or a HushError with a 5xx status such as
+ * UPSTREAM_UNAVAILABLE); refusals of bad input (4xx codes) are answers, not errors. `last_error`
+ * is the error code only, never a message that could carry request data.
  */
 export function addJsonEndpoint<S extends TSchema, R>(svc: Service, log: Logger, opts: EndpointOptions<S, R>): void {
   const check = TypeCompiler.Compile(opts.schema);
@@ -32,8 +57,9 @@ export function addJsonEndpoint<S extends TSchema, R>(svc: Service, log: Logger,
     if (typeof opts.invalidCode === 'function') return error ? opts.invalidCode(error) : 'VALIDATION_FAILED';
     return opts.invalidCode ?? 'VALIDATION_FAILED';
   };
-  const handle = async (msg: ServiceMsg) => {
+  const handle = async (msg: ServiceMsg): Promise<void> => {
     const started = Date.now();
+    let failure: string | undefined;
     let reply: unknown;
     try {
       if (msg.data.length > MAX_REQUEST_BYTES) throw new HushError('VALIDATION_FAILED', 'Request body too large');
@@ -51,12 +77,30 @@ export function addJsonEndpoint<S extends TSchema, R>(svc: Service, log: Logger,
       }
       reply = okReply(await opts.handler(body));
     } catch (e) {
-      if (!(e instanceof HushError)) log.error({ err: safeErr(e), endpoint: opts.name }, 'endpoint failed');
-      else log.debug({ endpoint: opts.name, code: e.code }, 'request refused');
+      if (!(e instanceof HushError)) {
+        log.error({ err: safeErr(e), endpoint: opts.name }, 'endpoint failed');
+        failure = 'INTERNAL';
+      } else {
+        log.debug({ endpoint: opts.name, code: e.code }, 'request refused');
+        if (e.status >= 500) failure = e.code;
+      }
       reply = errReply(e);
     }
     if (msg.reply) msg.respond(encodeJson(reply));
-    log.trace({ endpoint: opts.name, ms: Date.now() - started }, 'handled');
+    const ms = Date.now() - started;
+    log.trace({ endpoint: opts.name, ms }, 'handled');
+    const stats = statsOf();
+    if (stats) {
+      // The library already counted this request (with ~0 ms) when the callback returned.
+      stats.processing_time += ms * 1_000_000;
+      stats.average_processing_time = Math.round(stats.processing_time / Math.max(1, stats.num_requests));
+      if (failure) stats.countError(new Error(failure));
+    }
+  };
+  let stats: EndpointStats | undefined;
+  const statsOf = () => {
+    stats ??= endpointStats(svc, opts.name);
+    return stats;
   };
   svc.addEndpoint(opts.name, {
     subject: opts.subject,
@@ -65,7 +109,7 @@ export function addJsonEndpoint<S extends TSchema, R>(svc: Service, log: Logger,
         log.error({ err: safeErr(err), endpoint: opts.name }, 'endpoint subscription failed');
         return;
       }
-      void handle(msg);
+      handle(msg).catch((e: unknown) => log.error({ err: safeErr(e), endpoint: opts.name }, 'reply failed'));
     },
   });
 }

@@ -9,11 +9,19 @@ import websocket from '@fastify/websocket';
 import { type Caller, type CheckResult, ErrorCodes, HushError, subjects, type WireError } from '@hush/protocol';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { Ajv, type AnySchema } from 'ajv';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import helmetHeaders from 'helmet';
 import type { JSONWebKeySet } from 'jose';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
-import { ACK_WAIT_MS, HTTP_BODY_LIMIT, READY_PROBE_TIMEOUT_MS, WS_MAX_PAYLOAD } from './constants.js';
+import {
+  ACK_WAIT_MS,
+  HTTP_BODY_LIMIT,
+  HTTP_IDLE_TIMEOUT_MS,
+  READY_PROBE_TIMEOUT_MS,
+  WS_MAX_PAYLOAD,
+} from './constants.js';
 import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
 import { Health, Jwks, Ready } from './http/schemas.js';
@@ -24,6 +32,7 @@ import { ensureStream } from './stream.js';
 import { type JwksSource, TokenVerifier } from './tokens.js';
 import { Connection } from './ws/connection.js';
 import { Hub } from './ws/hub.js';
+import { WsTransport } from './ws/transport.js';
 
 export interface GatewayDeps {
   /** Connected NATS client; the caller owns it (main.ts drains it after app.close()). */
@@ -33,8 +42,8 @@ export interface GatewayDeps {
   /** Where the JWKS comes from; default: a NATS request to `auth.jwks`. */
   jwks?: JwksSource;
   /**
-   * Per-hello revocation check; default: `auth.check`. Revocation events cover sockets already
-   * open and HTTP calls on gateways that saw the event; this covers a gateway started later.
+   * Revocation check on every hello and every authenticated HTTP call; default: `auth.check`.
+   * Events close sockets already open; this covers a gateway started later or one that missed them.
    */
   checkDevice?: (caller: Caller) => Promise<void>;
   /** JetStream ack wait for mailbox consumers (tests shorten it for crash scenarios). */
@@ -55,11 +64,32 @@ const CSP = {
   scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
   styleSrc: ["'self'"],
   imgSrc: ["'self'", 'data:', 'blob:'],
-  connectSrc: ["'self'", 'ws:', 'wss:'],
+  // 'self' covers ws:/wss: to the page's own host and port (CSP Level 3 §6.7.2.8); a bare ws:
+  // or wss: would let injected script open sockets to any host.
+  connectSrc: ["'self'"],
   objectSrc: ["'none'"],
   baseUri: ["'none'"],
   frameAncestors: ["'none'"],
 };
+
+const strictAjv = new Ajv({
+  removeAdditional: false,
+  useDefaults: true,
+  coerceTypes: false,
+  allErrors: false,
+  strict: false,
+});
+const textAjv = new Ajv({
+  removeAdditional: false,
+  useDefaults: true,
+  coerceTypes: true,
+  allErrors: false,
+  strict: false,
+});
+
+const HELMET = { contentSecurityPolicy: { useDefaults: false, directives: CSP } };
+/** The same headers as @fastify/helmet, for answers given before routing (a malformed URL). */
+const securityHeaders = helmetHeaders(HELMET);
 
 /** Paths and fields that never reach a log line (tokens, passwords, bodies, payloads). */
 const REDACT = [
@@ -78,6 +108,32 @@ const REDACT = [
 export function createLogger(level: string, base: Record<string, unknown> = {}, dest?: DestinationStream): Logger {
   const opts = { level, base: { svc: 'gateway', ...base }, redact: { paths: REDACT, censor: '[redacted]' } };
   return dest ? pino(opts, dest) : pino(opts);
+}
+
+// One error envelope for every error: `{ error: { code, message } }` with a catalogued code.
+function sendError(err: FastifyError | HushError, req: FastifyRequest, reply: FastifyReply) {
+  let wire: WireError;
+  let status: number;
+  if (err instanceof HushError) {
+    wire = err.toWire();
+    status = err.status;
+    if (status >= 500) req.log.warn({ code: err.code, msg: err.message }, 'upstream error');
+  } else if ((err as FastifyError).validation) {
+    wire = { code: 'VALIDATION_FAILED', message: err.message.slice(0, 300) };
+    status = ErrorCodes.VALIDATION_FAILED.status;
+  } else if ((err as FastifyError).statusCode === 413) {
+    wire = { code: 'VALIDATION_FAILED', message: `The body is larger than ${HTTP_BODY_LIMIT} bytes` };
+    status = 413;
+  } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
+    // Bad JSON, wrong content type, a malformed URL and the like: the request is at fault.
+    wire = { code: 'VALIDATION_FAILED', message: err.message.slice(0, 300) };
+    status = ErrorCodes.VALIDATION_FAILED.status;
+  } else {
+    req.log.error({ err: err.message }, 'unhandled error');
+    wire = { code: 'INTERNAL', message: ErrorCodes.INTERNAL.message };
+    status = 500;
+  }
+  return reply.code(status).send({ error: wire });
 }
 
 const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Hush</title></head>
@@ -99,7 +155,21 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     trustProxy: config.trustProxy,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // A body trickled in byte by byte must not hold a socket forever (408 after the timeout).
+    requestTimeout: config.httpRequestTimeoutMs,
+    connectionTimeout: HTTP_IDLE_TIMEOUT_MS,
+    http: {
+      headersTimeout: config.httpRequestTimeoutMs,
+      // How often Node looks for requests over their timeout (its default, 30 s, would let a slow
+      // request live up to 30 s past its deadline).
+      connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(config.httpRequestTimeoutMs / 4))),
+    },
+    // Errors raised before routing (a malformed URL escape) get the same envelope and headers.
+    frameworkErrors: (err, req, reply) => {
+      securityHeaders(req.raw, reply.raw, () => undefined);
+      reply.header('x-request-id', req.id);
+      return sendError(err, req, reply);
+    },
   }) as unknown as FastifyInstance;
 
   const jwksSource: JwksSource =
@@ -111,6 +181,14 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
       throw new HushError('UPSTREAM_UNAVAILABLE', 'auth did not return a JWKS');
     });
   const verifier = new TokenVerifier(jwksSource, deps.now, { issuer: config.jwtIssuer, audience: config.jwtAudience });
+  // Asked on every hello and every authenticated HTTP call: a gateway that missed a revocation
+  // event (started later, or its subscription was down) must still refuse a signed-out device.
+  const checkDevice =
+    deps.checkDevice ??
+    (async (caller: Caller) => {
+      const r = await rpc.call<CheckResult>(s.auth.check, caller);
+      if (!r.active) throw new HushError('AUTH_DEVICE_REVOKED');
+    });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   await ensureStream(jsm, {
@@ -133,12 +211,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     buckets: new TokenBuckets(config.sendRate, config.sendBurst, deps.now),
     log: app.log,
     ackWaitMs: deps.ackWaitMs ?? ACK_WAIT_MS,
-    checkDevice:
-      deps.checkDevice ??
-      (async (caller: Caller) => {
-        const r = await rpc.call<CheckResult>(s.auth.check, caller);
-        if (!r.active) throw new HushError('AUTH_DEVICE_REVOKED');
-      }),
+    checkDevice,
   });
 
   // NATS connection state for /readyz (isClosed() alone misses a broker that is reconnecting).
@@ -156,37 +229,20 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     reply.header('x-request-id', req.id);
   });
 
-  app.setErrorHandler((err: FastifyError | HushError, req, reply) => {
-    let wire: WireError;
-    let status: number;
-    if (err instanceof HushError) {
-      wire = err.toWire();
-      status = err.status;
-      if (status >= 500) req.log.warn({ code: err.code, msg: err.message }, 'upstream error');
-    } else if ((err as FastifyError).validation) {
-      wire = { code: 'VALIDATION_FAILED', message: err.message.slice(0, 300) };
-      status = ErrorCodes.VALIDATION_FAILED.status;
-    } else if ((err as FastifyError).statusCode === 413) {
-      wire = { code: 'VALIDATION_FAILED', message: `The body is larger than ${HTTP_BODY_LIMIT} bytes` };
-      status = 413;
-    } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
-      // Bad JSON, wrong content type and the like: the request, not the server, is at fault.
-      wire = { code: 'VALIDATION_FAILED', message: err.message.slice(0, 300) };
-      status = ErrorCodes.VALIDATION_FAILED.status;
-    } else {
-      req.log.error({ err: err.message }, 'unhandled error');
-      wire = { code: 'INTERNAL', message: ErrorCodes.INTERNAL.message };
-      status = 500;
-    }
-    return reply.code(status).send({ error: wire });
-  });
+  app.setErrorHandler(sendError);
+  // Bodies are JSON and must have the schema's types exactly: `{"username":123456}` or
+  // `"keyId":"77"` is refused, as the WebSocket side refuses it. Query strings and path
+  // parameters are text by nature, so their integers are still read from digits.
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strictAjv : textAjv).compile(schema as AnySchema),
+  );
   app.setNotFoundHandler((req, reply) => {
     reply
       .code(404)
       .send({ error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.url.split('?')[0]}` } });
   });
 
-  await app.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: CSP } });
+  await app.register(helmet, HELMET);
   await app.register(cors, { origin: config.corsOrigins.length > 0 ? config.corsOrigins : false });
   await app.register(swagger, {
     openapi: {
@@ -234,16 +290,43 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/.well-known/jwks.json', { schema: { tags: ['auth'], response: { 200: Jwks } } }, () => jwksSource());
 
-  await app.register(async (scope) => httpRoutes(scope, { rpc, s, verifier }));
-  await app.register(async (scope) => linkRoutes(scope, { rpc, s, verifier, jsm, js, streamName: linkStream }));
+  await app.register(async (scope) => httpRoutes(scope, { rpc, s, verifier, checkDevice }));
+  await app.register(async (scope) =>
+    linkRoutes(scope, { rpc, s, verifier, checkDevice, jsm, js, streamName: linkStream }),
+  );
 
-  app.get('/ws', { websocket: true, schema: { hide: true } }, (socket, req) => {
-    new Connection(socket, hub, req.log);
+  // Browsers send Origin on every WebSocket upgrade and let any page open one: without this check
+  // a foreign page could drive a socket (cross-site WebSocket hijacking). Clients that are not
+  // browsers send none, and cannot be made to by another site.
+  const originAllowed = (req: FastifyRequest): boolean => {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    if (config.corsOrigins.includes(origin)) return true;
+    try {
+      return new URL(origin).host === req.host;
+    } catch {
+      return false; // "null" (sandboxed frames, file: pages) and garbage
+    }
+  };
+  const checkOrigin = async (req: FastifyRequest) => {
+    if (!originAllowed(req)) throw new HushError('GW_ORIGIN_FORBIDDEN');
+  };
+
+  app.get('/ws', { websocket: true, schema: { hide: true }, preValidation: checkOrigin }, (socket, req) => {
+    const transport = new WsTransport(socket);
+    const conn = new Connection(transport, hub, req.log);
+    transport.attach(conn, (e) => conn.socketError(e));
   });
 
   const index = join(config.webRoot, 'index.html');
   if (existsSync(index)) {
-    await app.register(fastifyStatic, { root: config.webRoot, prefix: '/', wildcard: true });
+    await app.register(fastifyStatic, {
+      root: config.webRoot,
+      prefix: '/',
+      wildcard: true,
+      // Source maps publish the client's sources and comments; development only.
+      allowedPath: (path) => config.serveSourceMaps || !path.endsWith('.map'),
+    });
   } else {
     app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html').send(PLACEHOLDER));
   }

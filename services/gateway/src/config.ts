@@ -8,7 +8,7 @@ import {
   LEASE_INTERVAL_MS,
   LEASE_TTL_MS,
 } from '@hush/protocol';
-import { HEARTBEAT_INTERVAL_MS } from './constants.js';
+import { HEARTBEAT_INTERVAL_MS, HTTP_REQUEST_TIMEOUT_MS } from './constants.js';
 
 /** Typed gateway configuration; `loadConfig(process.env)` fills it with safe local defaults. */
 export interface GatewayConfig {
@@ -37,6 +37,10 @@ export interface GatewayConfig {
   jwtAudience: string;
   /** Trust X-Forwarded-For (behind a reverse proxy) so clientAddr is the real client. */
   trustProxy: boolean;
+  /** A whole HTTP request (headers and body) must arrive within this; slower ones get 408. */
+  httpRequestTimeoutMs: number;
+  /** Serve the web client's `*.map` files (development only: they publish the sources). */
+  serveSourceMaps: boolean;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -86,6 +90,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     jwtIssuer: env.JWT_ISSUER || JWT_ISSUER,
     jwtAudience: env.JWT_AUDIENCE || JWT_AUDIENCE,
     trustProxy: env.TRUST_PROXY === '1' || env.TRUST_PROXY === 'true',
+    httpRequestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', HTTP_REQUEST_TIMEOUT_MS),
+    serveSourceMaps: env.SERVE_SOURCE_MAPS === '1' || env.SERVE_SOURCE_MAPS === 'true',
   };
 }
 

@@ -8,6 +8,14 @@ import { MAX_FRAME_BYTES } from '@hush/protocol';
 export const UPSTREAM_TIMEOUT_MS = 5_000;
 /** /readyz probes must be quick: a load balancer polls them. */
 export const READY_PROBE_TIMEOUT_MS = 1_000;
+/**
+ * A whole HTTP request must arrive within this (Node's requestTimeout; 408 after it): a client that
+ * trickles a body byte by byte would otherwise hold a socket and a parser forever. 256 KiB at a
+ * slow 64 kbit/s takes ~33 s; the largest real body (~40 KiB) needs a fraction of it.
+ */
+export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
+/** A connection with no traffic at all for this long is closed (Node's server.timeout). */
+export const HTTP_IDLE_TIMEOUT_MS = 60_000;
 /** HTTP bodies: the largest is PUT /v1/keys with 200 one-time prekeys (~40 KiB); 256 KiB leaves room. */
 export const HTTP_BODY_LIMIT = 256 * 1024;
 /**

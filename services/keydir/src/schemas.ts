@@ -1,8 +1,10 @@
 import {
   DeviceId,
+  MAX_KEY_PACKAGES_PER_UPLOAD,
   MAX_PREKEYS_PER_UPLOAD,
   PublishKeysBody,
   SignedDeviceList,
+  UploadKeyPackagesBody,
   UploadPrekeysBody,
   UserId,
 } from '@hush/protocol';
@@ -25,6 +27,11 @@ export const DeviceListRequestSchema = T.Object(
   { caller: Caller, deviceList: SignedDeviceList },
   { additionalProperties: false },
 );
+export const KeyPackageUploadSchema = T.Object(
+  { caller: Caller, body: UploadKeyPackagesBody },
+  { additionalProperties: false },
+);
+export const KeyPackageClaimSchema = T.Object({ caller: Caller, userId: UserId }, { additionalProperties: false });
 export const DevicesRequestSchema = T.Object({ userId: UserId }, { additionalProperties: false });
 
 /**
@@ -32,6 +39,9 @@ export const DevicesRequestSchema = T.Object({ userId: UserId }, { additionalPro
  * one-time prekeys in one upload is KEYS_TOO_MANY_PREKEYS; anything else is VALIDATION_FAILED.
  */
 export function keysInvalidCode(e: ValueError) {
+  if (/\/keyPackages$/.test(e.path) && Array.isArray(e.value) && e.value.length > MAX_KEY_PACKAGES_PER_UPLOAD) {
+    return 'KEYS_TOO_MANY_KEY_PACKAGES' as const;
+  }
   if (/\/oneTimePrekeys$/.test(e.path) && Array.isArray(e.value) && e.value.length > MAX_PREKEYS_PER_UPLOAD) {
     return 'KEYS_TOO_MANY_PREKEYS' as const;
   }

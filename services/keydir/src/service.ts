@@ -20,6 +20,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { KeydirConfig } from './config.js';
+import { addKeyPackageEndpoints, keyPackageKeys } from './key-packages.js';
 import { MailboxCleaner } from './mailboxes.js';
 import {
   BundleRequestSchema,
@@ -123,6 +124,7 @@ export async function startKeydir(deps: KeydirDeps, config: KeydirConfig): Promi
   const log = deps.log.child({ svc: 'keydir' });
   const subj = subjects(config.subjectPrefix);
   const keys = redisKeys(config.redisPrefix);
+  const kpKeys = keyPackageKeys(config.redisPrefix);
   const mailboxes = new MailboxCleaner(nc, subj, config.streamName, log);
 
   const withLock = async <T>(userId: string, fn: () => Promise<T>): Promise<T> => {
@@ -223,8 +225,15 @@ export async function startKeydir(deps: KeydirDeps, config: KeydirConfig): Promi
           .set(keys.device(userId, deviceId), JSON.stringify(record))
           .sadd(keys.devices(userId), deviceId);
         // Prekeys signed by an old identity are useless after a reset.
-        if (reset) m.del(keys.prekeys(userId, deviceId));
-        for (const d of removed) m.del(keys.device(userId, d), keys.prekeys(userId, d)).srem(keys.devices(userId), d);
+        if (reset)
+          m.del(keys.prekeys(userId, deviceId), kpKeys.list(userId, deviceId), kpKeys.lastResort(userId, deviceId));
+        for (const d of removed)
+          m.del(
+            keys.device(userId, d),
+            keys.prekeys(userId, d),
+            kpKeys.list(userId, d),
+            kpKeys.lastResort(userId, d),
+          ).srem(keys.devices(userId), d);
         await m.exec();
         const remaining = await appendPrekeys(userId, deviceId, k.oneTimePrekeys);
         return { reset, removed, listChanged, first: storedIdentity === null, remaining };
@@ -345,7 +354,13 @@ export async function startKeydir(deps: KeydirDeps, config: KeydirConfig): Promi
         }
         const gone = stored.devices.filter((d) => !deviceList.devices.includes(d));
         const m = redis.multi().set(keys.deviceList(userId), JSON.stringify(deviceList));
-        for (const d of gone) m.del(keys.device(userId, d), keys.prekeys(userId, d)).srem(keys.devices(userId), d);
+        for (const d of gone)
+          m.del(
+            keys.device(userId, d),
+            keys.prekeys(userId, d),
+            kpKeys.list(userId, d),
+            kpKeys.lastResort(userId, d),
+          ).srem(keys.devices(userId), d);
         await m.exec();
         return gone;
       });
@@ -361,6 +376,16 @@ export async function startKeydir(deps: KeydirDeps, config: KeydirConfig): Promi
     schema: DevicesRequestSchema,
     // One GET: the gateway asks this for every send to check recipients.
     handler: async ({ userId }): Promise<DevicesResult> => ({ devices: (await readList(userId))?.devices ?? [] }),
+  });
+
+  addKeyPackageEndpoints({
+    svc,
+    redis,
+    log,
+    subj,
+    config,
+    readList,
+    hasDevice: async (u, dev) => (await redis.exists(keys.device(u, dev))) === 1,
   });
 
   log.info({ subjectPrefix: config.subjectPrefix, stream: config.streamName }, 'keydir started');

@@ -108,9 +108,12 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       const { store } = await ctx();
       const p = await prims;
       const v = await verifyUserBundle(p, bundle, { userId: bundle.userId, store, now: () => now });
-      for (const [k] of fresh) if (k.startsWith(`${bundle.userId}/`)) fresh.delete(k);
-      // Devices under an identity we do not trust (yet) are not prepared for encryption.
-      if (v.identityStatus !== 'changed') for (const d of v.devices) fresh.set(akey(d.userId, d.deviceId), d);
+      // Devices under an identity we do not trust (yet) are not prepared for encryption, and
+      // leave what we had untouched.
+      if (v.identityStatus !== 'changed') {
+        for (const [k] of fresh) if (k.startsWith(`${bundle.userId}/`)) fresh.delete(k);
+        for (const d of v.devices) fresh.set(akey(d.userId, d.deviceId), d);
+      }
       return {
         identityKey: toBase64(v.identityKey),
         status: v.identityStatus,

@@ -47,6 +47,11 @@ export interface ChatMessage {
   n?: number;
   /** Why an outgoing message failed for good (shown beside it). */
   error?: string;
+  /**
+   * An incoming envelope that was proven undecryptable (forged, corrupted, or its keys are gone):
+   * kept as a "could not decrypt" entry with an empty text so the user knows something was lost.
+   */
+  undecryptable?: true;
 }
 
 export interface Conversation {

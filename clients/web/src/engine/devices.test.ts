@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { conv, device, pair, settle } from '../testing/engines.js';
+import type { Conversation } from '../core/model.js';
+import { device, pair } from '../testing/engines.js';
+import { settle } from '../testing/settle.js';
 import type { Engine } from './engine.js';
+
+const conv = (e: Engine, peer: string): Conversation => {
+  const c = e.state.conversations.find((x) => x.peer === peer);
+  if (!c) throw new Error(`no conversation with ${peer}`);
+  return c;
+};
 
 /** Waits for a condition the linking flow reaches through the relay (polled, not timed). */
 const until = async (cond: () => boolean, what: string, ...engines: Engine[]) => {

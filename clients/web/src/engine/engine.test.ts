@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { encryptionStatus } from '../core/model.js';
+import { type Conversation, encryptionStatus } from '../core/model.js';
 import { MemoryRecordStore } from '../store/records.js';
 import { FakeCrypto } from '../testing/crypto.js';
-import { conv, device, linkOf, pair, settle } from '../testing/engines.js';
+import { device, linkOf, pair } from '../testing/engines.js';
 import { FakeHub } from '../testing/hub.js';
-import { PREKEY_TARGET, TYPING_IDLE_MS, TYPING_SHOW_MS } from './engine.js';
+import { settle } from '../testing/settle.js';
+import { type Engine, PREKEY_TARGET, TYPING_IDLE_MS, TYPING_SHOW_MS } from './engine.js';
+
+const conv = (e: Engine, peer: string): Conversation => {
+  const c = e.state.conversations.find((x) => x.peer === peer);
+  if (!c) throw new Error(`no conversation with ${peer}`);
+  return c;
+};
 
 describe('engine with a fake gateway', () => {
   it('delivers a message both ways and moves ticks to delivered, then read when the peer looks', async () => {

@@ -79,6 +79,7 @@ export class Engine implements Actions {
         devices.cancel();
         conversations.reset();
         signals.reset();
+        inbox.reset();
       },
     });
     this.ctx = ctx;

@@ -46,11 +46,15 @@ export class History {
     this.ctx.store.update({ conversations: sortConversations(convs), messages });
   }
 
+  // Written first, shown after: what the user sees is stored, and a failed write (quota,
+  // IndexedDB error) leaves AppState as it was, so a redelivered message is not mistaken for a
+  // stored one.
+
   async saveConv(c: Conversation): Promise<void> {
+    await this.ctx.history.putConversation(c);
     this.ctx.store.update((s) => ({
       conversations: sortConversations([...s.conversations.filter((x) => x.peer !== c.peer), c]),
     }));
-    await this.ctx.history.putConversation(c);
   }
 
   /** Adds a conversation (and its empty message list) unless one exists. */
@@ -60,6 +64,7 @@ export class History {
   }
 
   async putMessage(m: ChatMessage): Promise<void> {
+    await this.ctx.history.putMessage(m);
     this.ctx.store.update((s) => {
       const list = s.messages[m.conv] ?? [];
       const idx = list.findIndex((x) => x.id === m.id);
@@ -72,12 +77,11 @@ export class History {
       }
       return { messages: { ...s.messages, [m.conv]: next } };
     });
-    await this.ctx.history.putMessage(m);
   }
 
   /** Replaces a conversation's list (receipts, reads) and writes the messages that changed. */
   async replaceMessages(peer: string, list: ChatMessage[], changed: readonly ChatMessage[]): Promise<void> {
-    this.ctx.store.update((s) => ({ messages: { ...s.messages, [peer]: list } }));
     for (const m of changed) await this.ctx.history.putMessage(m);
+    this.ctx.store.update((s) => ({ messages: { ...s.messages, [peer]: list } }));
   }
 }

@@ -1,6 +1,6 @@
 import type { DeliverFrame } from '@hush/protocol';
 import { type Content, ContentError, decodeContent } from '../core/content.js';
-import { applyReceipt, type ChatMessage, observeIdentity, unreadCount } from '../core/model.js';
+import { applyReceipt, type ChatMessage, observeIdentity, unreadCount, type WireRecord } from '../core/model.js';
 import { routeContent } from '../core/routing.js';
 import { decideIdentityChange } from '../core/trust.js';
 import type { EngineContext } from './context.js';
@@ -9,8 +9,26 @@ import type { History } from './history.js';
 import type { PeerKeys } from './keys.js';
 import type { Signals } from './signals.js';
 
+const LOCAL_FAILURE =
+  'A message could not be saved on this device (storage full or unavailable). It stays on the server and will be fetched again.';
+
+type Opened =
+  | { kind: 'content'; content: Content; identityKey: string | null }
+  /** Proven bad (forged, corrupted, keys gone, malformed content): acked and shown as such. */
+  | { kind: 'undecryptable' }
+  /** Acked without a trace: a redelivered duplicate, or a device refused by the trust policy. */
+  | { kind: 'drop' };
+
+const receivedWire = (f: DeliverFrame): WireRecord => ({
+  kind: 'received',
+  frame: { type: 'deliver', seq: f.seq, id: f.id, from: f.from, ts: f.ts, body: f.body },
+});
+
 /** Incoming envelopes: decrypt, store, then ack (DESIGN §3.3). */
 export class Inbox {
+  /** Decrypted but not yet stored (a local failure in between), by sender device and id. */
+  private readonly unsaved = new Map<string, Extract<Opened, { kind: 'content' }>>();
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly history: History,
@@ -19,36 +37,48 @@ export class Inbox {
     private readonly keys: PeerKeys,
   ) {}
 
-  /** One delivered envelope; the socket calls this for each, in mailbox order. */
-  deliver(f: DeliverFrame): void {
-    this.ctx.background(() => this.ctx.serial(() => this.receive(f)));
+  /** Sign-out: forget what was held. */
+  reset(): void {
+    this.unsaved.clear();
   }
 
-  /** Runs inside serial(). */
+  /** One delivered envelope; the socket calls this for each, in mailbox order. */
+  deliver(f: DeliverFrame): void {
+    this.ctx.background(async () => {
+      try {
+        await this.ctx.serial(() => this.receive(f));
+      } catch (e) {
+        // A local failure (IndexedDB error, quota): the envelope is not acked, so the gateway
+        // delivers it again (on the next connection or after its ack wait).
+        this.ctx.store.update({ notice: LOCAL_FAILURE });
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Decrypt, store, then ack (DESIGN §3.3). Acks only what is stored or proven undecryptable;
+   * anything thrown here is a local failure and leaves the envelope in the mailbox. Runs inside serial().
+   */
   private async receive(f: DeliverFrame): Promise<void> {
     const me = this.ctx.state.me;
     if (!me) return;
-    const { crypto } = this.ctx;
-    const from = { user: f.from.user, device: f.from.device };
-    let r = await crypto.decrypt(from, f.body, this.ctx.now());
-    if (!r.ok && r.reason === 'identity-changed' && r.identityKey) {
-      if (decideIdentityChange({ own: r.own ?? false }) === 'accept') {
-        await crypto.acceptIdentity(f.from.user, r.identityKey);
-        r = await crypto.decrypt(from, f.body, this.ctx.now());
-      }
-    }
-    let content: Content;
-    try {
-      if (!r.ok) throw new ContentError(r.reason);
-      content = decodeContent(r.plaintext);
-    } catch (e) {
-      // Undecryptable (a replay, a corrupted or forged envelope) or malformed content: acking
-      // drops it; leaving it would redeliver it forever. A duplicate of a stored message lands here too.
-      if (!(e instanceof ContentError)) console.warn('hush: dropped an envelope that did not decrypt', f.id);
+    const key = `${f.from.user}/${f.from.device}/${f.id}`;
+    const opened = this.unsaved.get(key) ?? (await this.open(f, me.userId));
+    if (opened.kind === 'drop') {
       this.ctx.link?.ack(f.seq);
       return;
     }
-    const route = routeContent(me.userId, f.from.user, content);
+    if (opened.kind === 'undecryptable') {
+      if (f.from.user !== me.userId) await this.storeUndecryptable(f);
+      else console.warn('hush: an envelope from one of our own devices did not decrypt', f.id);
+      this.ctx.link?.ack(f.seq);
+      return;
+    }
+    // The ratchet has moved past this message: should storing it fail, a redelivery would be a
+    // duplicate to the ratchet, so the content is held until it is stored.
+    this.unsaved.set(key, opened);
+    const route = routeContent(me.userId, f.from.user, opened.content);
     if (route.kind === 'devices') {
       // A device list changed: fetch it now, verified against the account's identity.
       if (route.fromMe) await this.keys.refreshOwnDevices().catch(() => undefined);
@@ -57,15 +87,59 @@ export class Inbox {
       await this.readElsewhere(route.peer, route.ids);
     } else if (route.kind !== 'ignore') {
       const c = await this.conversations.ensure(route.peer);
-      if (r.identityKey && f.from.user !== me.userId) {
-        const next = observeIdentity(c, r.identityKey, this.ctx.now());
+      if (opened.identityKey && f.from.user !== me.userId) {
+        const next = observeIdentity(c, opened.identityKey, this.ctx.now());
         if (next !== c) await this.history.saveConv(next);
       }
       if (route.kind === 'text') await this.receiveText(f, route.content, route.fromMe, route.peer);
       else if (route.kind === 'receipt') await this.receiveReceipt(route.peer, route.receipt, route.ids);
       else this.signals.showTyping(route.peer, route.on);
     }
+    this.unsaved.delete(key);
     this.ctx.link?.ack(f.seq);
+  }
+
+  /** Decrypts and decodes; rejects only on a local failure. */
+  private async open(f: DeliverFrame, myUserId: string): Promise<Opened> {
+    const { crypto } = this.ctx;
+    const from = { user: f.from.user, device: f.from.device };
+    let r = await crypto.decrypt(from, f.body, this.ctx.now());
+    if (!r.ok && r.reason === 'identity-changed' && r.identityKey) {
+      if (decideIdentityChange({ own: r.own ?? f.from.user === myUserId }) === 'refuse') {
+        console.warn('hush: refused a device that claims our account with another identity', f.from.device);
+        return { kind: 'drop' };
+      }
+      await crypto.acceptIdentity(f.from.user, r.identityKey);
+      r = await crypto.decrypt(from, f.body, this.ctx.now());
+    }
+    if (!r.ok) return r.reason === 'duplicate' ? { kind: 'drop' } : { kind: 'undecryptable' };
+    try {
+      return { kind: 'content', content: decodeContent(r.plaintext), identityKey: r.identityKey };
+    } catch (e) {
+      if (e instanceof ContentError) return { kind: 'undecryptable' };
+      throw e;
+    }
+  }
+
+  /** A "could not decrypt" entry in the conversation with the sender. */
+  private async storeUndecryptable(f: DeliverFrame): Promise<void> {
+    const peer = f.from.user;
+    await this.conversations.ensure(peer);
+    if (this.history.findMessage(peer, f.id)) return;
+    await this.history.putMessage({
+      id: f.id,
+      conv: peer,
+      dir: 'in',
+      text: '',
+      sentAt: f.ts,
+      ts: f.ts,
+      tick: 'delivered',
+      n: this.history.nextOrder(),
+      wire: receivedWire(f),
+      undecryptable: true,
+    });
+    const c = this.history.conv(peer)!;
+    await this.history.saveConv({ ...c, unread: unreadCount(this.history.messages(peer)) });
   }
 
   private async receiveText(
@@ -74,7 +148,10 @@ export class Inbox {
     fromMe: boolean,
     peer: string,
   ): Promise<void> {
-    if (this.history.findMessage(peer, content.id)) return; // exactly once as the user sees it
+    // Exactly once as the user sees it; a message that arrives again after a "could not decrypt"
+    // (re-sent by its author) takes that entry's place.
+    const existing = this.history.findMessage(peer, content.id);
+    if (existing && !existing.undecryptable) return;
     const m: ChatMessage = {
       id: content.id,
       conv: peer,
@@ -84,10 +161,7 @@ export class Inbox {
       ts: f.ts,
       tick: fromMe ? 'sent' : 'delivered',
       n: this.history.nextOrder(),
-      wire: {
-        kind: 'received',
-        frame: { type: 'deliver', seq: f.seq, id: f.id, from: f.from, ts: f.ts, body: f.body },
-      },
+      wire: receivedWire(f),
     };
     await this.history.putMessage(m);
     this.signals.showTyping(peer, false);

@@ -194,7 +194,13 @@ function Bubble({
   return (
     <div class={`msg ${m.dir}${fresh ? ' fresh' : ''}`} data-id={m.id} data-tick={m.tick} data-testid="message">
       <span class="sr-only">{m.dir === 'out' ? 'You:' : `${peerName}:`}</span>
-      <div class="bubble">{m.text}</div>
+      {m.undecryptable ? (
+        <div class="bubble undecryptable" data-testid="undecryptable">
+          Could not decrypt this message.
+        </div>
+      ) : (
+        <div class="bubble">{m.text}</div>
+      )}
       <div class="meta">
         <time dateTime={new Date(m.sentAt).toISOString()}>{formatTime(m.sentAt, now)}</time>
         {m.dir === 'out' && (

@@ -1,6 +1,6 @@
 /**
  * Published vectors for both primitive implementations: RFC 7748 (X25519), RFC 8032 (Ed25519) and
- * Wycheproof x25519 / ed25519 (read from ../shared/vectors/wycheproof). Then: both implementations are
+ * Wycheproof x25519 / ed25519 (vendored in test/vectors/wycheproof). Then: both implementations are
  * byte-identical on random inputs and refuse the same bad inputs.
  */
 import fc from 'fast-check';

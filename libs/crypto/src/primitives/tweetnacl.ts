@@ -1,4 +1,7 @@
-/** The portable implementation: tweetnacl, plus the checks it lacks (see ../shared/STACK-NOTES.md). */
+/**
+ * The portable implementation: tweetnacl, plus the checks it lacks (its scalarMult returns all
+ * zeros for a low-order public key without throwing, and its verify accepts a non-canonical S).
+ */
 import nacl from 'tweetnacl';
 import { isAllZero, lowOrder, need32, verifyInputsOk } from './checks.js';
 import type { Primitives } from './types.js';

@@ -4,10 +4,10 @@
  * clone and keep it only when decryption succeeded, so a refused message leaves state unchanged.
  */
 import { aeadDecrypt, aeadEncrypt } from '../aead.js';
-import { MAX_OLD_CHAINS, MAX_SKIP_PER_CHAIN, MAX_SKIPPED_KEYS_TOTAL } from '../constants.js';
+import { MAX_OLD_CHAINS, MAX_SKIP_PER_CHAIN, MAX_SKIPPED_KEYS_TOTAL, XCHACHA_NONCE_BYTES } from '../constants.js';
 import { concat, toHex } from '../encoding.js';
 import { CryptoError } from '../errors.js';
-import { kdfChain, kdfRoot, messageKeys } from '../kdf.js';
+import { kdfChain, kdfRoot, messageKey } from '../kdf.js';
 import { generateX25519KeyPair } from '../keys.js';
 import type { Primitives, RandomBytes } from '../primitives/types.js';
 import type { KeyPair } from '../storage/types.js';
@@ -76,29 +76,35 @@ export function initResponder(sharedKey: Uint8Array, signedPrekey: KeyPair): Rat
   };
 }
 
-/** §3.4 RatchetEncrypt. `prekey` is repeated in the header while the session is unconfirmed. */
+/**
+ * §3.4 RatchetEncrypt. `prekey` is repeated in the header while the session is unconfirmed. The
+ * 24-byte XChaCha20 nonce is fresh randomness, so even a message key used twice (state restored
+ * from a backup, or opened in two tabs) never meets the same nonce twice.
+ */
 export function ratchetEncrypt(
   state: RatchetState,
   plaintext: Uint8Array,
   ad: Uint8Array,
   prekey: PrekeyInfo | null,
+  randomBytes: RandomBytes,
 ): Uint8Array {
   if (!state.sendChainKey) throw new CryptoError('E2E_SESSION_NOT_FOUND', 'This session cannot send yet');
-  const { chainKey, messageKey } = kdfChain(state.sendChainKey);
-  const headerBytes = encodeHeader({ dh: state.dhSelf.publicKey, pn: state.prevSendN, n: state.sendN }, prekey);
+  const { chainKey, messageKey: mk } = kdfChain(state.sendChainKey);
+  const nonce = randomBytes(XCHACHA_NONCE_BYTES);
+  const headerBytes = encodeHeader({ dh: state.dhSelf.publicKey, pn: state.prevSendN, n: state.sendN }, prekey, nonce);
   state.sendChainKey = chainKey;
   state.sendN += 1;
-  const { key, nonce } = messageKeys(messageKey);
+  const key = messageKey(mk);
   const ct = aeadEncrypt(key, nonce, plaintext, concat(ad, headerBytes));
-  messageKey.fill(0);
+  mk.fill(0);
   key.fill(0);
   return concat(headerBytes, ct);
 }
 
-function decryptWith(messageKey: Uint8Array, msg: ParsedMessage, ad: Uint8Array): Uint8Array {
-  const { key, nonce } = messageKeys(messageKey);
+function decryptWith(mk: Uint8Array, msg: ParsedMessage, ad: Uint8Array): Uint8Array {
+  const key = messageKey(mk);
   try {
-    return aeadDecrypt(key, nonce, msg.ciphertext, concat(ad, msg.headerBytes));
+    return aeadDecrypt(key, msg.nonce, msg.ciphertext, concat(ad, msg.headerBytes));
   } finally {
     key.fill(0);
   }
@@ -119,8 +125,8 @@ function skipMessageKeys(state: RatchetState, until: number, limits: RatchetLimi
   const prefix = `${toHex(state.dhRemote)}:`;
   let ck = state.recvChainKey;
   while (state.recvN < until) {
-    const { chainKey, messageKey } = kdfChain(ck);
-    state.skipped.set(prefix + state.recvN, messageKey);
+    const { chainKey, messageKey: mk } = kdfChain(ck);
+    state.skipped.set(prefix + state.recvN, mk);
     ck = chainKey;
     state.recvN += 1;
     if (state.skipped.size > limits.maxSkippedTotal) state.skipped.delete(state.skipped.keys().next().value!);
@@ -190,8 +196,8 @@ export async function ratchetDecrypt(
     throw new CryptoError('E2E_DUPLICATE_MESSAGE');
   }
   skipMessageKeys(state, header.n, limits, false);
-  const { chainKey, messageKey } = kdfChain(state.recvChainKey!);
+  const { chainKey, messageKey: mk } = kdfChain(state.recvChainKey!);
   state.recvChainKey = chainKey;
   state.recvN += 1;
-  return decryptWith(messageKey, msg, ad);
+  return decryptWith(mk, msg, ad);
 }

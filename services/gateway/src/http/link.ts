@@ -28,6 +28,7 @@ import { nanos } from '@nats-io/transport-node';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Rpc } from '../nats-rpc.js';
 import type { TokenVerifier } from '../tokens.js';
+import { bearerAuth, type RouteDeps } from './routes.js';
 import { Empty, ErrorBody } from './schemas.js';
 
 /** Whole relay stream: enough for a few hundred links at once; a full stream refuses, never evicts. */
@@ -37,6 +38,7 @@ export interface LinkRouteDeps {
   rpc: Rpc;
   s: Subjects;
   verifier: TokenVerifier;
+  checkDevice: RouteDeps['checkDevice'];
   jsm: JetStreamManager;
   js: JetStreamClient;
   /** The relay's own stream (`<STREAM_NAME>_LINK`), made by ensureLinkStream. */
@@ -90,11 +92,7 @@ export async function linkRoutes(app: FastifyInstance, d: LinkRouteDeps): Promis
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { rpc, s, jsm, js, streamName } = d;
 
-  const authenticate = async (req: FastifyRequest) => {
-    const h = req.headers.authorization;
-    if (!h || !/^Bearer\s+\S+$/i.test(h)) throw new HushError('AUTH_TOKEN_MISSING');
-    req.identity = await d.verifier.verify(h.replace(/^Bearer\s+/i, ''));
-  };
+  const authenticate = bearerAuth(d);
   const caller = (req: FastifyRequest) => ({ userId: req.identity!.userId, deviceId: req.identity!.deviceId });
 
   r.get(

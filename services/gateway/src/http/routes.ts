@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
+  type Caller,
   Credentials,
   HushError,
   isUserId,
@@ -30,6 +31,8 @@ export interface RouteDeps {
   rpc: Rpc;
   s: Subjects;
   verifier: TokenVerifier;
+  /** Throws AUTH_DEVICE_REVOKED for a signed-out device (auth.check), whatever events we missed. */
+  checkDevice: (caller: Caller) => Promise<void>;
 }
 
 const errors = {
@@ -44,6 +47,20 @@ const errors = {
 const bearer = [{ bearer: [] }];
 
 /**
+ * The preHandler of every authenticated route: a valid bearer token of a device that auth says
+ * is still signed in (auth.check, so a gateway that missed a revocation event refuses it too).
+ */
+export function bearerAuth(d: Pick<RouteDeps, 'verifier' | 'checkDevice'>) {
+  return async (req: FastifyRequest): Promise<void> => {
+    const h = req.headers.authorization;
+    if (!h || !/^Bearer\s+\S+$/i.test(h)) throw new HushError('AUTH_TOKEN_MISSING');
+    const id = await d.verifier.verify(h.replace(/^Bearer\s+/i, ''));
+    await d.checkDevice({ userId: id.userId, deviceId: id.deviceId });
+    req.identity = id;
+  };
+}
+
+/**
  * The HTTP API. Each route validates its input against the @hush/protocol schema and forwards a
  * NATS request; the caller's identity comes only from the verified bearer token, never from a body.
  */
@@ -51,11 +68,7 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { rpc, s } = d;
 
-  const authenticate = async (req: FastifyRequest) => {
-    const h = req.headers.authorization;
-    if (!h || !/^Bearer\s+\S+$/i.test(h)) throw new HushError('AUTH_TOKEN_MISSING');
-    req.identity = await d.verifier.verify(h.replace(/^Bearer\s+/i, ''));
-  };
+  const authenticate = bearerAuth(d);
   const caller = (req: FastifyRequest) => ({ userId: req.identity!.userId, deviceId: req.identity!.deviceId });
   const noContent = (reply: FastifyReply) => reply.code(204).send();
 

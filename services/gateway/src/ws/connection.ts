@@ -11,15 +11,13 @@ import {
   type ServerFrame,
   type StoredEnvelope,
 } from '@hush/protocol';
-import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { FastifyBaseLogger } from 'fastify';
-import type { WebSocket } from 'ws';
 import { MAX_BUFFERED_BYTES } from '../constants.js';
 import type { TokenIdentity } from '../tokens.js';
+import type { ConnectionContext, MailboxMessage, MailboxStream } from './context.js';
 import { errorFrame, parseFrame } from './frames.js';
-import type { Hub } from './hub.js';
+import type { Transport, TransportHandler } from './transport.js';
 
-const OPEN = 1;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -27,8 +25,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * (within helloTimeoutMs), then the socket is bound to the token's (user, device) — never to
  * anything the client names later — and that device's mailbox is streamed to it. Frames are handled
  * one at a time, in order, so an `accepted` never overtakes an earlier frame's error.
+ * It reaches the socket only through a `Transport` and the rest of the gateway only through a
+ * `ConnectionContext` (the Hub in production).
  */
-export class Connection {
+export class Connection implements TransportHandler {
   readonly connId = randomBytes(8).toString('hex');
   identity: TokenIdentity | undefined;
   private state: 'hello' | 'open' | 'closed' = 'hello';
@@ -36,32 +36,44 @@ export class Connection {
   private helloTimer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private missedPongs = 0;
-  private messages: ConsumerMessages | undefined;
+  private messages: MailboxStream | undefined;
   /** Deliveries pushed to the socket and not yet acked by the client, by stream sequence. */
-  private readonly unacked = new Map<number, JsMsg>();
+  private readonly unacked = new Map<number, MailboxMessage>();
   readonly presenceUsers = new Set<string>();
   private log: FastifyBaseLogger;
 
   constructor(
-    readonly socket: WebSocket,
-    private readonly hub: Hub,
+    private readonly transport: Transport,
+    private readonly ctx: ConnectionContext,
     log: FastifyBaseLogger,
   ) {
     this.log = log.child({ conn: this.connId });
-    hub.all.add(this);
-    socket.on('message', (data, isBinary) => {
-      this.queue = this.queue.then(() => this.onFrame(data as Buffer, isBinary)).catch((e) => this.fail(e));
-    });
-    socket.on('pong', () => {
-      this.missedPongs = 0;
-    });
-    socket.on('close', (code) => void this.onClosed(code));
-    socket.on('error', (e) => this.log.debug({ err: e.message }, 'socket error'));
+    ctx.track(this);
     this.helloTimer = setTimeout(
       () => this.close(CloseCodes.HELLO_TIMEOUT, 'hello timeout'),
-      hub.config.helloTimeoutMs,
+      ctx.config.helloTimeoutMs,
     );
-    this.heartbeat = setInterval(() => this.beat(), hub.config.heartbeatMs);
+    this.heartbeat = setInterval(() => this.beat(), ctx.config.heartbeatMs);
+  }
+
+  /** TransportHandler: a frame from the client, queued behind the ones before it. */
+  receive(data: Buffer, isBinary: boolean): void {
+    this.queue = this.queue.then(() => this.onFrame(data, isBinary)).catch((e) => this.fail(e));
+  }
+
+  /** TransportHandler: the client answered a ping. */
+  pong(): void {
+    this.missedPongs = 0;
+  }
+
+  /** TransportHandler: the socket is gone. */
+  closed(code: number): void {
+    void this.onClosed(code);
+  }
+
+  /** Logs a socket-level error (a close follows). */
+  socketError(e: Error): void {
+    this.log.debug({ err: e.message }, 'socket error');
   }
 
   get isOpen(): boolean {
@@ -73,17 +85,13 @@ export class Connection {
   }
 
   send(frame: ServerFrame): void {
-    if (this.socket.readyState === OPEN) this.socket.send(JSON.stringify(frame));
+    if (this.transport.isOpen) this.transport.send(JSON.stringify(frame));
   }
 
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
     this.log.info({ code, reason }, 'closing socket');
-    try {
-      this.socket.close(code, reason);
-    } catch {
-      this.socket.terminate();
-    }
+    this.transport.close(code, reason);
     void this.onClosed(code);
   }
 
@@ -94,11 +102,7 @@ export class Connection {
       return;
     }
     this.missedPongs++;
-    try {
-      this.socket.ping();
-    } catch {
-      /* closing anyway */
-    }
+    this.transport.ping();
   }
 
   private fail(e: unknown): void {
@@ -149,8 +153,7 @@ export class Connection {
     clearTimeout(this.helloTimer);
     let id: TokenIdentity;
     try {
-      id = await this.hub.verifier.verify(token);
-      await this.hub.checkNotRevoked(id);
+      id = await this.ctx.authenticate(token);
     } catch (e) {
       const err = e instanceof HushError ? e : new HushError('AUTH_TOKEN_INVALID');
       this.send(errorFrame(err));
@@ -168,7 +171,7 @@ export class Connection {
     this.identity = id;
     this.state = 'open';
     this.log = this.log.child({ user: id.userId, device: id.deviceId });
-    this.hub.register(this);
+    this.ctx.register(this);
     try {
       await this.startDelivery();
     } catch (e) {
@@ -177,7 +180,7 @@ export class Connection {
       return this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
     }
     if (this.state !== 'open') return;
-    this.send({ type: 'ready', user: id.userId, device: id.deviceId, gateway: this.hub.config.gatewayId, v: 1 });
+    this.send({ type: 'ready', user: id.userId, device: id.deviceId, gateway: this.ctx.config.gatewayId, v: 1 });
     this.log.info('device connected');
   }
 
@@ -187,15 +190,15 @@ export class Connection {
    */
   private async startDelivery(): Promise<void> {
     const id = this.identity!;
-    const consumer = await this.hub.openMailbox(id.userId, id.deviceId);
-    if (this.state !== 'open') return;
-    this.messages = await consumer.consume(this.hub.consumeOptions());
+    const messages = await this.ctx.consumeMailbox(id.userId, id.deviceId);
+    this.messages = messages;
     if (this.state !== 'open') {
-      await this.messages.close();
+      this.messages = undefined;
+      await messages.close();
       return;
     }
-    void this.watchStatus(this.messages);
-    void this.pump(this.messages);
+    void this.watchStatus(messages);
+    void this.pump(messages);
   }
 
   /**
@@ -217,7 +220,7 @@ export class Connection {
     }
   }
 
-  private async watchStatus(msgs: ConsumerMessages): Promise<void> {
+  private async watchStatus(msgs: MailboxStream): Promise<void> {
     for await (const s of msgs.status()) {
       // A consumer this socket replaced itself (restartDelivery) says nothing about the socket.
       if (msgs !== this.messages) return;
@@ -233,11 +236,11 @@ export class Connection {
     }
   }
 
-  private async pump(msgs: ConsumerMessages): Promise<void> {
+  private async pump(msgs: MailboxStream): Promise<void> {
     try {
       for await (const m of msgs) {
         // Backpressure: while the client reads slowly we stop pulling; its backlog waits in JetStream.
-        while (this.state === 'open' && this.socket.bufferedAmount > MAX_BUFFERED_BYTES) await sleep(25);
+        while (this.state === 'open' && this.transport.bufferedAmount > MAX_BUFFERED_BYTES) await sleep(25);
         if (this.state !== 'open' || msgs !== this.messages) break;
         let env: StoredEnvelope;
         try {
@@ -253,6 +256,7 @@ export class Connection {
           from: env.from,
           ts: env.ts,
           body: env.body,
+          ...(env.group ? { group: env.group } : {}),
         };
         this.unacked.set(m.seq, m);
         this.send(frame);
@@ -267,13 +271,13 @@ export class Connection {
 
   private async onSend(f: SendFrame): Promise<void> {
     const id = this.identity!;
-    const wait = this.hub.buckets.take(this.key!);
+    const wait = this.ctx.takeSendToken(this.key!);
     if (wait > 0) {
       this.send(errorFrame(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id));
       return;
     }
     try {
-      await this.hub.devices.check(f.envelopes.map((e) => e.to));
+      await this.ctx.checkRecipients(f.envelopes.map((e) => e.to));
     } catch (e) {
       this.send(errorFrame(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE'), f.id));
       return;
@@ -285,7 +289,7 @@ export class Connection {
       await Promise.all(
         f.envelopes.map((e) => {
           const stored: StoredEnvelope = { id: f.id, from, ts, body: e.body };
-          return this.hub.publishEnvelope(e.to, stored, natsMsgId(f.id, e.to));
+          return this.ctx.publishEnvelope(e.to, stored, natsMsgId(f.id, e.to));
         }),
       );
     } catch (e) {
@@ -301,10 +305,7 @@ export class Connection {
     const id = this.identity!;
     let result: PresenceQueryReply;
     try {
-      result = await this.hub.rpc.call<PresenceQueryReply>(this.hub.s.presence.query, {
-        caller: { userId: id.userId, deviceId: id.deviceId },
-        userIds: users,
-      });
+      result = await this.ctx.queryPresence({ userId: id.userId, deviceId: id.deviceId }, users);
     } catch (e) {
       this.send(errorFrame(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE')));
       return;
@@ -316,7 +317,7 @@ export class Connection {
     for (const entry of result.users) {
       if (shared.has(entry.userId)) {
         this.presenceUsers.add(entry.userId);
-        this.hub.follow(this, entry.userId);
+        this.ctx.follow(this, entry.userId);
       }
       this.sendPresence(entry);
     }
@@ -332,8 +333,8 @@ export class Connection {
     this.state = 'closed';
     clearTimeout(this.helloTimer);
     clearInterval(this.heartbeat);
-    this.hub.unregister(this);
-    this.hub.all.delete(this);
+    this.ctx.unregister(this);
+    this.ctx.untrack(this);
     const msgs = this.messages;
     this.messages = undefined;
     // Unacked deliveries are redelivered on the next connection (at-least-once); nak them now so

@@ -1,4 +1,5 @@
 import {
+  type Address,
   type Caller,
   CloseCodes,
   type DeviceRevokedEvent,
@@ -8,6 +9,7 @@ import {
   type KeysChangedEvent,
   type PresenceChangedEvent,
   type PresenceConnectEvent,
+  type PresenceQueryReply,
   type StoredEnvelope,
   type Subjects,
 } from '@hush/protocol';
@@ -28,6 +30,7 @@ import type { TokenBuckets } from '../rate-limit.js';
 import type { DeviceDirectory } from '../recipients.js';
 import type { TokenIdentity, TokenVerifier } from '../tokens.js';
 import type { Connection } from './connection.js';
+import type { ConnectionContext, MailboxStream } from './context.js';
 
 export interface HubDeps {
   nc: NatsConnection;
@@ -48,15 +51,11 @@ export interface HubDeps {
 /**
  * What all sockets of one gateway share: the registry of bound devices, NATS event subscriptions
  * (revocations, key changes, presence changes, other gateways' connects), the presence lease, and
- * the JetStream mailbox plumbing.
+ * the JetStream mailbox plumbing. Connections see it only as a `ConnectionContext`.
  */
-export class Hub {
+export class Hub implements ConnectionContext {
   readonly config: GatewayConfig;
-  readonly s: Subjects;
-  readonly rpc: Rpc;
-  readonly verifier: TokenVerifier;
-  readonly devices: DeviceDirectory;
-  readonly buckets: TokenBuckets;
+  private readonly s: Subjects;
   private readonly byDevice = new Map<string, Connection>();
   /** Sockets following each user's presence (presence.sub), so an event reaches only them. */
   private readonly followers = new Map<string, Set<Connection>>();
@@ -70,10 +69,6 @@ export class Hub {
   constructor(private readonly d: HubDeps) {
     this.config = d.config;
     this.s = d.s;
-    this.rpc = d.rpc;
-    this.verifier = d.verifier;
-    this.devices = d.devices;
-    this.buckets = d.buckets;
   }
 
   /**
@@ -147,8 +142,35 @@ export class Hub {
     this.subs.push(sub);
   }
 
-  async checkNotRevoked(id: TokenIdentity): Promise<void> {
+  track(c: Connection): void {
+    this.all.add(c);
+  }
+
+  untrack(c: Connection): void {
+    this.all.delete(c);
+  }
+
+  async authenticate(token: string): Promise<TokenIdentity> {
+    const id = await this.d.verifier.verify(token);
     if (this.d.checkDevice) await this.d.checkDevice({ userId: id.userId, deviceId: id.deviceId });
+    return id;
+  }
+
+  takeSendToken(deviceKey: string): number {
+    return this.d.buckets.take(deviceKey);
+  }
+
+  checkRecipients(to: Address[]): Promise<void> {
+    return this.d.devices.check(to);
+  }
+
+  queryPresence(caller: Caller, userIds: string[]): Promise<PresenceQueryReply> {
+    return this.d.rpc.call<PresenceQueryReply>(this.s.presence.query, { caller, userIds });
+  }
+
+  async consumeMailbox(userId: string, deviceId: string): Promise<MailboxStream> {
+    const consumer = await this.openMailbox(userId, deviceId);
+    return consumer.consume(this.consumeOptions());
   }
 
   register(c: Connection): void {
@@ -204,7 +226,7 @@ export class Hub {
    * every unacked envelope is delivered again at once, in stream order, instead of waiting out the
    * previous connection's ack timeout. Filter = this device's subject only (nats-server 2.9).
    */
-  async openMailbox(userId: string, deviceId: string): Promise<Consumer> {
+  private async openMailbox(userId: string, deviceId: string): Promise<Consumer> {
     const { jsm, js, config, s } = this.d;
     const name = s.consumerName(userId, deviceId);
     await jsm.consumers.delete(config.streamName, name).catch(() => undefined);
@@ -233,7 +255,7 @@ export class Hub {
    * dies (tests/faults): ~2x this value instead of ~60 s with the 30 s default. The price is one
    * pull request per connected device per PULL_EXPIRES_MS, cheap next to the delivery traffic.
    */
-  consumeOptions(): ConsumeOptions {
+  private consumeOptions(): ConsumeOptions {
     return { max_messages: PULL_BATCH, expires: PULL_EXPIRES_MS };
   }
 

@@ -1,0 +1,58 @@
+import type { Session } from '@hush/protocol';
+import type { ChatMessage, Conversation } from '../core/model.js';
+import type { HistoryPort } from '../engine/ports.js';
+
+/**
+ * A HistoryPort whose writes can be made to fail as a full or broken IndexedDB does
+ * (QuotaExceededError), in front of a real one.
+ */
+export class FlakyHistory implements HistoryPort {
+  failWrites = false;
+  constructor(private readonly inner: HistoryPort) {}
+  private check(): void {
+    if (this.failWrites) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+  }
+  get hasLock() {
+    return this.inner.hasLock;
+  }
+  getSession() {
+    return this.inner.getSession();
+  }
+  async putSession(s: Session) {
+    this.check();
+    await this.inner.putSession(s);
+  }
+  deleteSession() {
+    return this.inner.deleteSession();
+  }
+  getOwner() {
+    return this.inner.getOwner();
+  }
+  async putOwner(userId: string) {
+    this.check();
+    await this.inner.putOwner(userId);
+  }
+  conversations() {
+    return this.inner.conversations();
+  }
+  messages(peer: string) {
+    return this.inner.messages(peer);
+  }
+  async putConversation(c: Conversation) {
+    this.check();
+    await this.inner.putConversation(c);
+  }
+  async putMessage(m: ChatMessage) {
+    this.check();
+    await this.inner.putMessage(m);
+  }
+  wipe() {
+    return this.inner.wipe();
+  }
+  setLock(passphrase: string) {
+    return this.inner.setLock(passphrase);
+  }
+  removeLock() {
+    return this.inner.removeLock();
+  }
+}
