@@ -1,5 +1,6 @@
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { ensureSecrets, type SecretsLayout } from '@hush/service-kit';
 import {
   ensureWebBuild,
   freePort,
@@ -32,12 +33,21 @@ function reachable(url: string): Promise<boolean> {
   });
 }
 
+/**
+ * The deployment's credentials, generated on first run under .data/secrets and reused after:
+ * each service's NATS nkey, the Redis password, the token-signing keys (see OPERATIONS.md).
+ */
+const secrets: SecretsLayout = ensureSecrets(join(repoRoot, '.data', 'secrets'));
+
+/** A URL without its credentials, for messages. */
+const shown = (url: string) => url.replace(/\/\/[^@/]*@/, '//');
+
 async function server(kind: 'nats' | 'redis'): Promise<RunningServer | null> {
   const envName = kind === 'nats' ? 'NATS_URL' : 'REDIS_URL';
   const url = process.env[envName];
   if (url) {
     if (await reachable(url)) {
-      say(`using ${envName}=${url}`);
+      say(`using ${envName}=${shown(url)}`);
       return {
         url,
         port: Number(new URL(url).port),
@@ -47,7 +57,7 @@ async function server(kind: 'nats' | 'redis'): Promise<RunningServer | null> {
         restart: async () => {},
       };
     }
-    say(`${envName}=${url} is not reachable; starting a local ${kind} server instead`);
+    say(`${envName}=${shown(url)} is not reachable; starting a local ${kind} server instead`);
   }
   const bin = kind === 'nats' ? 'nats-server' : 'redis-server';
   if (!hasBinary(bin)) return null;
@@ -56,9 +66,9 @@ async function server(kind: 'nats' | 'redis'): Promise<RunningServer | null> {
   const port = (await reachable(`${kind}://127.0.0.1:${preferred}`)) ? await freePort() : preferred;
   const s =
     kind === 'nats'
-      ? await startNats({ isolated: true, dataDir, port })
-      : await startRedis({ isolated: true, dataDir, port, appendonly: true });
-  say(`started ${bin} on ${s.url} (data in .data/${kind})`);
+      ? await startNats({ isolated: true, dataDir, port, secrets })
+      : await startRedis({ isolated: true, dataDir, port, appendonly: true, secrets });
+  say(`started ${bin} on ${shown(s.url)} (data in .data/${kind}, credentials in .data/secrets)`);
   return s;
 }
 
@@ -82,9 +92,19 @@ async function main(): Promise<void> {
     NATS_URL: nats.url,
     REDIS_URL: redis.url,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    // Our stdout is a terminal, the children's is a pipe: ask them for readable lines.
+    LOG_FORMAT: process.env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+    SIGNING_KEY_SECRET_FILE: process.env.SIGNING_KEY_SECRET_FILE ?? secrets.signingKeySecret,
   };
-  const procs: ServiceProcess[] = ['auth', 'keydir', 'presence'].map((n) => spawnService(n as 'auth', { env }));
-  const gateway = spawnService('gateway', { env, port });
+  // Servers we started require the generated credentials; given servers get what the
+  // environment says (NATS_NKEY_DIR / NATS_NKEY_FILE), or nothing for an anonymous dev broker.
+  const creds = nats.secrets ? secrets : undefined;
+  const metricsBase = Number(process.env.METRICS_PORT ?? 9464);
+  const names = ['auth', 'keydir', 'presence'] as const;
+  const procs: ServiceProcess[] = names.map((n, i) =>
+    spawnService(n, { env, secrets: creds, metricsPort: metricsBase + 1 + i }),
+  );
+  const gateway = spawnService('gateway', { env, port, secrets: creds, metricsPort: metricsBase });
   procs.push(gateway);
   for (const p of procs) {
     const tag = `[${p.name}] `;
@@ -122,6 +142,9 @@ async function main(): Promise<void> {
     return;
   }
   say(`ready: open http://localhost:${port}   (Ctrl-C to stop)`);
+  say(
+    `metrics: http://127.0.0.1:${metricsBase}/metrics (gateway), ports ${metricsBase + 1}-${metricsBase + 3} (auth, keydir, presence)`,
+  );
 }
 
 void main();

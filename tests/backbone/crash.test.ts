@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addGateway, backbone, body, Inbox, msgId, newUser, sameDevice, sleep } from './support.js';
 
 // A gateway process is SIGKILLed while messages flow through it: everything it acked to a sender
-// must still reach the recipient (DESIGN.md §1 "Nothing is lost").
+// must still reach the recipient (docs/RELIABILITY.md, "nothing is lost").
 let stack: Stack;
 
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { HushClient } from '@hush/client';
 import { CloseCodes, type KeysChangedEvent, subjects } from '@hush/protocol';
-import type { Stack } from '@hush/testkit';
+import { natsOptions, type Stack } from '@hush/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -269,7 +269,7 @@ describe('an explicit identity reset on sign-in (keydir -> auth -> gateways)', (
   it('drops the old devices: their sockets close, their mailboxes are purged, contacts are told', async () => {
     const alice = await newUser(gw0, 'alice');
     const bob = await newUser(gw1, 'bob');
-    const nc = await connect({ servers: stack.nats.url });
+    const nc = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'observer') });
     const changed: KeysChangedEvent[] = [];
     const sub = nc.subscribe(subjects(stack.env.SUBJECT_PREFIX).events.keysChanged(alice.addr.user), {
       callback: (_e, m) => {

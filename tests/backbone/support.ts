@@ -15,12 +15,13 @@ import WebSocket from 'ws';
 const READY_TIMEOUT_MS = 120_000;
 
 /** startStack, with gateways started here under READY_TIMEOUT_MS. */
-export async function backbone(gateways: number, env: Record<string, string> = {}): Promise<Stack> {
+export async function backbone(gateways: number, env: Record<string, string> = {}, tenants?: string[]): Promise<Stack> {
   // Every test user registers from 127.0.0.1; auth's per-address limit is for real clients. The
   // prekey-claim test fetches one target's bundle 60 times at once (limits: tests/security).
   const stack = await startStack({
     gateways: 0,
     env: { REGISTRATIONS_PER_ADDR: '100000', BUNDLE_FETCHES_PER_TARGET: '1000', ...env },
+    tenants,
   });
   try {
     await Promise.all(Array.from({ length: gateways }, () => addGateway(stack)));

@@ -1,5 +1,5 @@
 import { CloseCodes, decodeJson, encodeJson, type ServiceReply, type Session } from '@hush/protocol';
-import { type ServiceProcess, type Stack, spawnService } from '@hush/testkit';
+import { natsOptions, type ServiceProcess, type Stack, spawnService } from '@hush/testkit';
 import { connect } from '@nats-io/transport-node';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ let otherAudienceAuth: ServiceProcess;
 let dev: Device;
 
 beforeAll(async () => {
-  stack = await backbone(1, { ACCESS_TTL_MS: String(TTL_MS) });
+  stack = await backbone(1, { ACCESS_TTL_MS: String(TTL_MS) }, ['otheraud']);
   gw = stack.gatewayUrls[0]!;
   dev = await newUser(gw, 'tok');
   // A second auth sharing the signing key (same Redis) but issuing for another audience, on its
@@ -76,7 +76,7 @@ describe('access tokens at the gateway', () => {
   });
 
   it('refuses a token auth signed for another audience', async () => {
-    const nc = await connect({ servers: stack.nats.url });
+    const nc = await connect(natsOptions(stack.nats, 'gateway'));
     try {
       let reply: ServiceReply<Session> | undefined;
       for (let i = 0; i < 50 && !reply; i++) {

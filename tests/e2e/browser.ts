@@ -14,7 +14,7 @@ export interface Person {
   dialogs: string[];
 }
 
-export const PHONE = { width: 375, height: 812 };
+export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1280, height: 800 };
 
 export async function openPage(context: BrowserContext, url: string, p?: Pick<Person, 'csp' | 'dialogs'>) {
@@ -81,6 +81,19 @@ export async function waitFor(page: Page, cond: () => Promise<boolean>, what: st
     await page.waitForTimeout(100);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Frames the page sends on its WebSockets (opened from now on); `sends()` lists "send" frames since `mark()`. */
+export function wsFrames(page: Page) {
+  const sent: string[] = [];
+  let from = 0;
+  page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(String(f.payload))));
+  return {
+    mark() {
+      from = sent.length;
+    },
+    sends: () => sent.slice(from).filter((f) => f.includes('"type":"send"')),
+  };
 }
 
 export function screenshotDir(repoRoot: string): string {

@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import { repoRoot, type Stack, startStack } from '@hush/testkit';
+import { natsOptions, repoRoot, type Stack, startStack } from '@hush/testkit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
@@ -29,7 +29,9 @@ import {
   send,
   startChat,
   waitFor,
+  wsFrames,
 } from './browser.js';
+import { forgedBundle } from './lying.js';
 
 const PASSWORD = 'correct horse battery';
 // DESIGN.md §1: a canary typed into the client must never appear in any byte the server side
@@ -58,6 +60,9 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     p.page.locator('[data-testid="message"]', { hasText: text }).last().getAttribute('data-tick');
   const status = (p: Person) => p.page.getByTestId('encryption-status').getAttribute('data-status');
   const seriousViolations = async (page: Page) => {
+    // Colours are read once every transition and animation has ended (a theme switch fades button
+    // backgrounds for 120 ms; axe once read the contrast mid-fade).
+    await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
     const r = await new AxeBuilder({ page }).analyze();
     return r.violations
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')
@@ -75,7 +80,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     url = stack.gatewayUrls[0]!;
     // A wiretap on every subject of the broker: all that the server side publishes, JetStream
     // envelopes and API calls included.
-    wiretapNc = await connect({ servers: stack.nats.url });
+    wiretapNc = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'observer') });
     wiretapNc.subscribe('>', {
       callback: (_e, m) => {
         wiretap.push(Buffer.from(m.data));
@@ -86,7 +91,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     browser = await launch();
     alice = await person(browser, url, aliceName);
     bob = await person(browser, url, bobName);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await wiretapNc?.close();
@@ -239,7 +244,6 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     await alice.page.getByTestId('offline-banner').waitFor();
     await send(alice, 'typed while offline');
     expect(await tick(alice, 'typed while offline')).toBe('pending');
-    await alice.page.waitForTimeout(300);
     await alice.context.setOffline(false);
     await waitFor(
       alice.page,
@@ -256,7 +260,11 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     expect((await bubbles(bob.page)).filter((t) => t === 'typed while offline')).toHaveLength(1);
   });
 
-  it('turns a verified conversation yellow with a banner when the peer signs in on a fresh profile', async () => {
+  it('holds everything for a verified contact who comes back with a new identity until the user accepts it', async () => {
+    // A fresh socket, so every frame alice's browser sends from here on is seen.
+    const aliceFrames = wsFrames(alice.page);
+    await alice.page.reload();
+    await openChat(alice, bobName);
     const bobNew = await person(browser, url, bobName);
     // A fresh profile signs in pending ("Link this device"); bob chooses the warned reset.
     await bobNew.page.getByLabel('Username', { exact: true }).fill(bobName);
@@ -273,18 +281,101 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
       async () => (await bubbles(alice.page)).includes('new browser, who dis'),
       'message from new profile',
     );
+    // Never silent: a notice in the timeline, yellow, and a banner with the two choices.
+    await alice.page.getByTestId('timeline-notice').getByText(`${bobName}’s safety number changed`).waitFor();
     expect(await status(alice)).toBe('yellow');
     const banner = alice.page.getByTestId('key-change-banner');
     expect(await banner.textContent()).toMatch(/safety number has changed since you verified it/);
-    // Alice can still answer; the new device gets it.
+    expect(await banner.textContent()).toMatch(/Nothing is sent/);
+    const accept = banner.getByRole('button', { name: 'Accept new safety number' });
+    expect(await banner.getByRole('button', { name: 'Verify again' }).isVisible()).toBe(true);
+    // Alice answers: it waits in the outbox. She looks at the new safety number first.
     await send(alice, 'welcome back');
+    expect(await tick(alice, 'welcome back')).toBe('pending');
+    await banner.getByRole('button', { name: 'Verify again' }).click();
+    await alice.page.getByTestId('new-safety-number').waitFor();
+    await shoot(alice.page, 'desktop-light-verify-changed');
+    await alice.page.getByRole('button', { name: 'Back to chat' }).click();
+    await shoot(alice.page, 'desktop-light-key-changed');
+    // Nothing left her browser for bob while the change was unanswered: no message, no receipt.
+    const before = aliceFrames.sends();
+    expect(before).toEqual([]);
+    expect(await tick(alice, 'welcome back')).toBe('pending');
+    await accept.click();
     await waitFor(
       bobNew.page,
       async () => (await bubbles(bobNew.page)).includes('welcome back'),
-      'reply to new profile',
+      'reply to new profile after accepting',
     );
-    await shoot(alice.page, 'desktop-light-key-changed');
+    expect(await status(alice)).toBe('yellow');
+    await alice.page.getByTestId('key-change-banner').waitFor({ state: 'detached' });
+    expect(aliceFrames.sends().length).toBeGreaterThan(0);
     await bobNew.context.close();
+  });
+
+  it('catches a key directory that swaps a verified contact’s identity: nothing is sent, an unverified one shows the notice', async () => {
+    const frank = await person(browser, url, `frank_${suffix}`);
+    const frames = wsFrames(frank.page);
+    const grace = await person(browser, url, `grace_${suffix}`);
+    const ivy = await person(browser, url, `ivy_${suffix}`);
+    for (const p of [frank, grace, ivy]) await register(p, PASSWORD);
+    for (const peer of [grace, ivy]) {
+      await startChat(frank, peer.username);
+      await send(frank, `hello ${peer.username}`);
+      await waitFor(frank.page, async () => (await tick(frank, `hello ${peer.username}`)) !== 'pending', 'sent');
+    }
+    await openChat(frank, grace.username);
+    await frank.page.getByTestId('encryption-status').click();
+    const realDigits = (await frank.page.getByTestId('safety-number').locator('li').allTextContents()).join('');
+    await frank.page.getByRole('button', { name: 'Mark as verified' }).click();
+    await frank.page.getByRole('button', { name: 'Back to chat' }).click();
+    expect(await status(frank)).toBe('green');
+    // From now on the directory answers every key request with a forged identity it holds.
+    await frank.context.route(/\/v1\/keys\/[a-z0-9]{10,32}$/, async (route) => {
+      const userId = new URL(route.request().url()).pathname.split('/').pop()!;
+      await route.fulfill({ json: await forgedBundle(userId) });
+    });
+    frames.mark();
+    // Starting the chat again re-checks the contact's keys.
+    await startChat(frank, grace.username);
+    await frank.page.getByTestId('timeline-notice').getByText(`${grace.username}’s safety number changed`).waitFor();
+    expect(await status(frank)).toBe('yellow');
+    await frank.page.getByRole('button', { name: 'Accept new safety number' }).waitFor();
+    await send(frank, 'this must never reach the forged device');
+    expect(await tick(frank, 'this must never reach the forged device')).toBe('pending');
+    await frank.page.getByTestId('encryption-status').click();
+    await frank.page.getByTestId('new-safety-number').waitFor();
+    const forgedDigits = (await frank.page.getByTestId('safety-number').locator('li').allTextContents()).join('');
+    expect(forgedDigits).not.toBe(realDigits);
+    await frank.page.getByRole('button', { name: 'Back to chat' }).click();
+    // The unverified contact: the same lie shows as a notice, the chat stays yellow, no choice forced.
+    await startChat(frank, ivy.username);
+    await frank.page.getByTestId('timeline-notice').getByText(`${ivy.username}’s safety number changed`).waitFor();
+    expect(await status(frank)).toBe('yellow');
+    await frank.page.getByTestId('key-change-banner').getByRole('button', { name: 'Dismiss' }).waitFor();
+    // On the wire: not one send frame left frank's browser after the swap (no message, receipt or
+    // typing), and grace's real browser got nothing new.
+    expect(frames.sends()).toEqual([]);
+    await openChat(grace, frank.username);
+    expect(await bubbles(grace.page)).toEqual([`hello ${grace.username}`]);
+    await shoot(frank.page, 'desktop-light-key-swapped-unverified');
+    // The held chat and its new safety number in both themes, phone and desktop.
+    await openChat(frank, grace.username);
+    for (const theme of ['light', 'dark'] as const)
+      for (const [size, viewport] of [
+        ['phone', PHONE],
+        ['desktop', DESKTOP],
+      ] as const) {
+        await frank.page.setViewportSize(viewport);
+        await frank.page.emulateMedia({ colorScheme: theme });
+        await frank.page.getByTestId('key-change-banner').waitFor();
+        await shoot(frank.page, `${size}-${theme}-key-changed-held`);
+        await frank.page.getByTestId('encryption-status').click();
+        await frank.page.getByTestId('new-safety-number').waitFor();
+        await shoot(frank.page, `${size}-${theme}-verify-new-number`);
+        await frank.page.getByRole('button', { name: 'Back to chat' }).click();
+      }
+    for (const p of [frank, grace, ivy]) await p.context.close();
   });
 
   it('catches a server that lies about keys: the chat turns red, Send is disabled and nothing is sent', async () => {
@@ -311,7 +402,8 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     await dave.page.getByLabel('Message', { exact: true }).fill('this must never leave');
     expect(await dave.page.getByRole('button', { name: 'Send', exact: true }).isDisabled()).toBe(true);
     await dave.page.keyboard.press('Enter');
-    await dave.page.waitForTimeout(300);
+    // The composer refused it (a sent message clears the field), and the socket carried nothing.
+    expect(await dave.page.getByLabel('Message', { exact: true }).inputValue()).toBe('this must never leave');
     expect(framesSent.filter((f) => f.includes('"type":"send"'))).toEqual([]);
     expect(await bubbles(dave.page)).toEqual([]);
     await shoot(dave.page, 'desktop-light-cannot-encrypt');
@@ -370,7 +462,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     expect(csp).toContain("script-src 'self'");
     // 'wasm-unsafe-eval' (WebAssembly compilation only) is allowed; JS eval and inline code are not.
     expect(csp).not.toMatch(/'unsafe-(inline|eval)'/);
-  }, 120_000);
+  }, 240_000);
 
   it('remembers the theme toggle and saves screenshots of the main screens in both themes at phone and desktop width', async () => {
     // Back to "follow the system" so emulated light/dark apply.
@@ -424,7 +516,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     await alice.page.reload();
     expect(await alice.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
     expect(shots.length).toBeGreaterThanOrEqual(16);
-  }, 120_000);
+  }, 240_000);
   it('never lets the canary reach a byte the server side published, stored or logged', async () => {
     // The forms a leak could take: the text itself, or the text base64-encoded at any alignment.
     const needles = [CANARY, ...[0, 1, 2].map((i) => Buffer.from(CANARY.slice(i)).toString('base64').slice(4, -4))];

@@ -11,8 +11,8 @@ import type { LoadDevice } from '../load/devices.js';
 import { wsUrl } from '../load/ws-transport.js';
 
 /**
- * A minimal reconnecting client for the fault tests, doing what DESIGN.md §1 and §3 ask of a real
- * client: resend a message with the same id until the gateway accepts it (JetStream dedupes by id),
+ * A minimal reconnecting client for the fault tests, doing what docs/PROTOCOL-WIRE.md §3 asks of a
+ * real client: resend a message with the same id until the gateway accepts it (JetStream dedupes by id),
  * dedupe deliveries by message id, ack each delivery, and on a retryable close reconnect to the next
  * gateway in its list. It counts what happens on the wire so the tests can print it.
  */

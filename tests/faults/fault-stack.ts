@@ -15,9 +15,8 @@ import { LatencyRecorder, messageIdFactory } from '../load/stats.js';
 import { FaultClient } from './fault-client.js';
 
 /**
- * The fault suite's system (issue 5): a three-node NATS cluster with JetStream on loopback ports,
- * the mailbox stream with 3 replicas, a private Redis with AOF (the production setting, DESIGN.md
- * §5), auth/keydir/presence and two gateways, all as real processes.
+ * The fault suite's system: a three-node NATS cluster with JetStream on loopback ports,
+ * the mailbox stream with 3 replicas, a private Redis with AOF (the production setting, docs/RELIABILITY.md), auth/keydir/presence and two gateways, all as real processes.
  */
 export interface FaultStack {
   cluster: NatsCluster;

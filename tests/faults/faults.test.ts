@@ -14,7 +14,7 @@ import {
 } from './fault-stack.js';
 
 /**
- * Fault suite (issue 5), against a three-node NATS cluster (stream replicas 3), Redis with AOF,
+ * Fault suite, against a three-node NATS cluster (stream replicas 3), Redis with AOF,
  * the real services and two gateways. Every test is bounded (< 60 s) and stops its own traffic;
  * figures are printed as `[faults] ...` lines and quoted in docs/RELIABILITY.md.
  */

@@ -22,7 +22,7 @@ import { describePhase, lastLine } from './report.js';
 import { GatewayTransport } from './ws-transport.js';
 
 /**
- * `npm run loadtest` (issue 5): the gateway under load beside the raw JetStream reference measured
+ * `npm run loadtest`: the gateway under load beside the raw JetStream reference measured
  * by the same harness in the same run. Everything on loopback, bounded in count and time.
  * Progress goes to stderr; results to stdout, the machine-readable line last.
  */

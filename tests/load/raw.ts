@@ -15,7 +15,7 @@ import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { LoadTransport, TransportEvents } from './phase.js';
 
 /**
- * The raw reference (issue 5): the same harness publishing straight into JetStream with
+ * The raw reference: the same harness publishing straight into JetStream with
  * `Nats-Msg-Id` and consuming with per-device durable pull consumers, no gateway. Stream and
  * consumer settings mirror the gateway's (services/gateway/src/stream.ts ensureStream and
  * ws/hub.ts openMailbox); when the gateway's stream exists its live config is copied instead.
@@ -152,7 +152,7 @@ export class RawTransport implements LoadTransport {
       const env: StoredEnvelope = { id, from: this.froms[from]!, ts: Date.now(), body };
       return this.js
         .publish(this.subjects[to]!, this.enc.encode(JSON.stringify(env)), {
-          msgID: natsMsgId(id, this.froms[to]!),
+          msgID: natsMsgId(id, this.froms[to]!, this.froms[from]!),
           expect: { streamName: this.stream },
           timeout: 5_000,
         })

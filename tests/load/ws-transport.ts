@@ -110,7 +110,7 @@ export class GatewayTransport implements LoadTransport {
     switch (f.type) {
       case 'deliver':
         this.events.delivered(f.id);
-        // The client "decrypts and stores" (nothing to do for opaque bodies), then acks (DESIGN.md §3 step 3).
+        // The client "decrypts and stores" (nothing to do for opaque bodies), then acks (docs/PROTOCOL-WIRE.md §3, "Receiving").
         ws.send(`{"type":"ack","seq":${f.seq}}`);
         return;
       case 'accepted':

@@ -28,7 +28,7 @@ beforeAll(async () => {
       bundleFetchesPerTarget: LIMITS.bundleFetchesPerTarget,
       prekeyClaimsPerTarget: LIMITS.prekeyClaimsPerTarget,
     },
-    gateway: { trustProxy: true },
+    gateway: { trustProxy: 1 },
   });
 });
 afterAll(async () => {

@@ -22,6 +22,8 @@ export interface SecurityStackOptions {
   keydir?: Partial<KeydirConfig>;
   presence?: Partial<PresenceConfig>;
   gateway?: Partial<GatewayConfig>;
+  /** Level of the gateways' captured log (default debug). */
+  gatewayLogLevel?: string;
 }
 
 export interface Gateway {
@@ -83,7 +85,7 @@ export async function securityStack(tag: string, opts: SecurityStackOptions = {}
       ...opts.gateway,
       ...over,
     });
-    const logger = createLogger('debug', {}, { write: (line: string) => void logs.push(line) });
+    const logger = createLogger(opts.gatewayLogLevel ?? 'debug', {}, { write: (line: string) => void logs.push(line) });
     const app = await buildApp({ nc: env.nc, logger }, config);
     gateways.push(app);
     const url = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -155,12 +155,17 @@ describe('HushClient connections', () => {
     second.close();
   });
 
-  it('follows presence of users it subscribed to', async () => {
+  it('follows presence of users who share it with the caller', async () => {
+    const bobClient = await client(bob);
+    await bobClient.addContact(alice.user); // bob shares his presence with alice
+    const b = bobClient.connect();
+    await b.ready();
     const a = (await client(alice)).connect();
     await a.ready();
     const p = new Promise((r) => a.on('presence', r));
     a.subscribePresence([bob.user]);
     expect(await p).toMatchObject({ type: 'presence', user: bob.user, online: true });
     a.close();
+    b.close();
   });
 });

@@ -62,7 +62,9 @@ export async function oursOps(prims: Primitives, opts: { prekeys?: number } = {}
       },
     ],
   });
-  const identityKey = (await verifyUserBundle(prims, bundleOf(), { userId: bob.address.userId })).identityKey;
+  const identityKey = (
+    await verifyUserBundle(prims, bundleOf(), { userId: bob.address.userId, store: alice.store, now: () => 0 })
+  ).identityKey;
   const fixed = bundleOf();
   const aId = (await alice.store.getIdentity())!.publicKey;
   const bId = (await bob.store.getIdentity())!.publicKey;

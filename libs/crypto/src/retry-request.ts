@@ -55,7 +55,7 @@ export function isRetryRequest(bytes: Uint8Array): boolean {
  * Decrypt failures a retry request can repair: the session is missing or out of step (state lost or
  * restored, prekey gone, key already used by a rolled-back sender, too far ahead). Not: a changed
  * identity (the user decides), a device outside its signed list (it may not send), a missing device
- * list (fetch the sender's keys and decrypt again).
+ * list (fetch the sender's keys and decrypt again), a malformed message (nothing a new session mends).
  */
 export function isRetryableDecryptError(e: unknown): boolean {
   return (
@@ -67,7 +67,6 @@ export function isRetryableDecryptError(e: unknown): boolean {
       'E2E_TOO_MANY_SKIPPED',
       'E2E_PREKEY_NOT_FOUND',
       'E2E_BAD_STATE',
-      'E2E_BAD_MESSAGE',
     ].includes(e.code)
   );
 }

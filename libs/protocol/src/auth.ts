@@ -10,6 +10,9 @@ export const Credentials = T.Object(
       maxLength: 64,
       description: 'Shown in the device list, e.g. "Firefox on laptop"',
     }),
+    inviteCode: T.Optional(
+      T.String({ minLength: 1, maxLength: 64, description: 'Needed to register when the server is invite-only' }),
+    ),
   },
   { additionalProperties: false },
 );

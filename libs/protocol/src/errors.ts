@@ -16,6 +16,8 @@ export const ErrorCodes = {
   AUTH_INVALID_USERNAME: { status: 400, retryable: false, message: 'Usernames are 3-32 characters of a-z 0-9 _ .' },
   AUTH_WEAK_PASSWORD: { status: 400, retryable: false, message: 'Passwords need at least 8 characters' },
   AUTH_USERNAME_TAKEN: { status: 409, retryable: false, message: 'That username is taken' },
+  AUTH_REGISTRATION_CLOSED: { status: 403, retryable: false, message: 'This server does not accept new accounts' },
+  AUTH_INVITE_INVALID: { status: 403, retryable: false, message: 'The invite code is missing, used up or expired' },
   AUTH_BAD_CREDENTIALS: { status: 401, retryable: false, message: 'Wrong username or password' },
   AUTH_RATE_LIMITED: { status: 429, retryable: true, message: 'Too many attempts; try again later' },
   AUTH_TOKEN_MISSING: { status: 401, retryable: false, message: 'A bearer token is required' },
@@ -79,6 +81,11 @@ export const ErrorCodes = {
     message: 'The message could not be stored; retry with the same id',
   },
   GW_NOT_READY: { status: 503, retryable: true, message: 'The gateway is not ready' },
+  GW_TOO_MANY_SUBSCRIPTIONS: {
+    status: 400,
+    retryable: false,
+    message: 'This connection follows the presence of as many users as it may',
+  },
   GW_ORIGIN_FORBIDDEN: {
     status: 403,
     retryable: false,

@@ -144,8 +144,12 @@ export interface StoredEnvelope {
 }
 /**
  * JetStream dedupe is per stream, not per subject, so the Nats-Msg-Id is the message id scoped
- * by recipient device. (Deviation from "message id as Nats-Msg-Id": needed because one send
- * frame carries one message id for many mailboxes in the same stream.)
+ * by sender device and by recipient device. (Deviation from "message id as Nats-Msg-Id": one send
+ * frame carries one message id for many mailboxes in the same stream, and an id chosen by one
+ * sender must never suppress another sender's message to the same device.)
  */
-export const natsMsgId = (messageId: string, to: { user: string; device: string }) =>
-  `${messageId}.${to.user}.${to.device}`;
+export const natsMsgId = (
+  messageId: string,
+  to: { user: string; device: string },
+  from: { user: string; device: string },
+) => `${from.user}.${from.device}.${messageId}.${to.user}.${to.device}`;

@@ -4,6 +4,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
+import { REQUEST_ID_HEADER } from './logger.js';
+import { rpcHandled } from './metrics.js';
 
 /** Largest request body a service reads (a full key publication is ~60 KiB). */
 export const MAX_REQUEST_BYTES = 512 * 1024;
@@ -58,9 +60,13 @@ export function addJsonEndpoint<S extends TSchema, R>(svc: Service, log: Logger,
     return opts.invalidCode ?? 'VALIDATION_FAILED';
   };
   const handle = async (msg: ServiceMsg): Promise<void> => {
-    const started = Date.now();
+    const started = performance.now();
     let failure: string | undefined;
+    // The gateway's HTTP request id, so one id follows a request across services' logs.
+    const requestId = msg.headers?.get(REQUEST_ID_HEADER);
+    const rlog = requestId ? log.child({ reqId: requestId }) : log;
     let reply: unknown;
+    let code = 'ok';
     try {
       if (msg.data.length > MAX_REQUEST_BYTES) throw new HushError('VALIDATION_FAILED', 'Request body too large');
       let body: unknown = {};
@@ -78,21 +84,23 @@ export function addJsonEndpoint<S extends TSchema, R>(svc: Service, log: Logger,
       reply = okReply(await opts.handler(body));
     } catch (e) {
       if (!(e instanceof HushError)) {
-        log.error({ err: safeErr(e), endpoint: opts.name }, 'endpoint failed');
+        rlog.error({ err: safeErr(e), endpoint: opts.name }, 'endpoint failed');
         failure = 'INTERNAL';
       } else {
-        log.debug({ endpoint: opts.name, code: e.code }, 'request refused');
+        rlog.debug({ endpoint: opts.name, code: e.code }, 'request refused');
         if (e.status >= 500) failure = e.code;
       }
+      code = e instanceof HushError ? e.code : 'INTERNAL';
       reply = errReply(e);
     }
     if (msg.reply) msg.respond(encodeJson(reply));
-    const ms = Date.now() - started;
-    log.trace({ endpoint: opts.name, ms }, 'handled');
+    const seconds = (performance.now() - started) / 1000;
+    rpcHandled.observe({ endpoint: opts.subject.split('.').slice(-2).join('.'), code }, seconds);
+    rlog.trace({ endpoint: opts.name, ms: seconds * 1000 }, 'handled');
     const stats = statsOf();
     if (stats) {
       // The library already counted this request (with ~0 ms) when the callback returned.
-      stats.processing_time += ms * 1_000_000;
+      stats.processing_time += Math.round(seconds * 1e9);
       stats.average_processing_time = Math.round(stats.processing_time / Math.max(1, stats.num_requests));
       if (failure) stats.countError(new Error(failure));
     }

@@ -1,4 +1,4 @@
-export { baseConfig, type Env, intEnv, type ServiceBaseConfig } from './config.js';
+export { baseConfig, type Env, loadServiceEnv, type ServiceBaseConfig, serviceSchema } from './config.js';
 export {
   addJsonEndpoint,
   type EndpointOptions,
@@ -7,4 +7,36 @@ export {
   safeErr,
   svcm,
 } from './endpoint.js';
-export { type BaseConfig, runService, type ServiceDeps } from './run.js';
+export {
+  BaseEnv,
+  ConfigError,
+  EnvVar,
+  type ParseOptions,
+  parseDuration,
+  parseEnv,
+  RedisEnv,
+  unknownVariables,
+} from './env-schema.js';
+export { createLogger, REQUEST_ID_HEADER, requestContext } from './logger.js';
+export { initMetrics, LATENCY_BUCKETS, rateLimited, registry, rpcHandled, serveMetrics } from './metrics.js';
+export {
+  inboxPrefix,
+  NATS_ROLES,
+  type NatsAuditRole,
+  type NatsAuthConfig,
+  type NatsRole,
+  natsAuthOptions,
+  type Permissions,
+  renderNatsAuthorization,
+  rolePermissions,
+} from './nats-auth.js';
+export { type BaseConfig, redisOptions, runService, type ServiceDeps } from './run.js';
+export {
+  ensureSecrets,
+  type GenerateOptions,
+  REDIS_USER,
+  redisUrlWithAuth,
+  renderRedisAcl,
+  type SecretsLayout,
+  secretsLayout,
+} from './secrets.js';

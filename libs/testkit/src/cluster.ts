@@ -44,8 +44,8 @@ function waitExit(p: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts an n-node NATS cluster with JetStream on loopback ports (DESIGN.md §5: production runs
- * a 3-node cluster with replicated streams), each node with its own data folder, for fault tests
+ * Starts an n-node NATS cluster with JetStream on loopback ports (production runs a 3-node
+ * cluster with replicated streams, docs/RELIABILITY.md), each node with its own data folder, for fault tests
  * that kill and restart nodes. Needs the nats-server binary (no container fallback: the nodes must
  * be killable one by one).
  */

@@ -2,6 +2,7 @@ export { type ClusterNode, type NatsCluster, startNatsCluster } from './cluster.
 export {
   freePort,
   hasBinary,
+  natsOptions,
   type RunningServer,
   type StartOptions,
   startNats,
@@ -19,4 +20,4 @@ export {
   startStack,
   waitReady,
 } from './stack.js';
-export { CHROMIUM, chromiumAvailable, ensureWebBuild, launchChromium } from './web.js';
+export { CHROMIUM, chromiumAvailable, ensureWebBuild, isCI, launchChromium } from './web.js';

@@ -1,8 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type NatsAuditRole, natsAuthOptions, redisUrlWithAuth, type SecretsLayout } from '@hush/service-kit';
+import type { ConnectionOptions } from '@nats-io/transport-node';
 
 /** A server the test owns (or the shared one, whose stop() does nothing). */
 export interface RunningServer {
@@ -17,6 +19,17 @@ export interface RunningServer {
   readonly owned: boolean;
   /** The server's data folder, when the test owns the process (e.g. to search its files). */
   readonly dataDir?: string;
+  /** Credentials the server requires (set for servers started with `secrets`). */
+  readonly secrets?: SecretsLayout;
+}
+
+/**
+ * Connect options for a role on this server: its nkey and inbox prefix when the server is
+ * secured, nothing extra for an anonymous one. Tests connect through this, never anonymously.
+ */
+export function natsOptions(server: RunningServer, role: NatsAuditRole): Partial<ConnectionOptions> {
+  if (!server.secrets) return {};
+  return { servers: server.url, ...natsAuthOptions(role, { nkeyFile: server.secrets.nkey(role) }) };
 }
 
 export async function freePort(): Promise<number> {
@@ -127,6 +140,11 @@ function shared(url: string): RunningServer {
 }
 
 export interface StartOptions {
+  /**
+   * Require these credentials (see @hush/service-kit ensureSecrets): nats-server gets the nkey
+   * users and permissions, redis-server the ACL file. A secured server is always a private one.
+   */
+  secrets?: SecretsLayout;
   /** Start a private server even when NATS_URL / REDIS_URL is set (tests that kill servers). */
   isolated?: boolean;
   /** Persistent data folder (kept on stop); default a temporary one removed on stop. */
@@ -136,12 +154,28 @@ export interface StartOptions {
 }
 
 /**
- * NATS with JetStream. Order (DESIGN.md §5): NATS_URL when set (unless isolated), else the
+ * NATS with JetStream. Order (docs/ARCHITECTURE.md, decision 11): NATS_URL when set (unless isolated), else the
  * nats-server binary on a free port with its own data folder, else testcontainers.
  */
 export async function startNats(opts: StartOptions & { jetstream?: boolean } = {}): Promise<RunningServer> {
-  if (process.env.NATS_URL && !opts.isolated) return shared(process.env.NATS_URL);
+  if (process.env.NATS_URL && !opts.isolated && !opts.secrets) return shared(process.env.NATS_URL);
   if (hasBinary('nats-server')) {
+    const { secrets } = opts;
+    if (secrets) {
+      const s = await managed({
+        ...pick(opts),
+        bin: 'nats-server',
+        scheme: 'nats',
+        args: (port, dir) => {
+          const conf = join(dir, 'nats.conf');
+          // nats-server resolves `include` relative to the config file: keep a copy beside it.
+          copyFileSync(secrets.natsUsers, join(dir, 'nats-users.conf'));
+          writeFileSync(conf, natsConf(port, opts.jetstream === false ? undefined : dir));
+          return ['-c', conf];
+        },
+      });
+      return { ...s, secrets };
+    }
     return managed({
       ...pick(opts),
       bin: 'nats-server',
@@ -160,13 +194,15 @@ export async function startNats(opts: StartOptions & { jetstream?: boolean } = {
 
 /** Redis: REDIS_URL when set (unless isolated), else redis-server on a free port, else testcontainers. */
 export async function startRedis(opts: StartOptions & { appendonly?: boolean } = {}): Promise<RunningServer> {
-  if (process.env.REDIS_URL && !opts.isolated) return shared(process.env.REDIS_URL);
+  if (process.env.REDIS_URL && !opts.isolated && !opts.secrets) return shared(process.env.REDIS_URL);
   if (hasBinary('redis-server')) {
-    return managed({
+    const { secrets } = opts;
+    const s = await managed({
       ...pick(opts),
       bin: 'redis-server',
       scheme: 'redis',
       args: (port, dir) => [
+        ...(secrets ? ['--aclfile', secrets.redisAcl] : []),
         '--port',
         String(port),
         '--bind',
@@ -179,8 +215,22 @@ export async function startRedis(opts: StartOptions & { appendonly?: boolean } =
         opts.appendonly ? 'yes' : 'no',
       ],
     });
+    if (!secrets) return s;
+    // The URL carries the `hush` user's credentials so every client (services, tests) uses them.
+    const password = readFileSync(secrets.redisPassword, 'utf8').trim();
+    return { ...s, secrets, url: redisUrlWithAuth(s.url, password) };
   }
   return containerServer('redis:7-alpine', 6379, 'redis', []);
+}
+
+/** A private nats-server's config: loopback only, JetStream, and the included nkey users. */
+function natsConf(port: number, storeDir: string | undefined): string {
+  return [
+    `listen: "127.0.0.1:${port}"`,
+    storeDir ? `jetstream { store_dir: ${JSON.stringify(storeDir)} }` : '',
+    'include nats-users.conf',
+    '',
+  ].join('\n');
 }
 
 function pick(o: StartOptions): Pick<Managed, 'dataDir' | 'port'> {

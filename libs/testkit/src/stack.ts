@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureSecrets, type SecretsLayout } from '@hush/service-kit';
 import { freePort, type RunningServer, startNats, startRedis, uniquePrefix } from './servers.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -17,6 +20,8 @@ export interface ServiceProcess {
   /** Set for gateways. */
   url?: string;
   port?: number;
+  /** The process's Prometheus endpoint (`${metricsUrl}/metrics`), when a metrics port was given. */
+  metricsUrl?: string;
   /** Last lines the process wrote (stdout+stderr), for failure messages. */
   output(): string;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -24,15 +29,21 @@ export interface ServiceProcess {
 
 export interface SpawnOptions {
   env: Record<string, string>;
+  /** The deployment's secrets: the process connects to NATS with its own role's nkey. */
+  secrets?: SecretsLayout;
   port?: number;
   /** Resolves when this line fragment is printed; gateways instead wait for /readyz. */
   quiet?: boolean;
+  /** METRICS_PORT of the process (0 = off); its /healthz answers once the service serves. */
+  metricsPort?: number;
 }
 
 export function spawnService(name: ServiceName, opts: SpawnOptions): ServiceProcess {
   const entry = join(repoRoot, 'services', name, 'src', 'main.ts');
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ...opts.env };
   if (opts.port !== undefined) env.PORT = String(opts.port);
+  if (opts.secrets) env.NATS_NKEY_DIR = dirname(opts.secrets.nkey(name));
+  env.METRICS_PORT = String(opts.metricsPort ?? 0);
   const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: repoRoot,
     env,
@@ -57,6 +68,7 @@ export function spawnService(name: ServiceName, opts: SpawnOptions): ServiceProc
       clearTimeout(t);
     },
   };
+  if (opts.metricsPort) sp.metricsUrl = `http://127.0.0.1:${opts.metricsPort}`;
   if (opts.port !== undefined) {
     sp.port = opts.port;
     sp.url = `http://127.0.0.1:${opts.port}`;
@@ -64,8 +76,13 @@ export function spawnService(name: ServiceName, opts: SpawnOptions): ServiceProc
   return sp;
 }
 
-/** Polls GET /readyz until 200 or the deadline. */
-export async function waitReady(url: string, timeoutMs = 30_000, proc?: ServiceProcess): Promise<void> {
+/** Polls GET /readyz (or another path) until 200 or the deadline. */
+export async function waitReady(
+  url: string,
+  timeoutMs = 30_000,
+  proc?: ServiceProcess,
+  path = '/readyz',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -73,7 +90,7 @@ export async function waitReady(url: string, timeoutMs = 30_000, proc?: ServiceP
       throw new Error(`${proc.name} exited before ready:\n${proc.output()}`);
     }
     try {
-      const r = await fetch(`${url}/readyz`);
+      const r = await fetch(`${url}${path}`);
       if (r.ok) return;
       last = `${r.status} ${await r.text()}`;
     } catch (e) {
@@ -95,12 +112,16 @@ export interface StackOptions {
   redis?: RunningServer;
   /** Copies of each backing service (auth, keydir, presence). */
   copies?: number;
+  /** More SUBJECT_PREFIX values (tenants) the stack's NATS permissions cover besides ''. */
+  tenants?: string[];
 }
 
 export interface Stack {
   nats: RunningServer;
   redis: RunningServer;
   env: Record<string, string>;
+  /** Credentials of the stack's private servers (undefined when given anonymous servers). */
+  secrets?: SecretsLayout;
   services: ServiceProcess[];
   gateways: ServiceProcess[];
   gatewayUrls: string[];
@@ -113,17 +134,33 @@ export interface Stack {
  * The whole system as separate processes: private nats-server (JetStream) and redis-server
  * (isolated, so tests may kill them), auth, keydir, presence, and N gateways on free ports.
  * Password hashing cost is lowered (still Argon2id) so that registering many users is quick.
+ *
+ * The private servers are secured exactly as in production (fresh nkeys with subject
+ * permissions, a Redis ACL with a password), so the secured path is the tested path; a stack
+ * therefore never uses the anonymous shared servers named by NATS_URL / REDIS_URL. Servers passed
+ * in `nats` / `redis` are used as they are (the fault tests' cluster); their own `secrets`, if
+ * any, are used.
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const nats = opts.nats ?? (await startNats({ isolated: true, jetstream: true }));
-  const redis = opts.redis ?? (await startRedis({ isolated: true }));
   const prefix = uniquePrefix('s');
+  const streamName = opts.nats ? `MBOX_${prefix}` : 'MAILBOX';
+  const ownDir = opts.nats && opts.redis ? undefined : mkdtempSync(join(tmpdir(), 'hush-secrets-'));
+  const own = ownDir
+    ? ensureSecrets(ownDir, { stream: streamName, observer: true, prefixes: ['', ...(opts.tenants ?? [])] })
+    : undefined;
+  const nats = opts.nats ?? (await startNats({ isolated: true, jetstream: true, secrets: own! }));
+  const redis = opts.redis ?? (await startRedis({ isolated: true, secrets: own! }));
+  const secrets = opts.nats ? opts.nats.secrets : own;
   const env: Record<string, string> = {
     NATS_URL: nats.url,
     REDIS_URL: redis.url,
     SUBJECT_PREFIX: opts.nats ? prefix : '',
     REDIS_PREFIX: `${prefix}:`,
-    STREAM_NAME: opts.nats ? `MBOX_${prefix}` : 'MAILBOX',
+    STREAM_NAME: streamName,
+    // Each process picks its own role's seed from this folder (tests that spawn more processes
+    // with stack.env connect with the right credentials too).
+    ...(secrets ? { NATS_NKEY_DIR: dirname(secrets.nkey('gateway')) } : {}),
+    ...(own ? { SIGNING_KEY_SECRET_FILE: own.signingKeySecret } : {}),
     ARGON2_MEMORY_KIB: '1024',
     ARGON2_ITERATIONS: '1',
     LOG_LEVEL: 'warn',
@@ -132,20 +169,28 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const services: ServiceProcess[] = [];
   for (let i = 0; i < (opts.copies ?? 1); i++) {
-    for (const name of ['auth', 'keydir', 'presence'] as const) services.push(spawnService(name, { env }));
+    for (const name of ['auth', 'keydir', 'presence'] as const) {
+      services.push(spawnService(name, { env, secrets, metricsPort: await freePort() }));
+    }
   }
   const gateways: ServiceProcess[] = [];
   const addGateway = async (port?: number) => {
     const p = port ?? (await freePort());
-    const g = spawnService('gateway', { env: { ...env, GATEWAY_ID: `gw${gateways.length}_${p}` }, port: p });
+    const g = spawnService('gateway', {
+      env: { ...env, GATEWAY_ID: `gw${gateways.length}_${p}` },
+      port: p,
+      secrets,
+      metricsPort: await freePort(),
+    });
     gateways.push(g);
-    await waitReady(g.url!, 90_000, g);
+    await waitReady(g.url!, 180_000, g);
     return g;
   };
   const stack: Stack = {
     nats,
     redis,
     env,
+    secrets,
     services,
     gateways,
     get gatewayUrls() {
@@ -157,10 +202,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await Promise.all(services.map((s) => s.kill()));
       if (!opts.redis) await redis.stop();
       if (!opts.nats) await nats.stop();
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
     },
   };
   try {
-    await Promise.all(Array.from({ length: opts.gateways ?? 1 }, () => addGateway()));
+    // A gateway's /readyz covers only its own NATS/JetStream; wait for the services themselves
+    // (their metrics port answers once they serve). Generous: tsx compiles on a loaded machine.
+    await Promise.all([
+      ...services.map((sv) => waitReady(sv.metricsUrl!, 180_000, sv, '/healthz')),
+      ...Array.from({ length: opts.gateways ?? 1 }, () => addGateway()),
+    ]);
   } catch (e) {
     await stack.stop();
     throw e;

@@ -5,13 +5,30 @@ import { type Browser, chromium } from 'playwright-core';
 
 /** Debian's Chromium (never a downloaded browser); CHROMIUM_PATH overrides. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const chromiumAvailable = existsSync(CHROMIUM);
+
+/** True when the environment says it is CI (CI=true or any non-empty value but "0"/"false"). */
+export const isCI = (env: NodeJS.ProcessEnv = process.env): boolean =>
+  env.CI !== undefined && env.CI !== '' && env.CI !== '0' && env.CI.toLowerCase() !== 'false';
+
+/**
+ * Whether browser suites should run. On a developer machine without Chromium they are skipped;
+ * under CI they always run, so a missing Chromium fails them (in `launchChromium`) instead of
+ * turning the whole browser suite into a silent skip.
+ */
+export const chromiumAvailable = existsSync(CHROMIUM) || isCI();
 
 /**
  * Headless Chromium through playwright-core. The networking flags keep it from calling home:
  * this machine's closed network refuses those connections, many at a time.
  */
 export function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    return Promise.reject(
+      new Error(
+        `Chromium not found at ${CHROMIUM}: install Debian's chromium or set CHROMIUM_PATH (required under CI)`,
+      ),
+    );
+  }
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [

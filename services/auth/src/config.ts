@@ -1,5 +1,5 @@
 import { ACCESS_TTL_MS, JWT_AUDIENCE, JWT_ISSUER, REFRESH_TTL_MS } from '@hush/protocol';
-import { baseConfig, type Env, intEnv, type ServiceBaseConfig } from '@hush/service-kit';
+import { type Env, EnvVar, loadServiceEnv, type ServiceBaseConfig, serviceSchema } from '@hush/service-kit';
 
 /** The issue caps access tokens at 15 minutes; a longer ACCESS_TTL_MS is clamped to this. */
 export const MAX_ACCESS_TTL_MS = 15 * 60_000;
@@ -38,27 +38,52 @@ export interface AuthConfig extends ServiceBaseConfig {
   rateWindowMs: number;
   /** How often each copy re-reads the shared signing key (picks up a rotation). */
   keyReloadMs: number;
+  /** Secret under which the signing keys are stored encrypted in Redis ('' = stored as is). */
+  signingKeySecret: string;
 }
 
+/** Every variable auth reads, with its default and meaning (validated at start). */
+export const AuthEnv = serviceSchema({
+  ARGON2_MEMORY_KIB: EnvVar.int(19_456, 'Argon2id memory in KiB (OWASP minimum)', { minimum: 8 }),
+  ARGON2_ITERATIONS: EnvVar.int(2, 'Argon2id iterations'),
+  ARGON2_PARALLELISM: EnvVar.int(1, 'Argon2id lanes'),
+  JWT_ISSUER: EnvVar.string(JWT_ISSUER, 'iss of access tokens'),
+  JWT_AUDIENCE: EnvVar.string(JWT_AUDIENCE, 'aud of access tokens'),
+  ACCESS_TTL_MS: EnvVar.duration(ACCESS_TTL_MS, 'access-token lifetime (capped at 15 min)', 1000),
+  REFRESH_TTL_MS: EnvVar.duration(REFRESH_TTL_MS, 'refresh-token lifetime', 1000),
+  LOGIN_FAILURES_PER_USER_ADDR: EnvVar.int(10, 'failed logins per username and client address per window'),
+  LOGIN_FAILURES_PER_USER: EnvVar.int(100, 'failed logins per username per window (from all addresses)'),
+  LOGIN_FAILURES_PER_ADDR: EnvVar.int(50, 'failed logins per client address per window'),
+  REGISTRATIONS_PER_ADDR: EnvVar.int(20, 'registrations per client address per window'),
+  // Signal allows five linked devices besides the phone; ten leaves room for browsers.
+  MAX_DEVICES_PER_ACCOUNT: EnvVar.int(10, 'devices one account may have'),
+  LOOKUPS_PER_USER: EnvVar.int(100, 'username lookups per account per window'),
+  LOOKUPS_PER_ADDR: EnvVar.int(300, 'username lookups per client address per window'),
+  AUTH_RATE_WINDOW_MS: EnvVar.duration(15 * 60_000, 'window of the login/registration limits', 1000),
+  SIGNING_KEY_RELOAD_MS: EnvVar.duration(60_000, 'how soon other auth copies pick up a rotated key', 100),
+  SIGNING_KEY_SECRET_FILE: EnvVar.file('file with a secret that seals the signing keys kept in Redis'),
+});
+
 export function loadConfig(env: Env = process.env): AuthConfig {
+  const { vars: v, base } = loadServiceEnv(AuthEnv, env);
   return {
-    ...baseConfig(env),
-    argon2MemoryKib: intEnv(env, 'ARGON2_MEMORY_KIB', 19_456, 8),
-    argon2Iterations: intEnv(env, 'ARGON2_ITERATIONS', 2),
-    argon2Parallelism: intEnv(env, 'ARGON2_PARALLELISM', 1),
-    jwtIssuer: env.JWT_ISSUER || JWT_ISSUER,
-    jwtAudience: env.JWT_AUDIENCE || JWT_AUDIENCE,
-    accessTtlMs: Math.min(intEnv(env, 'ACCESS_TTL_MS', ACCESS_TTL_MS, 1000), MAX_ACCESS_TTL_MS),
-    refreshTtlMs: intEnv(env, 'REFRESH_TTL_MS', REFRESH_TTL_MS, 1000),
-    loginFailuresPerUserAddr: intEnv(env, 'LOGIN_FAILURES_PER_USER_ADDR', 10),
-    loginFailuresPerUser: intEnv(env, 'LOGIN_FAILURES_PER_USER', 100),
-    loginFailuresPerAddr: intEnv(env, 'LOGIN_FAILURES_PER_ADDR', 50),
-    registrationsPerAddr: intEnv(env, 'REGISTRATIONS_PER_ADDR', 20),
-    // Signal allows five linked devices besides the phone; ten leaves room for browsers.
-    maxDevicesPerAccount: intEnv(env, 'MAX_DEVICES_PER_ACCOUNT', 10),
-    lookupsPerUser: intEnv(env, 'LOOKUPS_PER_USER', 100),
-    lookupsPerAddr: intEnv(env, 'LOOKUPS_PER_ADDR', 300),
-    rateWindowMs: intEnv(env, 'AUTH_RATE_WINDOW_MS', 15 * 60_000, 1000),
-    keyReloadMs: intEnv(env, 'SIGNING_KEY_RELOAD_MS', 60_000, 100),
+    ...base,
+    argon2MemoryKib: v.ARGON2_MEMORY_KIB,
+    argon2Iterations: v.ARGON2_ITERATIONS,
+    argon2Parallelism: v.ARGON2_PARALLELISM,
+    jwtIssuer: v.JWT_ISSUER,
+    jwtAudience: v.JWT_AUDIENCE,
+    accessTtlMs: Math.min(v.ACCESS_TTL_MS, MAX_ACCESS_TTL_MS),
+    refreshTtlMs: v.REFRESH_TTL_MS,
+    loginFailuresPerUserAddr: v.LOGIN_FAILURES_PER_USER_ADDR,
+    loginFailuresPerUser: v.LOGIN_FAILURES_PER_USER,
+    loginFailuresPerAddr: v.LOGIN_FAILURES_PER_ADDR,
+    registrationsPerAddr: v.REGISTRATIONS_PER_ADDR,
+    maxDevicesPerAccount: v.MAX_DEVICES_PER_ACCOUNT,
+    lookupsPerUser: v.LOOKUPS_PER_USER,
+    lookupsPerAddr: v.LOOKUPS_PER_ADDR,
+    rateWindowMs: v.AUTH_RATE_WINDOW_MS,
+    keyReloadMs: v.SIGNING_KEY_RELOAD_MS,
+    signingKeySecret: v.SIGNING_KEY_SECRET_FILE,
   };
 }

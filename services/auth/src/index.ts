@@ -1,4 +1,4 @@
-export { type AuthConfig, loadConfig, MAX_ACCESS_TTL_MS } from './config.js';
+export { type AuthConfig, AuthEnv, loadConfig, MAX_ACCESS_TTL_MS } from './config.js';
 export {
   AUTH_VERSION,
   type AuthDeps,

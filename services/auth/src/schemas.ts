@@ -14,6 +14,7 @@ export const RegisterRequestSchema = T.Object(
     username: T.String({ maxLength: 64 }),
     password: T.String({ maxLength: 1024 }),
     deviceName: Credentials.properties.deviceName,
+    inviteCode: Credentials.properties.inviteCode,
     clientAddr: ClientAddr,
   },
   { additionalProperties: false },

@@ -24,6 +24,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { hash, verify } from '@node-rs/argon2';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { addAdminEndpoints, registrationGate } from './admin.js';
 import type { AuthConfig } from './config.js';
 import {
   CheckRequestSchema,
@@ -155,7 +156,7 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
     // @node-rs/argon2 defaults to Argon2id (algorithm 2), the variant RFC 9106 §4 recommends.
   };
 
-  const signing = new SigningKeys(redis, keys.signing);
+  const signing = new SigningKeys(redis, keys.signing, config.signingKeySecret);
   await signing.init();
   const reload = setInterval(() => {
     signing.load().catch((err: unknown) => log.warn({ err: safeErr(err) }, 'signing key reload failed'));
@@ -254,6 +255,8 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
     return username ? { userId, username } : null;
   };
 
+  const gate = registrationGate(redis, config.redisPrefix);
+
   // --- the micro service ---
   const svc = await svcm(nc).add({
     name: SERVICE_NAMES.auth,
@@ -273,6 +276,7 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
       if (!username) throw new HushError('AUTH_INVALID_USERNAME');
       if (req.password.length < MIN_PASSWORD_LENGTH) throw new HushError('AUTH_WEAK_PASSWORD');
       if (await redis.exists(keys.username(username))) throw new HushError('AUTH_USERNAME_TAKEN');
+      await gate(req.inviteCode);
       const passwordHash = await hash(req.password, argon);
       const userId = randomId(20);
       // SET NX is the one place a name is claimed: two racing registrations cannot both win.
@@ -464,6 +468,8 @@ export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<Aut
   });
 
   log.info({ subjectPrefix: config.subjectPrefix }, 'auth started');
+  addAdminEndpoints(svc, { redis, log, subj, prefix: config.redisPrefix, keys, signing, revokeDevice });
+
   return {
     rotateSigningKey: () => signing.rotate(),
     stop: async () => {

@@ -7,13 +7,20 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import { type Caller, type CheckResult, ErrorCodes, HushError, subjects, type WireError } from '@hush/protocol';
+import { initMetrics, requestContext, createLogger as serviceLogger } from '@hush/service-kit';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Ajv, type AnySchema } from 'ajv';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import helmetHeaders from 'helmet';
 import type { JSONWebKeySet } from 'jose';
-import pino, { type DestinationStream, type Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import {
   ACK_WAIT_MS,
@@ -22,9 +29,11 @@ import {
   READY_PROBE_TIMEOUT_MS,
   WS_MAX_PAYLOAD,
 } from './constants.js';
+import { ensureGroupStream, groupRoutes, groupStreamName } from './http/groups.js';
 import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
 import { Health, Jwks, Ready } from './http/schemas.js';
+import { gauges } from './metrics.js';
 import { Rpc } from './nats-rpc.js';
 import { TokenBuckets } from './rate-limit.js';
 import { DeviceDirectory } from './recipients.js';
@@ -55,7 +64,7 @@ export interface GatewayApp extends FastifyInstance {
   hub: Hub;
 }
 
-/** Content-Security-Policy for the web client: no inline script, no third parties (DESIGN.md §6). */
+/** Content-Security-Policy for the web client: no inline script, no third parties (docs/ARCHITECTURE.md, decision 17). */
 const CSP = {
   defaultSrc: ["'self'"],
   // 'wasm-unsafe-eval' lets the page compile WebAssembly (libs/crypto's SHA-512 for safety
@@ -87,7 +96,8 @@ const textAjv = new Ajv({
   strict: false,
 });
 
-const HELMET = { contentSecurityPolicy: { useDefaults: false, directives: CSP } };
+// HSTS off here: it is added per response, only over HTTPS (RFC 6797 §7.2).
+const HELMET = { contentSecurityPolicy: { useDefaults: false, directives: CSP }, hsts: false };
 /** The same headers as @fastify/helmet, for answers given before routing (a malformed URL). */
 const securityHeaders = helmetHeaders(HELMET);
 
@@ -104,10 +114,18 @@ const REDACT = [
   '*.body',
 ];
 
-/** The gateway's pino logger: JSON, with the redactions above (main.ts and tests use it). */
-export function createLogger(level: string, base: Record<string, unknown> = {}, dest?: DestinationStream): Logger {
-  const opts = { level, base: { svc: 'gateway', ...base }, redact: { paths: REDACT, censor: '[redacted]' } };
-  return dest ? pino(opts, dest) : pino(opts);
+/**
+ * The gateway's pino logger with the redactions above (main.ts and tests use it): JSON lines, or
+ * pino-pretty on a terminal (LOG_FORMAT, see @hush/service-kit).
+ */
+export function createLogger(
+  level: string,
+  base: Record<string, unknown> = {},
+  dest?: DestinationStream,
+  format = 'auto',
+): Logger {
+  const opts = { level, base: { svc: 'gateway', ...base }, redact: { paths: REDACT, censor: '[redacted]' }, format };
+  return serviceLogger(opts, dest);
 }
 
 // One error envelope for every error: `{ error: { code, message } }` with a catalogued code.
@@ -136,6 +154,13 @@ function sendError(err: FastifyError | HushError, req: FastifyRequest, reply: Fa
   return reply.code(status).send({ error: wire });
 }
 
+/** HSTS (RFC 6797 §7.2: only sent over secure transport): one year, subdomains included. */
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+/** Probes are polled every few seconds: logged at debug, not as two info lines each. */
+const PROBES = new Set(['/healthz', '/readyz']);
+const isProbe = (url: string | undefined) => PROBES.has((url ?? '').split('?')[0] ?? '');
+
 const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Hush</title></head>
 <body><h1>Hush gateway</h1><p>The web client is not built. Run <code>npm run build</code>, or use the API (<a href="/docs/json">/docs/json</a>).</p></body></html>`;
 
@@ -149,10 +174,15 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
       : deps.logger
         ? { loggerInstance: deps.logger }
         : { loggerInstance: createLogger(config.logLevel, { gw: config.gatewayId }) };
+  initMetrics('gateway');
   const app = Fastify({
     ...loggerOpts,
+    ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
+    // Probes are polled every few seconds: their request lines go to debug (hooks below).
+    logController: new LogController({ disableRequestLogging: (req) => isProbe(req.url) }),
     bodyLimit: HTTP_BODY_LIMIT,
-    trustProxy: config.trustProxy,
+    // A hop count is valid (Fastify docs, "trustProxy"); the overloads with `https` lose that type.
+    trustProxy: config.trustProxy as boolean | string[],
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // A body trickled in byte by byte must not hold a socket forever (408 after the timeout).
@@ -196,9 +226,15 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     subjects: s,
     maxAgeMs: config.mailboxMaxAgeMs,
     replicas: config.streamReplicas,
+    maxBytes: config.mailboxMaxBytes,
+    maxPerSubject: config.mailboxMaxPerDevice,
+    log: app.log,
   });
   const linkStream = linkStreamName(config.streamName);
   await ensureLinkStream(jsm, linkStream, s);
+  const devices = new DeviceDirectory(rpc, s, deps.now);
+  const groupStream = groupStreamName(config.streamName);
+  await ensureGroupStream(jsm, groupStream, s, config.streamReplicas);
   const hub = new Hub({
     nc,
     js,
@@ -207,8 +243,9 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     config,
     rpc,
     verifier,
-    devices: new DeviceDirectory(rpc, s, deps.now),
+    devices,
     buckets: new TokenBuckets(config.sendRate, config.sendBurst, deps.now),
+    byteBuckets: new TokenBuckets(config.sendBytesRate, config.sendBytesBurst, deps.now),
     log: app.log,
     ackWaitMs: deps.ackWaitMs ?? ACK_WAIT_MS,
     checkDevice,
@@ -225,8 +262,27 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     }
   })();
 
+  gauges({
+    sockets: () => hub.all.size,
+    bound: () => hub.connectionCount,
+    stream: async () => {
+      const st = (await jsm.streams.info(config.streamName)).state;
+      return { messages: st.messages, bytes: st.bytes, consumers: st.consumer_count };
+    },
+  });
+
+  // The request id is kept in an AsyncLocalStorage so NATS requests carry it (nats-rpc.ts).
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (isProbe(req.url)) req.log.debug({ req }, 'incoming request');
+    requestContext.run({ requestId: String(req.id) }, done);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (isProbe(req.url)) req.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  });
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    // req.protocol is https when we terminate TLS, or when a trusted proxy says so.
+    if (req.protocol === 'https') reply.header('strict-transport-security', HSTS);
   });
 
   app.setErrorHandler(sendError);
@@ -242,6 +298,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
       .send({ error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.url.split('?')[0]}` } });
   });
 
+  // HSTS is set above, and only over HTTPS (helmet would send it on plain HTTP too).
   await app.register(helmet, HELMET);
   await app.register(cors, { origin: config.corsOrigins.length > 0 ? config.corsOrigins : false });
   await app.register(swagger, {
@@ -256,6 +313,19 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   });
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_PAYLOAD },
+    // A client that breaks the WebSocket protocol (bad opcode, unmasked or oversized frame,
+    // invalid UTF-8; the ws library has already closed with 1002/1007/1009) is the client's
+    // fault: counted and logged at debug, never an error-level line it could write at will.
+    errorHandler: (err, socket, req) => {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+        hub.protocolViolations.add(code);
+        req.log.debug({ code }, 'client broke the WebSocket protocol');
+      } else {
+        req.log.warn({ err: err.message }, 'socket error');
+      }
+      socket.terminate();
+    },
     // Our shutdown first (close code 4000 = reconnect elsewhere), then the library's.
     preClose: async () => {
       await hub.stop();
@@ -267,9 +337,25 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     status: 'ok',
     gateway: config.gatewayId,
   }));
-  app.get('/readyz', { schema: { hide: true, response: { 200: Ready, 503: Ready } } }, async (_req, reply) => {
+  // Readiness is this gateway's own NATS connection and JetStream stream: a load balancer must not
+  // take every gateway out because auth is briefly down (the requests would fail either way).
+  // `?full=1` also asks each service (operators, `npm run admin -- config check`).
+  app.get('/readyz', { schema: { hide: true, response: { 200: Ready, 503: Ready } } }, async (req, reply) => {
     const checks: Record<string, string> = {};
     checks.nats = nc.isClosed() ? 'closed' : !natsUp ? 'reconnecting' : hub.stopped ? 'shutting down' : 'ok';
+    try {
+      await Promise.race([
+        jsm.streams.info(config.streamName),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), READY_PROBE_TIMEOUT_MS)),
+      ]);
+      checks.jetstream = 'ok';
+    } catch {
+      checks.jetstream = 'no stream';
+    }
+    if ((req.query as { full?: string }).full !== '1') {
+      const ok = checks.nats === 'ok' && checks.jetstream === 'ok';
+      return reply.code(ok ? 200 : 503).send({ ready: ok, checks });
+    }
     const probe = async (name: string, subject: string, payload: unknown) => {
       try {
         await rpc.raw(subject, payload, READY_PROBE_TIMEOUT_MS);
@@ -293,6 +379,20 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   await app.register(async (scope) => httpRoutes(scope, { rpc, s, verifier, checkDevice }));
   await app.register(async (scope) =>
     linkRoutes(scope, { rpc, s, verifier, checkDevice, jsm, js, streamName: linkStream }),
+  );
+  await app.register(async (scope) =>
+    groupRoutes(scope, {
+      rpc,
+      s,
+      verifier,
+      checkDevice,
+      jsm,
+      js,
+      devices,
+      mailboxStream: config.streamName,
+      groupStream,
+      now: deps.now,
+    }),
   );
 
   // Browsers send Origin on every WebSocket upgrade and let any page open one: without this check

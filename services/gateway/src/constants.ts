@@ -50,3 +50,18 @@ export const SHUTDOWN_GRACE_MS = 5_000;
 
 /** Lifetime of one mailbox pull request; see Hub.consumeOptions for why it is short. */
 export const PULL_EXPIRES_MS = 5_000;
+
+/**
+ * Bytes of frames a socket may have waiting to be handled (they run one at a time, in order), each
+ * frame counted at least QUEUED_FRAME_OVERHEAD. Past this the gateway stops reading the socket
+ * until half is handled: TCP pushes back on the client, and a flooding client costs at most this
+ * plus what was already read (one frame of up to WS_MAX_PAYLOAD, one socket read) instead of an
+ * ever longer queue.
+ */
+export const MAX_QUEUED_BYTES = 1024 * 1024;
+export const QUEUED_FRAME_OVERHEAD = 256;
+/** presence.sub frames per device: refill rate (per second) and burst (each one queries presence). */
+export const PRESENCE_SUB_RATE = 1;
+export const PRESENCE_SUB_BURST = 10;
+/** Users whose presence one socket may follow by default (a contact list, not the user base). */
+export const MAX_PRESENCE_FOLLOWS = 1_000;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { b64, type Harness, harness, WsProbe } from './test-support.js';
 
-// DESIGN.md §6: logs carry request ids and never a token, a password or a payload.
+// Logs carry request ids and never a token, a password or a payload.
 const logs: string[] = [];
 let h: Harness;
 beforeAll(async () => {

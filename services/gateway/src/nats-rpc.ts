@@ -1,6 +1,8 @@
 import { decodeJson, encodeJson, HushError, type ServiceReply } from '@hush/protocol';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { REQUEST_ID_HEADER, requestContext } from '@hush/service-kit';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { UPSTREAM_TIMEOUT_MS } from './constants.js';
+import { rpcSeconds } from './metrics.js';
 
 /**
  * Request/reply to auth, keydir and presence. Replies are `ServiceReply<T>` JSON
@@ -14,11 +16,20 @@ export class Rpc {
   ) {}
 
   async call<T>(subject: string, payload: unknown, timeoutMs = this.timeoutMs): Promise<T> {
-    const reply = await this.raw<ServiceReply<T>>(subject, payload, timeoutMs);
+    const end = rpcSeconds.startTimer({ subject: subject.split('.').slice(-2).join('.') });
+    let reply: ServiceReply<T>;
+    try {
+      reply = await this.raw<ServiceReply<T>>(subject, payload, timeoutMs);
+    } catch (e) {
+      end({ code: e instanceof HushError ? e.code : 'INTERNAL' });
+      throw e;
+    }
     if (reply && typeof reply === 'object' && 'ok' in reply) {
+      end({ code: reply.ok ? 'ok' : String(reply.error?.code) });
       if (reply.ok) return reply.result;
       throw HushError.fromWire(reply.error);
     }
+    end({ code: 'INTERNAL' });
     throw new HushError('INTERNAL', `Malformed reply on ${subject}`);
   }
 
@@ -26,7 +37,14 @@ export class Rpc {
   async raw<T>(subject: string, payload: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     let data: Uint8Array;
     try {
-      const msg = await this.nc.request(subject, encodeJson(payload), { timeout: timeoutMs });
+      // The HTTP request id travels in a header, so services log the same id.
+      const ctx = requestContext.getStore();
+      const h = ctx ? headers() : undefined;
+      if (ctx && h) h.set(REQUEST_ID_HEADER, ctx.requestId);
+      const msg = await this.nc.request(subject, encodeJson(payload), {
+        timeout: timeoutMs,
+        ...(h ? { headers: h } : {}),
+      });
       data = msg.data;
     } catch (e) {
       throw new HushError('UPSTREAM_UNAVAILABLE', `No answer on ${subject.split('.').slice(-2).join('.')}`, {

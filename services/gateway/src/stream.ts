@@ -1,5 +1,5 @@
 import type { Subjects } from '@hush/protocol';
-import { type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { DiscardPolicy, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { DUPLICATE_WINDOW_MS } from './constants.js';
 
@@ -8,12 +8,23 @@ export interface StreamOptions {
   subjects: Subjects;
   maxAgeMs: number;
   replicas: number;
+  /** Whole-stream byte bound (MAILBOX_MAX_BYTES). */
+  maxBytes?: number;
+  /** Envelopes kept per device mailbox subject (MAILBOX_MAX_PER_DEVICE). */
+  maxPerSubject?: number;
+  log?: { warn(o: object, msg: string): void; error(o: object, msg: string): void };
 }
 
 /**
- * Makes sure the mailbox stream exists (DESIGN.md §5: subjects `mbox.*.*`, file storage, retention
- * by age, duplicate window). Idempotent and safe when several gateways start at once: if another
- * one created it first we take the existing stream and bring age/dedupe settings up to date.
+ * Makes sure the mailbox stream exists (subjects `mbox.*.*`, file storage, retention
+ * by age, duplicate window) and is bounded: `max_bytes` for the whole store and
+ * `max_msgs_per_subject` per device mailbox, both discarding the oldest envelope (DiscardOld), so
+ * one device or one flood can never fill the broker's disk; the per-device byte quota in the
+ * gateway (SEND_BYTES_*) limits how fast anyone gets there. Idempotent and safe when several
+ * gateways start at once: if another one created it first we take the existing stream and bring
+ * age, dedupe and bounds up to date. A replica count that differs from STREAM_REPLICAS is
+ * reconciled by a stream update (nats-server 2.9 can scale a stream's replicas up and down);
+ * if the server refuses, the gateway logs it as an error and keeps running.
  */
 export async function ensureStream(jsm: JetStreamManager, o: StreamOptions): Promise<void> {
   const want = {
@@ -27,6 +38,9 @@ export async function ensureStream(jsm: JetStreamManager, o: StreamOptions): Pro
     max_age: nanos(o.maxAgeMs),
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     num_replicas: o.replicas,
+    max_bytes: o.maxBytes ?? -1,
+    max_msgs_per_subject: o.maxPerSubject ?? -1,
+    discard: DiscardPolicy.Old,
   };
   try {
     const info = await jsm.streams.info(o.name);
@@ -34,8 +48,43 @@ export async function ensureStream(jsm: JetStreamManager, o: StreamOptions): Pro
     if (c.retention !== want.retention) {
       throw new Error(`Stream ${o.name} exists with ${c.retention} retention; the gateway needs workqueue`);
     }
-    if (c.max_age !== want.max_age || c.duplicate_window !== want.duplicate_window) {
-      await jsm.streams.update(o.name, { ...c, max_age: want.max_age, duplicate_window: want.duplicate_window });
+    const drift =
+      c.max_age !== want.max_age ||
+      c.duplicate_window !== want.duplicate_window ||
+      c.max_bytes !== want.max_bytes ||
+      c.max_msgs_per_subject !== want.max_msgs_per_subject ||
+      c.discard !== want.discard;
+    const replicaDrift = c.num_replicas !== want.num_replicas;
+    if (drift || replicaDrift) {
+      const next = {
+        ...c,
+        max_age: want.max_age,
+        duplicate_window: want.duplicate_window,
+        max_bytes: want.max_bytes,
+        max_msgs_per_subject: want.max_msgs_per_subject,
+        discard: want.discard,
+      };
+      if (replicaDrift) {
+        o.log?.warn(
+          { stream: o.name, has: c.num_replicas, want: want.num_replicas },
+          'stream replicas differ: updating',
+        );
+      }
+      try {
+        await jsm.streams.update(o.name, replicaDrift ? { ...next, num_replicas: want.num_replicas } : next);
+      } catch (e) {
+        if (!replicaDrift) throw e;
+        o.log?.error(
+          {
+            stream: o.name,
+            has: c.num_replicas,
+            want: want.num_replicas,
+            err: e instanceof Error ? e.message : String(e),
+          },
+          'STREAM_REPLICAS differs from the existing stream and the server refused to change it: fix the setting or the cluster',
+        );
+        await jsm.streams.update(o.name, next);
+      }
     }
     return;
   } catch (e) {

@@ -1,8 +1,9 @@
 /**
  * Test support for the gateway's own tests (not shipped): a private or shared NATS (testkit), a
- * unique subject prefix and stream, and tiny stand-in responders for auth/keydir/presence on the
- * real broker, plus an Ed25519 key to mint access tokens the way auth does. Cross-service tests in
- * tests/backbone use the real services instead.
+ * unique subject prefix and stream, and tiny stand-in responders for auth/keydir on the real
+ * broker, the in-memory stand-in presence (stand-in-presence.ts, contract-tested against the real
+ * service in tests/contracts), plus an Ed25519 key to mint access tokens the way auth does.
+ * Cross-service tests in tests/backbone use the real services instead.
  */
 import {
   type Caller,
@@ -19,6 +20,7 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { buildApp, createLogger, type GatewayApp } from './app.js';
 import { type GatewayConfig, testConfig } from './config.js';
+import { standInPresence } from './stand-in-presence.js';
 
 export interface Harness {
   app: GatewayApp;
@@ -57,8 +59,18 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' };
   const devices = new Map<string, string[]>();
   const seen: Harness['seen'] = [];
-  const fake = { presence: true, auth: true, keydir: true };
-  const respond = (subject: string, on: keyof typeof fake, fn: (body: never) => ServiceReply<unknown>) =>
+  const presence = standInPresence(nc, s);
+  const fake = {
+    auth: true,
+    keydir: true,
+    get presence() {
+      return presence.answering;
+    },
+    set presence(on: boolean) {
+      presence.answering = on;
+    },
+  };
+  const respond = (subject: string, on: 'auth' | 'keydir', fn: (body: never) => ServiceReply<unknown>) =>
     nc.subscribe(subject, {
       callback: (_e, m) => {
         if (!fake[on]) return;
@@ -88,12 +100,6 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
     }),
   );
   respond(s.keydir.devices, 'keydir', (b: { userId: string }) => okReply({ devices: devices.get(b.userId) ?? [] }));
-  respond(s.presence.query, 'presence', (b: { userIds: string[] }) =>
-    okReply({
-      users: b.userIds.map((userId) => ({ userId, online: true, lastSeen: null })),
-      shared: b.userIds,
-    }),
-  );
   await nc.flush();
 
   const config = testConfig({
@@ -133,6 +139,7 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
     token,
     close: async () => {
       await app.close();
+      presence.stop();
       const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(nc);
       await jsm.streams.delete(config.streamName).catch(() => undefined);
       await jsm.streams.delete(`${config.streamName}_LINK`).catch(() => undefined);

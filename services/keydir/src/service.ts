@@ -19,6 +19,7 @@ import { addJsonEndpoint, FIXED_WINDOW_LUA, svcm } from '@hush/service-kit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { addKeydirAdmin } from './admin.js';
 import type { KeydirConfig } from './config.js';
 import { addKeyPackageEndpoints, keyPackageKeys } from './key-packages.js';
 import { MailboxCleaner } from './mailboxes.js';
@@ -176,6 +177,8 @@ export async function startKeydir(deps: KeydirDeps, config: KeydirConfig): Promi
     version: KEYDIR_VERSION,
     description: 'Public key directory: identity keys, signed device lists, prekeys',
   });
+
+  addKeydirAdmin(svc, { redis, log, subj, keys, mailboxes });
 
   addJsonEndpoint(svc, log, {
     name: 'publish',

@@ -1,8 +1,8 @@
 import { LEASE_TTL_MS } from '@hush/protocol';
-import { baseConfig, type Env, intEnv, type ServiceBaseConfig } from '@hush/service-kit';
+import { type Env, EnvVar, loadServiceEnv, type ServiceBaseConfig, serviceSchema } from '@hush/service-kit';
 
 /**
- * A killed gateway's devices must go offline within 30 s (issue 2). They do within
+ * A killed gateway's devices must go offline within 30 s (docs/PROTOCOL-WIRE.md §6). They do within
  * min(lease TTL, maxLeaseTtlMs) + sweepIntervalMs: 15 s + 5 s by default.
  */
 export const OFFLINE_BOUND_MS = 30_000;
@@ -16,12 +16,20 @@ export interface PresenceConfig extends ServiceBaseConfig {
   sweepIntervalMs: number;
 }
 
+/** Every variable presence reads, with its default and meaning (validated at start). */
+export const PresenceEnv = serviceSchema({
+  LEASE_TTL_MS: EnvVar.duration(LEASE_TTL_MS, "lease assumed before a gateway's first lease event", 100),
+  MAX_LEASE_TTL_MS: EnvVar.duration(20_000, 'longest lease a gateway may ask for', 100),
+  SWEEP_INTERVAL_MS: EnvVar.duration(5_000, 'how often expired gateway leases are swept', 20),
+});
+
 export function loadConfig(env: Env = process.env): PresenceConfig {
+  const { vars: v, base } = loadServiceEnv(PresenceEnv, env);
   const cfg: PresenceConfig = {
-    ...baseConfig(env),
-    leaseTtlMs: intEnv(env, 'LEASE_TTL_MS', LEASE_TTL_MS, 100),
-    maxLeaseTtlMs: intEnv(env, 'MAX_LEASE_TTL_MS', 20_000, 100),
-    sweepIntervalMs: intEnv(env, 'SWEEP_INTERVAL_MS', 5_000, 20),
+    ...base,
+    leaseTtlMs: v.LEASE_TTL_MS,
+    maxLeaseTtlMs: v.MAX_LEASE_TTL_MS,
+    sweepIntervalMs: v.SWEEP_INTERVAL_MS,
   };
   if (Math.min(cfg.leaseTtlMs, cfg.maxLeaseTtlMs) + cfg.sweepIntervalMs > OFFLINE_BOUND_MS) {
     throw new Error(`lease TTL + sweep interval must stay under ${OFFLINE_BOUND_MS} ms`);

@@ -230,7 +230,7 @@ export async function startPresence(deps: PresenceDeps, config: PresenceConfig):
     name: 'query',
     subject: subj.presence.query,
     schema: PresenceQueryRequestSchema,
-    // Presence is shared only with contacts (DESIGN.md §2): for a user who has not added the
+    // Presence is shared only with contacts (docs/ARCHITECTURE.md, decisions 9 and 22): for a user who has not added the
     // caller, the entry says offline and never seen rather than failing the whole query.
     // `shared` names the users the caller may follow live (the gateway forwards their events only).
     handler: async ({ caller, userIds }): Promise<PresenceQueryReply> => {

@@ -1,21 +1,22 @@
 import {
-  acceptOwnDeviceList,
   compareQrPayload,
   createPrimitives,
+  createRetryRequest,
   defaultRandomBytes,
   fromBase64,
   generateDeviceKeys,
   generateIdentity,
   generateOneTimePrekeys,
   isCryptoError,
+  isRetryableDecryptError,
+  isRetryRequest,
+  openRetryRequest,
   type Primitives,
   qrPayload,
   SessionManager,
   safetyNumber,
-  signDeviceList,
   toBase64,
   type VerifiedDevice,
-  verifyDeviceList,
   verifyUserBundle,
 } from '@hush/crypto';
 import type { OneTimePrekey, PublishKeysBody, SignedDeviceList, UserBundle } from '@hush/protocol';
@@ -26,6 +27,7 @@ const LOCAL_FAILURES = new Set(['E2E_NO_IDENTITY', 'E2E_UNSUPPORTED']);
 
 import { forgetAllSessions, forgetPeerDeviceList, VaultCryptoStore } from '../store/crypto-store.js';
 import type { Vault } from '../store/vault.js';
+import { deviceKeysUnder, ownDeviceMethods } from './own-devices.js';
 import { provisioningMethods } from './provisioning.js';
 
 /**
@@ -41,6 +43,8 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
   let bound: { vault: Vault; store: VaultCryptoStore; mgr: SessionManager } | null = null;
   /** Verified bundles of devices we have no session with yet (X3DH needs them once). */
   const fresh = new Map<string, VerifiedDevice>();
+  /** Keys from retry requests, for the fresh session that answers each (PROTOCOL.md §5.3). */
+  const retryKeys = new Map<string, VerifiedDevice>();
   const akey = (u: string, d: string) => `${u}/${d}`;
 
   const ctx = async () => {
@@ -60,26 +64,9 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
   };
 
   const side = (stableId: string, identityKey: Uint8Array) => ({ stableId, identityKey });
-  /** This device's keys under the account identity and a given list (linking, renewal). */
-  const deviceKeysUnder = async (
-    store: VaultCryptoStore,
-    userId: string,
-    deviceId: string,
-    deviceList: SignedDeviceList,
-    now: number,
-    oneTimePrekeys: number,
-  ) =>
-    generateDeviceKeys(await prims, store, {
-      userId,
-      deviceId,
-      randomBytes: defaultRandomBytes,
-      now: () => now,
-      oneTimePrekeys,
-      deviceList,
-    });
-
   return {
     ...provisioningMethods(prims),
+    ...ownDeviceMethods(prims, async () => (await ctx()).store),
     async hasDevice(userId, deviceId) {
       const { store } = await ctx();
       const [id, dev] = await Promise.all([store.getIdentity(), store.getLocalDevice()]);
@@ -158,7 +145,9 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       }
       try {
         const r = await mgr.decrypt({ userId: from.user, deviceId: from.device }, bytes);
-        return { ok: true, plaintext: r.plaintext, identityKey: toBase64(r.identityKey) };
+        // Only a session start proves anything new about the sender's identity; later messages
+        // ride a session under the key we already trust.
+        return { ok: true, plaintext: r.plaintext, identityKey: r.newSession ? toBase64(r.identityKey) : null };
       } catch (e) {
         // Anything that is not a protocol refusal (IndexedDB, quota, a locked vault) is a local
         // failure: rethrown, so the engine leaves the envelope in the mailbox.
@@ -169,8 +158,54 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
           const own = (await store.getLocalDevice())?.userId === from.user;
           return { ok: false, reason: 'identity-changed', identityKey: toBase64(newKey), own };
         }
-        return { ok: false, reason: 'undecryptable' };
+        return isRetryableDecryptError(e)
+          ? { ok: false, reason: 'undecryptable', retryable: true }
+          : { ok: false, reason: 'undecryptable' };
       }
+    },
+
+    async retryRequest(to, messageId, attempt, now) {
+      const { store } = await ctx();
+      const bytes = await createRetryRequest(await prims, store, {
+        to: { userId: to.user, deviceId: to.device },
+        messageId,
+        attempt,
+        randomBytes: defaultRandomBytes,
+        now: () => now,
+      });
+      return toBase64(bytes);
+    },
+
+    async openRetry(from, body, now) {
+      let bytes: Uint8Array;
+      try {
+        bytes = fromBase64(body);
+      } catch {
+        return null;
+      }
+      if (!isRetryRequest(bytes)) return null;
+      const { store } = await ctx();
+      const { request, bundle } = await openRetryRequest(
+        await prims,
+        store,
+        { userId: from.user, deviceId: from.device },
+        bytes,
+        { now: () => now },
+      );
+      retryKeys.set(akey(from.user, from.device), bundle);
+      return { messageId: request.messageId, attempt: request.attempt };
+    },
+
+    async encryptRetry(to, plaintext) {
+      const { mgr } = await ctx();
+      const k = akey(to.user, to.device);
+      const bundle = retryKeys.get(k);
+      if (!bundle) throw new Error('no retry request from that device');
+      const out = await mgr.encrypt({ userId: to.user, deviceId: to.device }, plaintext, bundle, {
+        freshSession: true,
+      });
+      retryKeys.delete(k);
+      return toBase64(out);
     },
 
     async safety(myUserId, peerUserId, peerIdentityKey) {
@@ -182,65 +217,12 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       return { digits: safetyNumber(local, remote), qrPayload: toBase64(qrPayload(local, remote)) };
     },
 
-    async localDevice() {
-      const { store } = await ctx();
-      const [id, dev] = await Promise.all([store.getIdentity(), store.getLocalDevice()]);
-      return id && dev ? { userId: dev.userId, deviceId: dev.deviceId } : null;
-    },
-
     async renewDevice(userId, deviceId, deviceList: SignedDeviceList, now, oneTimePrekeys) {
       const { store, vault } = await ctx();
       await forgetAllSessions(vault);
       fresh.clear();
       bound = null; // the session manager caches nothing we keep, but start it over on the new device
-      return deviceKeysUnder(store, userId, deviceId, deviceList, now, oneTimePrekeys);
-    },
-
-    async exportIdentity() {
-      const { store } = await ctx();
-      const id = await store.getIdentity();
-      if (!id) throw new Error('no identity');
-      return { seed: toBase64(id.seed), publicKey: toBase64(id.publicKey) };
-    },
-
-    async adoptIdentity(identity, userId, deviceId, deviceList: SignedDeviceList, now, oneTimePrekeys) {
-      const { store } = await ctx();
-      const p = await prims;
-      const seed = fromBase64(identity.seed);
-      const publicKey = await p.ed25519PublicKey(seed);
-      // The pair must belong together and sign the list we are given, or this device would
-      // publish keys nobody can verify.
-      if (toBase64(publicKey) !== identity.publicKey) throw new Error('The moved identity key does not match');
-      await verifyDeviceList(p, userId, publicKey, deviceList);
-      if (!deviceList.devices.includes(deviceId)) throw new Error('The device list does not name this device');
-      await store.saveIdentity({ seed, publicKey });
-      // generateDeviceKeys records the handed list as our own (libs/crypto own-device-list.ts).
-      return deviceKeysUnder(store, userId, deviceId, deviceList, now, oneTimePrekeys);
-    },
-
-    async ownDeviceList(bundle: UserBundle) {
-      const { store } = await ctx();
-      const p = await prims;
-      const me = await store.getIdentity();
-      if (!me) throw new Error('no identity');
-      if (bundle.identityKey !== toBase64(me.publicKey)) {
-        throw new Error('The key directory shows another identity for this account');
-      }
-      const c = await verifyDeviceList(p, bundle.userId, me.publicKey, bundle.deviceList);
-      return { version: c.version, devices: c.devices };
-    },
-
-    async signDeviceList(userId, version, devices, now) {
-      const { store } = await ctx();
-      const me = await store.getIdentity();
-      if (!me) throw new Error('no identity');
-      return signDeviceList(await prims, me, { userId, version, devices, issuedAt: now });
-    },
-
-    async recordOwnDeviceList(list: SignedDeviceList) {
-      const { store } = await ctx();
-      // Checked against our identity and our list history: a stale or forked list is refused.
-      await acceptOwnDeviceList(await prims, store, list);
+      return deviceKeysUnder(await prims, store, userId, deviceId, deviceList, now, oneTimePrekeys);
     },
 
     async checkPayload(myUserId, peerUserId, peerIdentityKey, payload) {

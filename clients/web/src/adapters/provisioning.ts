@@ -26,7 +26,7 @@ function wrap(c: ProvisioningCipher): LinkCipher {
 
 /**
  * The provisioning half of CryptoPort over libs/crypto's provisioning cipher (ephemeral X25519 +
- * HKDF + XChaCha20-Poly1305; PROTOCOL.md §9). Ephemeral keys live only in this closure.
+ * HKDF + XChaCha20-Poly1305; PROTOCOL.md §10). Ephemeral keys live only in this closure.
  */
 export function provisioningMethods(prims: Promise<Primitives>) {
   return {

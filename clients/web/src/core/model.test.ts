@@ -7,12 +7,11 @@ import {
   groupSafetyNumber,
   insertMessage,
   markRead,
-  markVerified,
   newConversation,
-  observeIdentity,
   outbox,
   unreadCount,
 } from './model.js';
+import { markVerified, observeIdentity } from './trust.js';
 
 const msg = (p: Partial<ChatMessage> & { id: string }): ChatMessage => ({
   conv: 'peer0000001',
@@ -29,19 +28,19 @@ describe('encryption status', () => {
   it('is red before any identity key is known and when the bundle cannot be used', () => {
     const c = newConversation('peer0000001', 'bob', 0);
     expect(encryptionStatus(c)).toBe('red');
-    const seen = observeIdentity(c, 'KEY1', 1);
+    const seen = observeIdentity(c, 'KEY1', 1, 'bundle');
     expect(encryptionStatus({ ...seen, cannotEncrypt: 'bad signature' })).toBe('red');
   });
 
   it('is yellow when encrypted but not verified, green once verified', () => {
-    const c = observeIdentity(newConversation('peer0000001', 'bob', 0), 'KEY1', 1);
+    const c = observeIdentity(newConversation('peer0000001', 'bob', 0), 'KEY1', 1, 'bundle');
     expect(encryptionStatus(c)).toBe('yellow');
     expect(encryptionStatus(markVerified(c))).toBe('green');
   });
 
   it('turns a verified conversation yellow with a key-change notice when the identity key changes', () => {
-    const v = markVerified(observeIdentity(newConversation('peer0000001', 'bob', 0), 'KEY1', 1));
-    const changed = observeIdentity(v, 'KEY2', 5);
+    const v = markVerified(observeIdentity(newConversation('peer0000001', 'bob', 0), 'KEY1', 1, 'bundle'));
+    const changed = observeIdentity(v, 'KEY2', 5, 'bundle');
     expect(encryptionStatus(changed)).toBe('yellow');
     expect(changed.keyChange).toEqual({ at: 5, wasVerified: true });
     const again = markVerified(changed);
@@ -50,8 +49,8 @@ describe('encryption status', () => {
   });
 
   it('does not flag a change when the same key is seen again', () => {
-    const v = markVerified(observeIdentity(newConversation('peer0000001', 'bob', 0), 'KEY1', 1));
-    expect(observeIdentity(v, 'KEY1', 9)).toBe(v);
+    const v = markVerified(observeIdentity(newConversation('peer0000001', 'bob', 0), 'KEY1', 1, 'bundle'));
+    expect(observeIdentity(v, 'KEY1', 9, 'bundle')).toBe(v);
   });
 });
 

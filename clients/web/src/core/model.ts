@@ -3,6 +3,7 @@
  * counts, ordering, deduplication and the encryption status of a conversation. No I/O here, so
  * all of it is unit-tested without a browser (state.test.ts).
  */
+import type { SendHold } from './trust.js';
 
 /** Outgoing message ticks, in the only order they may advance (DESIGN §1: "sent" = gateway ack). */
 export const TICK_ORDER = ['pending', 'sent', 'delivered', 'read'] as const;
@@ -31,7 +32,8 @@ export interface ChatMessage {
   id: string;
   /** The peer's user id: the conversation this message belongs to. */
   conv: string;
-  dir: 'out' | 'in';
+  /** 'event': a notice in the timeline (a safety number change), neither sent nor received. */
+  dir: 'out' | 'in' | 'event';
   text: string;
   /** Author's clock (Unix ms), shown as the bubble's time. */
   sentAt: number;
@@ -67,8 +69,10 @@ export interface Conversation {
   deviceNotice?: string | null;
   /** The identity key the user verified (base64), if any. */
   verifiedKey: string | null;
-  /** Set when the peer's identity key changed after we had seen one; cleared when re-verified or dismissed. */
+  /** Set when the peer's identity key changed after we had seen one; cleared when re-verified, accepted or dismissed. */
   keyChange: { at: number; wasVerified: boolean } | null;
+  /** What sending waits for after a change (core/trust.ts); absent in records stored before it existed. */
+  sendHold?: SendHold;
   /** Set when we cannot encrypt to this peer (no keys, or a bundle that fails verification). */
   cannotEncrypt: string | null;
 }
@@ -109,28 +113,9 @@ export function newConversation(peer: string, username: string, now: number): Co
     identityKey: null,
     verifiedKey: null,
     keyChange: null,
+    sendHold: null,
     cannotEncrypt: null,
   };
-}
-
-/**
- * Records the identity key seen for a peer. A different key from the one we knew is a key
- * change: if it had been verified the conversation turns yellow with a banner (DESIGN §4).
- */
-export function observeIdentity(c: Conversation, key: string, now: number): Conversation {
-  if (c.identityKey === key) return c.cannotEncrypt === null ? c : { ...c, cannotEncrypt: null };
-  if (c.identityKey === null) return { ...c, identityKey: key, cannotEncrypt: null };
-  return {
-    ...c,
-    identityKey: key,
-    cannotEncrypt: null,
-    keyChange: { at: now, wasVerified: c.verifiedKey !== null && c.verifiedKey === c.identityKey },
-  };
-}
-
-export function markVerified(c: Conversation): Conversation {
-  if (c.identityKey === null) return c;
-  return { ...c, verifiedKey: c.identityKey, keyChange: null };
 }
 
 export function clearVerified(c: Conversation): Conversation {
@@ -151,6 +136,8 @@ export function compareMessages(a: ChatMessage, b: ChatMessage): number {
   const ta = a.ts ?? Number.MAX_SAFE_INTEGER;
   const tb = b.ts ?? Number.MAX_SAFE_INTEGER;
   if (ta !== tb) return ta - tb;
+  // A notice applies to what happens from its time on: first among equals.
+  if ((a.dir === 'event') !== (b.dir === 'event')) return a.dir === 'event' ? -1 : 1;
   if (a.n !== undefined && b.n !== undefined && a.n !== b.n) return a.n - b.n;
   if (a.sentAt !== b.sentAt) return a.sentAt - b.sentAt;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;

@@ -1,4 +1,4 @@
-import { HushError } from '@hush/protocol';
+import { ErrorCodes, HushError } from '@hush/protocol';
 import { describe, expect, it } from 'vitest';
 import { classifyKeyFetchError, classifySendError, describe as sentence } from './send-policy.js';
 
@@ -14,6 +14,18 @@ describe('send error classification', () => {
       expect([e.status, classifySendError(e)]).toEqual([e.status, 'retry']);
     }
   });
+  it('follows the catalogue’s retryable flag for every code', () => {
+    for (const code of Object.keys(ErrorCodes) as (keyof typeof ErrorCodes)[]) {
+      const e = new HushError(code);
+      const expected =
+        code === 'GW_UNKNOWN_RECIPIENT'
+          ? 'refetch-keys'
+          : ErrorCodes[code].retryable || e.status === 401
+            ? 'retry'
+            : 'fail';
+      expect([code, classifySendError(e)]).toEqual([code, expected]);
+    }
+  });
   it('fails a message the gateway refuses as malformed', () => {
     const e = new HushError('VALIDATION_FAILED');
     expect(e.status).toBe(400);
@@ -25,6 +37,8 @@ describe('key fetch error classification', () => {
   it('retries what passes and turns the rest into "cannot encrypt"', () => {
     expect(classifyKeyFetchError(new TypeError('fetch failed'))).toBe('retry');
     expect(classifyKeyFetchError(new HushError('INTERNAL'))).toBe('retry');
+    expect(classifyKeyFetchError(new HushError('KEYS_RATE_LIMITED'))).toBe('retry');
+    expect(classifyKeyFetchError(new HushError('AUTH_TOKEN_EXPIRED'))).toBe('retry');
     expect(classifyKeyFetchError(new HushError('KEYS_NOT_FOUND'))).toBe('cannot-encrypt');
     expect(classifyKeyFetchError(new Error('E2E_BAD_SIGNATURE'))).toBe('cannot-encrypt');
   });

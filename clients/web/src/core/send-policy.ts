@@ -1,10 +1,12 @@
-import { isHushError } from '@hush/protocol';
+import { isHushError, isRetryableCode } from '@hush/protocol';
 
 /**
  * What to do when the gateway refused or did not answer a send (the outbox's decision, kept pure
  * so it is unit-tested without a socket):
- * - `retry`: keep the message queued and send the same frame again on the next connect (network
- *   trouble, rate limits, a token being refreshed, server errors);
+ * - `retry`: keep the message queued and send the same frame again on the next connect: network
+ *   trouble, codes the protocol's catalogue marks `retryable` (rate limits, server errors: the
+ *   one retry policy of @hush/protocol), and auth refusals (401), which the session layer settles
+ *   by refreshing the token or asking to sign in again;
  * - `refetch-keys`: the peer's device list changed (GW_UNKNOWN_RECIPIENT): fetch and verify their
  *   bundle again and re-encrypt for the current devices;
  * - `fail`: the request itself is wrong (other 4xx): the message is marked "Not sent".
@@ -14,16 +16,16 @@ export type SendErrorAction = 'retry' | 'refetch-keys' | 'fail';
 export function classifySendError(e: unknown): SendErrorAction {
   if (!isHushError(e)) return 'retry';
   if (e.code === 'GW_UNKNOWN_RECIPIENT') return 'refetch-keys';
-  if (e.status >= 400 && e.status < 500 && e.status !== 429 && e.status !== 401) return 'fail';
-  return 'retry';
+  return isRetryableCode(e.code) || e.status === 401 ? 'retry' : 'fail';
 }
 
 /**
- * A key-bundle fetch that failed: `retry` for trouble that passes (network, 5xx, 429), otherwise
- * the contact cannot be encrypted to (no keys published, a bundle that fails verification): red.
+ * A key-bundle fetch that failed: `retry` for trouble that passes (network, retryable codes, auth),
+ * otherwise the contact cannot be encrypted to (no keys published, a bundle that fails
+ * verification): red.
  */
 export function classifyKeyFetchError(e: unknown): 'retry' | 'cannot-encrypt' {
-  if (isHushError(e)) return e.status >= 500 || e.status === 429 ? 'retry' : 'cannot-encrypt';
+  if (isHushError(e)) return isRetryableCode(e.code) || e.status === 401 ? 'retry' : 'cannot-encrypt';
   return e instanceof TypeError ? 'retry' : 'cannot-encrypt';
 }
 

@@ -81,9 +81,10 @@ export class Conversations {
     this.open = peer;
     if (!peer) return;
     this.ctx.background(() => this.readOpen());
-    // A red conversation may have been fixed since (keys published, a good bundle): look again.
+    // A red conversation may have been fixed since (keys published, a good bundle), and one
+    // waiting for a changed identity's bundle should get it: look again.
     const c = this.history.conv(peer);
-    if (c && encryptionStatus(c) === 'red' && this.ctx.api)
+    if (c && (encryptionStatus(c) === 'red' || c.sendHold === 'keys') && this.ctx.api)
       this.ctx.background(() => this.ctx.serial(() => this.keys.refreshBundle(peer)).catch(() => undefined));
   }
 

@@ -5,6 +5,7 @@ import { History } from './history.js';
 import { Inbox } from './inbox.js';
 import { PeerKeys } from './keys.js';
 import { Outbox } from './outbox.js';
+import { Retries } from './retries.js';
 import { PREKEY_TARGET, SessionLifecycle } from './session.js';
 import { Signals } from './signals.js';
 import type { StateStore } from './store.js';
@@ -40,7 +41,7 @@ export class Engine implements Actions {
     const signals = new Signals(ctx, history, keys);
     const conversations = new Conversations(ctx, history, keys, signals);
     const outbox = new Outbox(ctx, history, keys);
-    const inbox = new Inbox(ctx, history, conversations, signals, keys);
+    const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history));
     const devices = new Devices({
       crypto: ctx.crypto,
       now: () => ctx.now(),
@@ -86,7 +87,10 @@ export class Engine implements Actions {
     this.conversations = conversations;
     this.outbox = outbox;
     this.signals = signals;
-    this.verification = new Verification(ctx, history);
+    this.verification = new Verification(ctx, history, async () => {
+      await outbox.flush();
+      await conversations.flushReads();
+    });
   }
 
   get store(): StateStore {
@@ -159,6 +163,9 @@ export class Engine implements Actions {
   }
   dismissKeyChange(peer: string): Promise<void> {
     return this.verification.dismissKeyChange(peer);
+  }
+  acceptKeyChange(peer: string): Promise<void> {
+    return this.verification.acceptKeyChange(peer);
   }
   async dismissDeviceNotice(peer: string): Promise<void> {
     const c = this.ctx.state.conversations.find((x) => x.peer === peer);

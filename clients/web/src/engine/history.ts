@@ -5,6 +5,7 @@ import {
   insertMessage,
   sortConversations,
 } from '../core/model.js';
+import { type ChangeSource, changeNotice, observeIdentity } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 
 /**
@@ -77,6 +78,30 @@ export class History {
       }
       return { messages: { ...s.messages, [m.conv]: next } };
     });
+  }
+
+  /**
+   * Records the identity key seen for a peer (core/trust.ts observeIdentity) and, when it is a
+   * change, puts a notice in the timeline where it happened.
+   */
+  async noteIdentity(peer: string, key: string, source: ChangeSource, at = this.ctx.now()): Promise<void> {
+    const c = this.conv(peer);
+    if (!c) return;
+    const next = observeIdentity(c, key, at, source);
+    if (next === c) return;
+    if (next.keyChange && next.keyChange !== c.keyChange)
+      await this.putMessage({
+        id: `keychange-${at}-${key.slice(0, 8).replace(/[^A-Za-z0-9]/g, '')}`,
+        conv: peer,
+        dir: 'event',
+        text: changeNotice(c.username),
+        sentAt: at,
+        ts: at,
+        tick: 'read',
+        wire: null,
+        n: this.nextOrder(),
+      });
+    await this.saveConv(next);
   }
 
   /** Replaces a conversation's list (receipts, reads) and writes the messages that changed. */

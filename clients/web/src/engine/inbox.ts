@@ -1,12 +1,13 @@
 import type { DeliverFrame } from '@hush/protocol';
 import { type Content, ContentError, decodeContent } from '../core/content.js';
-import { applyReceipt, type ChatMessage, observeIdentity, unreadCount, type WireRecord } from '../core/model.js';
+import { applyReceipt, type ChatMessage, unreadCount, type WireRecord } from '../core/model.js';
 import { routeContent } from '../core/routing.js';
-import { decideIdentityChange } from '../core/trust.js';
+import { decideIdentityChange, wasVerified } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { Conversations } from './conversations.js';
 import type { History } from './history.js';
 import type { PeerKeys } from './keys.js';
+import { originalId, type Retries } from './retries.js';
 import type { Signals } from './signals.js';
 
 const LOCAL_FAILURE =
@@ -35,6 +36,7 @@ export class Inbox {
     private readonly conversations: Conversations,
     private readonly signals: Signals,
     private readonly keys: PeerKeys,
+    private readonly retries: Retries,
   ) {}
 
   /** Sign-out: forget what was held. */
@@ -63,6 +65,17 @@ export class Inbox {
   private async receive(f: DeliverFrame): Promise<void> {
     const me = this.ctx.state.me;
     if (!me) return;
+    const from = { user: f.from.user, device: f.from.device };
+    const ask = await this.ctx.crypto.openRetry(from, f.body, this.ctx.now()).catch((e: unknown) => {
+      console.warn('hush: refused a retry request', f.id, e);
+      return null;
+    });
+    if (ask) {
+      // Another device could not decrypt one of our messages: send it again (libs/crypto PROTOCOL.md §5.3).
+      await this.retries.answer(f, ask);
+      this.ctx.link?.ack(f.seq);
+      return;
+    }
     const key = `${f.from.user}/${f.from.device}/${f.id}`;
     const opened = this.unsaved.get(key) ?? (await this.open(f, me.userId));
     if (opened.kind === 'drop') {
@@ -86,11 +99,10 @@ export class Inbox {
     } else if (route.kind === 'read-elsewhere') {
       await this.readElsewhere(route.peer, route.ids);
     } else if (route.kind !== 'ignore') {
-      const c = await this.conversations.ensure(route.peer);
-      if (opened.identityKey && f.from.user !== me.userId) {
-        const next = observeIdentity(c, opened.identityKey, this.ctx.now());
-        if (next !== c) await this.history.saveConv(next);
-      }
+      await this.conversations.ensure(route.peer);
+      // A session start proves the sender's identity key: a change is noted where it happened.
+      if (opened.identityKey && f.from.user !== me.userId)
+        await this.history.noteIdentity(route.peer, opened.identityKey, 'message', f.ts);
       if (route.kind === 'text') await this.receiveText(f, route.content, route.fromMe, route.peer);
       else if (route.kind === 'receipt') await this.receiveReceipt(route.peer, route.receipt, route.ids);
       else this.signals.showTyping(route.peer, route.on);
@@ -105,14 +117,23 @@ export class Inbox {
     const from = { user: f.from.user, device: f.from.device };
     let r = await crypto.decrypt(from, f.body, this.ctx.now());
     if (!r.ok && r.reason === 'identity-changed' && r.identityKey) {
-      if (decideIdentityChange({ own: r.own ?? f.from.user === myUserId }) === 'refuse') {
+      const own = r.own ?? f.from.user === myUserId;
+      const c = this.history.conv(f.from.user);
+      const verified = c ? wasVerified(c) : false;
+      if (decideIdentityChange({ own, wasVerified: verified, source: 'message' }) !== 'accept') {
         console.warn('hush: refused a device that claims our account with another identity', f.from.device);
         return { kind: 'drop' };
       }
       await crypto.acceptIdentity(f.from.user, r.identityKey);
       r = await crypto.decrypt(from, f.body, this.ctx.now());
     }
-    if (!r.ok) return r.reason === 'duplicate' ? { kind: 'drop' } : { kind: 'undecryptable' };
+    if (!r.ok) {
+      // Lost or restored state on either side: ask the sender for this envelope again, so the
+      // "could not decrypt" entry is replaced when it arrives over a fresh session.
+      if ((r.reason === 'undecryptable' && r.retryable) || (r.reason === 'duplicate' && this.retries.unseen(f)))
+        await this.retries.ask(f);
+      return r.reason === 'duplicate' ? { kind: 'drop' } : { kind: 'undecryptable' };
+    }
     try {
       return { kind: 'content', content: decodeContent(r.plaintext), identityKey: r.identityKey };
     } catch (e) {
@@ -125,9 +146,11 @@ export class Inbox {
   private async storeUndecryptable(f: DeliverFrame): Promise<void> {
     const peer = f.from.user;
     await this.conversations.ensure(peer);
-    if (this.history.findMessage(peer, f.id)) return;
+    // One entry per message, however many re-sent copies failed too.
+    const id = originalId(f.id);
+    if (this.history.findMessage(peer, id)) return;
     await this.history.putMessage({
-      id: f.id,
+      id,
       conv: peer,
       dir: 'in',
       text: '',

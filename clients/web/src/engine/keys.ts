@@ -1,16 +1,18 @@
 import type { SendFrame } from '@hush/protocol';
 import { type Content, encodeContent } from '../core/content.js';
-import { encryptionStatus, observeIdentity } from '../core/model.js';
 import { classifyKeyFetchError, describe } from '../core/send-policy.js';
-import { decideIdentityChange } from '../core/trust.js';
+import { decideIdentityChange, keysVerified, sendGate, wasVerified } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { DeviceAddress } from './ports.js';
 
+/** Why a frame was not built: `fail` for good (red), `hold` until the trust policy lets it go. */
+export type Built = { frame: SendFrame } | { fail: string } | { hold: true };
+
 /**
  * Peers' keys and the frames encrypted to them: fetches and verifies key bundles, applies the
- * trust policy to what they say, and encrypts one content once per recipient device
- * (DESIGN §3.1). Everything here runs inside the context's serial queue.
+ * trust policy (core/trust.ts) to what they say, and encrypts one content once per recipient
+ * device (DESIGN §3.1). Everything here runs inside the context's serial queue.
  */
 export class PeerKeys {
   constructor(
@@ -21,18 +23,28 @@ export class PeerKeys {
   /** Fetches and verifies the peer's bundle; updates identity and status. Runs inside serial(). */
   async refreshBundle(peer: string): Promise<void> {
     const api = this.ctx.api;
-    if (!api || !this.history.conv(peer)) return;
+    const c = this.history.conv(peer);
+    if (!api || !c) return;
     const { crypto } = this.ctx;
     try {
       const before = await crypto.knownDevices(peer);
       const bundle = await api.fetchBundle(peer);
       let r = await crypto.acceptBundle(bundle, this.ctx.now());
       const sameIdentity = r.status !== 'changed';
-      if (r.status === 'changed' && decideIdentityChange({ own: false }) === 'accept') {
-        await crypto.acceptIdentity(peer, r.identityKey);
-        r = await crypto.acceptBundle(bundle, this.ctx.now());
+      if (r.status === 'changed') {
+        const d = decideIdentityChange({ own: false, wasVerified: wasVerified(c), source: 'bundle' });
+        if (d === 'accept') {
+          await crypto.acceptIdentity(peer, r.identityKey);
+          r = await crypto.acceptBundle(bundle, this.ctx.now());
+        } else {
+          // Held: the protocol store keeps the old key; the conversation shows the new safety
+          // number and waits for the user.
+          await this.history.noteIdentity(peer, r.identityKey, 'bundle');
+          return;
+        }
       }
-      let next = observeIdentity(this.history.conv(peer)!, r.identityKey, this.ctx.now());
+      await this.history.noteIdentity(peer, r.identityKey, 'bundle');
+      let next = keysVerified(this.history.conv(peer)!, r.identityKey);
       // The peer's signed device list grew under the same identity: tell the user (DESIGN §4,
       // device authorization alerts), as WhatsApp and Signal do.
       if (sameIdentity && before !== null && r.devices.some((d) => !before.includes(d)))
@@ -59,17 +71,22 @@ export class PeerKeys {
     }
   }
 
-  /** Encrypts one content once per recipient device in one send frame, or returns why it cannot. */
-  async buildFrame(peer: string, id: string, content: Content): Promise<SendFrame | string> {
+  /** Encrypts one content once per recipient device in one send frame, or says why it cannot now. */
+  async buildFrame(peer: string, id: string, content: Content): Promise<Built> {
     const { crypto } = this.ctx;
+    const before = this.history.conv(peer);
+    if (!before) return { fail: 'no conversation with this contact' };
+    if (sendGate(before) === 'awaiting-user') return { hold: true };
     let devices = await crypto.knownDevices(peer);
-    if (devices === null || devices.length === 0) {
+    if (devices === null || devices.length === 0 || sendGate(before) === 'awaiting-keys') {
       await this.refreshBundle(peer);
       devices = await crypto.knownDevices(peer);
     }
-    const c = this.history.conv(peer);
-    if (!devices || devices.length === 0 || (c && encryptionStatus(c) === 'red'))
-      return c?.cannotEncrypt ?? 'no keys for this contact';
+    const c = this.history.conv(peer)!;
+    const gate = sendGate(c);
+    if (gate === 'awaiting-user' || gate === 'awaiting-keys') return { hold: true };
+    if (gate === 'cannot-encrypt' || !devices || devices.length === 0)
+      return { fail: c.cannotEncrypt ?? 'no keys for this contact' };
     const targets: DeviceAddress[] = devices.map((device) => ({ user: peer, device }));
     // Our own other devices get a copy too (sent copies, read state, device changes: DESIGN §3.1).
     const me = this.ctx.state.me!;
@@ -84,6 +101,6 @@ export class PeerKeys {
     const plaintext = encodeContent(content);
     const envelopes = [];
     for (const to of targets) envelopes.push({ to, body: await crypto.encrypt(to, plaintext) });
-    return { type: 'send', id, envelopes };
+    return { frame: { type: 'send', id, envelopes } };
   }
 }

@@ -2,6 +2,7 @@ import type { SendFrame } from '@hush/protocol';
 import { type Content, newMessageId } from '../core/content.js';
 import { advanceTick, type ChatMessage, encryptionStatus, outbox } from '../core/model.js';
 import { classifySendError } from '../core/send-policy.js';
+import { sendGate } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { PeerKeys } from './keys.js';
@@ -45,27 +46,38 @@ export class Outbox {
     await this.flush();
   }
 
-  /** Sends every queued message, oldest first; safe to call any time (one flush at a time). */
+  /**
+   * Sends every queued message, oldest first; safe to call any time (one flush at a time). A
+   * conversation the trust policy holds keeps its messages queued (DESIGN §4: fail closed).
+   */
   async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
+    const held = new Set<string>();
+    // A directory that keeps naming devices the gateway does not know must not loop us: one
+    // re-fetch per message per flush, then the conversation waits for the next flush.
+    const refetched = new Set<string>();
     try {
       for (;;) {
         const { state } = this.ctx;
         if (state.connection !== 'online' || !this.ctx.link) return;
-        const next = state.conversations.flatMap((c) => outbox(state.messages[c.peer] ?? []));
+        const next = state.conversations
+          .filter((c) => !held.has(c.peer) && sendGate(c) !== 'awaiting-user')
+          .flatMap((c) => outbox(state.messages[c.peer] ?? []));
         next.sort((a, b) => (a.n ?? 0) - (b.n ?? 0) || a.sentAt - b.sentAt);
         const m = next[0];
         if (!m) return;
-        if (!(await this.transmit(m))) return; // connection trouble: wait for the next "online"
+        const r = await this.transmit(m, refetched);
+        if (r === 'offline') return; // connection trouble: wait for the next "online"
+        if (r === 'held') held.add(m.conv);
       }
     } finally {
       this.flushing = false;
     }
   }
 
-  /** Returns false when the message must wait (offline); true when it left the outbox (sent or failed). */
-  private async transmit(m: ChatMessage): Promise<boolean> {
+  /** 'done' when it left the outbox (sent or failed), 'offline' or 'held' when it must wait. */
+  private async transmit(m: ChatMessage, refetched: Set<string>): Promise<'done' | 'offline' | 'held'> {
     let frame: SendFrame;
     if (m.wire?.kind === 'sent') {
       // Already encrypted once: resend the identical frame with the same id, so the gateway's
@@ -73,11 +85,12 @@ export class Outbox {
       frame = m.wire.frame;
     } else {
       const built = await this.ctx.serial(() => this.keys.buildFrame(m.conv, m.id, textContent(m)));
-      if (typeof built === 'string') {
-        await this.history.putMessage({ ...m, tick: 'failed', error: built });
-        return true;
+      if ('hold' in built) return 'held';
+      if ('fail' in built) {
+        await this.history.putMessage({ ...m, tick: 'failed', error: built.fail });
+        return 'done';
       }
-      frame = built;
+      frame = built.frame;
       await this.history.putMessage({ ...m, wire: { kind: 'sent', frame } });
     }
     const current = () => this.history.findMessage(m.conv, m.id) ?? m;
@@ -85,29 +98,31 @@ export class Outbox {
       const acc = await this.ctx.link!.send(frame);
       const cur = current();
       await this.history.putMessage({ ...cur, tick: advanceTick(cur.tick, 'sent'), ts: cur.ts ?? acc.ts });
-      return true;
+      return 'done';
     } catch (e) {
       switch (classifySendError(e)) {
         case 'refetch-keys': {
+          if (refetched.has(m.id)) return 'held';
+          refetched.add(m.id);
           // The peer's device list changed (new device or a reset identity): fetch it again and
           // re-encrypt this message for the current devices.
           await this.ctx.serial(() => this.keys.refreshBundle(m.conv));
           const { wire: _old, ...rest } = current();
           await this.history.putMessage({ ...rest, wire: null });
-          if (encryptionStatus(this.history.conv(m.conv)!) !== 'red') return true;
+          if (encryptionStatus(this.history.conv(m.conv)!) !== 'red') return 'done';
           await this.history.putMessage({ ...current(), tick: 'failed', error: 'cannot encrypt to this contact' });
-          return true;
+          return 'done';
         }
         case 'fail':
           await this.history.putMessage({ ...current(), tick: 'failed', error: (e as Error).message });
-          return true;
+          return 'done';
         case 'retry':
-          return false;
+          return 'offline';
       }
     }
   }
 }
 
-function textContent(m: ChatMessage): Content {
+export function textContent(m: ChatMessage): Content {
   return { v: 1, t: 'text', id: m.id, to: m.conv, text: m.text, sentAt: m.sentAt };
 }

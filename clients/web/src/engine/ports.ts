@@ -95,6 +95,16 @@ export interface CryptoPort {
    * envelope must then stay in the mailbox.
    */
   decrypt(from: DeviceAddress, body: string, now: number): Promise<DecryptOutcome>;
+  /** A signed request (base64) asking `to` to send message `messageId` again: we could not decrypt it. */
+  retryRequest(to: DeviceAddress, messageId: string, attempt: number, now: number): Promise<string>;
+  /**
+   * When `body` is a retry request: checks it (signed by the requester's identity, addressed to this
+   * device, requester in its signed device list) and returns what it asks for; null when `body` is an
+   * ordinary message. Throws on a forged or invalid request.
+   */
+  openRetry(from: DeviceAddress, body: string, now: number): Promise<{ messageId: string; attempt: number } | null>;
+  /** Encrypts `plaintext` again for a device that asked for it, over a fresh session from its request. */
+  encryptRetry(to: DeviceAddress, plaintext: Uint8Array): Promise<string>;
   safety(myUserId: string, peerUserId: string, peerIdentityKey: string): Promise<{ digits: string; qrPayload: string }>;
   /** True when a scanned/pasted payload proves the same pair of identity keys as ours. */
   checkPayload(myUserId: string, peerUserId: string, peerIdentityKey: string, payload: string): Promise<boolean>;
@@ -184,6 +194,8 @@ export type DecryptOutcome =
        * keys are gone; identity-changed: a session start under an identity key we do not trust yet.
        */
       reason: 'duplicate' | 'undecryptable' | 'identity-changed';
+      /** For undecryptable: a fresh session can repair it (lost or restored state): ask for a retry. */
+      retryable?: boolean;
       /** For identity-changed: the new key (base64); own is true when it claims our own account. */
       identityKey?: string;
       own?: boolean;

@@ -1,5 +1,5 @@
 import { type Content, newMessageId } from '../core/content.js';
-import { encryptionStatus } from '../core/model.js';
+import { sendGate } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { PeerKeys } from './keys.js';
@@ -29,11 +29,12 @@ export class Signals {
     const link = this.ctx.link;
     if (this.ctx.state.connection !== 'online' || !link) return false;
     const c = this.history.conv(peer);
-    if (!c || encryptionStatus(c) === 'red') return false;
+    // Receipts and typing wait on the trust policy like messages do (nothing is sent while held).
+    if (!c || sendGate(c) === 'cannot-encrypt' || sendGate(c) === 'awaiting-user') return false;
     try {
-      const frame = await this.ctx.serial(() => this.keys.buildFrame(peer, newMessageId(), content));
-      if (typeof frame === 'string') return false;
-      await link.send(frame);
+      const built = await this.ctx.serial(() => this.keys.buildFrame(peer, newMessageId(), content));
+      if (!('frame' in built)) return false;
+      await link.send(built.frame);
       return true;
     } catch {
       return false;

@@ -52,7 +52,13 @@ export interface Actions {
   verifyPayload(peer: string, payload: string): Promise<boolean>;
   markVerified(peer: string): Promise<void>;
   unverify(peer: string): Promise<void>;
+  /** Hides an unverified contact's key-change notice. */
   dismissKeyChange(peer: string): Promise<void>;
+  /**
+   * After a verified contact's safety number changed, nothing is sent until the user chooses:
+   * this accepts the new one (the contact becomes unverified); verifying again is the other choice.
+   */
+  acceptKeyChange(peer: string): Promise<void>;
   /** Hides "Bob added a device". */
   dismissDeviceNotice(peer: string): Promise<void>;
   /** On a device that is not linked: gives up the account's identity and starts a new one (warned). */

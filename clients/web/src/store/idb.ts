@@ -29,14 +29,30 @@ export class IdbRecordStore implements RecordStore {
     return this.db.transaction(name, mode).objectStore(name);
   }
 
+  /**
+   * A write that is on disk when the promise resolves: `durability: 'strict'` asks the browser to
+   * flush before reporting completion, and we wait for the transaction's `complete` (not the
+   * request's `success`). Ratchet state is written this way before a ciphertext leaves, so a crash
+   * cannot bring back a state whose message keys were already used (libs/crypto PROTOCOL.md §4).
+   */
+  private async write(name: string, op: (s: IDBObjectStore) => void): Promise<void> {
+    const tx = this.db.transaction(name, 'readwrite', { durability: 'strict' });
+    op(tx.objectStore(name));
+    await new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+    });
+  }
+
   async get(key: string): Promise<StoredRecord | undefined> {
     return (await req(this.store(DATA, 'readonly').get(key))) as StoredRecord | undefined;
   }
-  async put(key: string, rec: StoredRecord): Promise<void> {
-    await req(this.store(DATA, 'readwrite').put(rec, key));
+  put(key: string, rec: StoredRecord): Promise<void> {
+    return this.write(DATA, (s) => s.put(rec, key));
   }
-  async delete(key: string): Promise<void> {
-    await req(this.store(DATA, 'readwrite').delete(key));
+  delete(key: string): Promise<void> {
+    return this.write(DATA, (s) => s.delete(key));
   }
   async keys(prefix: string): Promise<string[]> {
     // '\uffff' sorts after every character our keys use, so this is "starts with prefix".

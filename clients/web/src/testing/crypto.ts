@@ -18,6 +18,8 @@ export class FakeCrypto implements CryptoPort {
   readonly sessions = new Map<string, string[]>();
   readonly trusted = new Map<string, string>();
   readonly seen = new Set<string>();
+  /** Sender devices (and identity) we have a session with. */
+  private readonly started = new Set<string>();
 
   async hasDevice(userId: string, deviceId: string) {
     return this.me?.user === userId && this.me.device === deviceId;
@@ -53,6 +55,10 @@ export class FakeCrypto implements CryptoPort {
   async decrypt(from: DeviceAddress, body: string): Promise<DecryptOutcome> {
     // Replays are refused, as the Double Ratchet does.
     if (this.seen.has(body)) return { ok: false, reason: 'duplicate' };
+    if (this.failDecrypts > 0) {
+      this.failDecrypts--;
+      return { ok: false, reason: 'undecryptable', retryable: true };
+    }
     let o: { idk: string; pt: string };
     try {
       o = JSON.parse(new TextDecoder().decode(fromB64(body))) as { idk: string; pt: string };
@@ -65,7 +71,29 @@ export class FakeCrypto implements CryptoPort {
       return { ok: false, reason: 'identity-changed', identityKey: o.idk, own };
     if (known === undefined) this.trusted.set(from.user, o.idk);
     this.seen.add(body);
-    return { ok: true, plaintext: fromB64(o.pt), identityKey: o.idk };
+    // As the real adapter: the identity key is reported for a session start only.
+    const dev = `${from.user}/${from.device}/${o.idk}`;
+    const start = !this.started.has(dev);
+    this.started.add(dev);
+    return { ok: true, plaintext: fromB64(o.pt), identityKey: start ? o.idk : null };
+  }
+  /** How many next envelopes this device pretends it cannot decrypt (lost or restored state). */
+  failDecrypts = 0;
+  readonly retryAsks: { to: DeviceAddress; messageId: string; attempt: number }[] = [];
+  async retryRequest(to: DeviceAddress, messageId: string, attempt: number) {
+    this.retryAsks.push({ to, messageId, attempt });
+    return toB64(new TextEncoder().encode(JSON.stringify({ retry: messageId, attempt })));
+  }
+  async openRetry(_from: DeviceAddress, body: string) {
+    try {
+      const o = JSON.parse(new TextDecoder().decode(fromB64(body))) as { retry?: string; attempt?: number };
+      return typeof o.retry === 'string' ? { messageId: o.retry, attempt: o.attempt ?? 1 } : null;
+    } catch {
+      return null;
+    }
+  }
+  async encryptRetry(to: DeviceAddress, pt: Uint8Array) {
+    return this.encrypt(to, pt);
   }
   async safety(a: string, b: string, key: string) {
     return { digits: '1'.repeat(60), qrPayload: `${[a, b].sort().join(':')}:${key}:${this.identity}` };

@@ -101,7 +101,7 @@ export class FakeLink implements Link {
     }
     this.hub.sent.push(frame);
     for (const e of frame.envelopes) {
-      const dk = natsMsgId(frame.id, e.to);
+      const dk = natsMsgId(frame.id, e.to, { user: this.user, device: this.device });
       if (this.hub.dedupe.has(dk)) continue;
       this.hub.dedupe.add(dk);
       const k = mkey(e.to.user, e.to.device);

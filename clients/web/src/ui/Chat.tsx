@@ -134,7 +134,13 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
             id="composer"
             ref={input}
             rows={1}
-            placeholder={status === 'red' ? 'Cannot encrypt: sending is off' : 'Message'}
+            placeholder={
+              status === 'red'
+                ? 'Cannot encrypt: sending is off'
+                : conv.sendHold === 'user'
+                  ? 'Messages wait until you verify or accept the new safety number'
+                  : 'Message'
+            }
             maxLength={MAX_TEXT_CHARS}
             value={draft}
             onInput={(e) => {
@@ -157,6 +163,25 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
 
 function KeyChangeBanner({ conv, onVerify }: { conv: Conversation; onVerify: () => void }) {
   const a = useActions();
+  // A verified contact's change stops all sending until the user chooses (core/trust.ts).
+  if (conv.sendHold === 'user')
+    return (
+      <div class="banner warn" role="alert" aria-labelledby="key-change-text" data-testid="key-change-banner">
+        <p id="key-change-text">
+          {conv.username}’s safety number has changed since you verified it. They may have reinstalled or signed in on a
+          new device — or someone may be trying to intercept your messages. Nothing is sent to {conv.username}, not even
+          messages already waiting, until you verify the new safety number or accept it.
+        </p>
+        <div class="choices">
+          <button class="btn small" type="button" onClick={onVerify}>
+            Verify again
+          </button>
+          <button class="btn small" type="button" onClick={() => void a.acceptKeyChange(conv.peer)}>
+            Accept new safety number
+          </button>
+        </div>
+      </div>
+    );
   if (!conv.keyChange) return null;
   return (
     <div class="banner warn" role="alert" data-testid="key-change-banner">
@@ -165,14 +190,14 @@ function KeyChangeBanner({ conv, onVerify }: { conv: Conversation; onVerify: () 
         may have reinstalled or signed in on a new device — or someone may be trying to intercept your messages. Verify
         again before you share anything sensitive.
       </p>
-      <button class="btn small" type="button" onClick={onVerify}>
-        Verify again
-      </button>
-      {!conv.keyChange.wasVerified && (
+      <div class="choices">
+        <button class="btn small" type="button" onClick={onVerify}>
+          Verify again
+        </button>
         <button class="btn small" type="button" onClick={() => void a.dismissKeyChange(conv.peer)}>
           Dismiss
         </button>
-      )}
+      </div>
     </div>
   );
 }
@@ -190,6 +215,14 @@ function Bubble({
   showWire: boolean;
   peerName: string;
 }) {
+  if (m.dir === 'event')
+    return (
+      <p class="event" data-testid="timeline-notice">
+        <span aria-hidden="true">⚠ </span>
+        {m.text}
+        <time dateTime={new Date(m.sentAt).toISOString()}> · {formatTime(m.sentAt, now)}</time>
+      </p>
+    );
   const t = TICK_TEXT[m.tick];
   return (
     <div class={`msg ${m.dir}${fresh ? ' fresh' : ''}`} data-id={m.id} data-tick={m.tick} data-testid="message">

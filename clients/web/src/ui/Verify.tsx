@@ -80,9 +80,22 @@ export function Verify({ peer, onClose }: { peer: string; onClose: () => void })
                 </button>
               </>
             ) : (
-              <button class="btn primary" type="button" onClick={() => void a.markVerified(peer)}>
-                Mark as verified
-              </button>
+              <>
+                {conv.sendHold === 'user' && (
+                  <p class="result" role="status" data-testid="new-safety-number">
+                    This is {conv.username}’s new safety number. Nothing is sent until you mark it as verified or accept
+                    it.
+                  </p>
+                )}
+                <button class="btn primary" type="button" onClick={() => void a.markVerified(peer)}>
+                  Mark as verified
+                </button>
+                {conv.sendHold === 'user' && (
+                  <button class="btn" type="button" onClick={() => void a.acceptKeyChange(peer)}>
+                    Accept new safety number
+                  </button>
+                )}
+              </>
             )}
             <button class="btn" type="button" aria-pressed={scanning} onClick={() => setScanning(!scanning)}>
               {scanning ? 'Stop camera' : 'Scan their code'}
@@ -134,7 +147,8 @@ export function Scanner({ onCode }: { onCode: (text: string) => void }) {
     let done = false;
     const canvas = document.createElement('canvas');
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
-    (async () => {
+    // Every failure is caught inside and shown; nothing is left to reject.
+    void (async () => {
       try {
         stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
         if (done) return;

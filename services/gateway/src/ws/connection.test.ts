@@ -9,7 +9,7 @@ const bob = { user: 'bob0000000001', device: 'bdev01' };
 const bob2 = { user: 'bob0000000001', device: 'bdev02' };
 
 beforeAll(async () => {
-  h = await harness({ sendRate: 20, sendBurst: 40, helloTimeoutMs: 500 });
+  h = await harness({ sendRate: 20, sendBurst: 40, helloTimeoutMs: 2_000 });
   h.devices.set(alice.user, [alice.device]);
   h.devices.set(bob.user, [bob.device, bob2.device]);
 });
@@ -251,10 +251,20 @@ describe('bad frames', () => {
 });
 
 describe('rate limiting', () => {
+  // Its own gateway with a refill so slow (one token per 5 s) that however long a loaded machine
+  // takes for the 60 round trips, fewer than 20 tokens come back: the outcome does not depend on time.
+  let slow: Harness;
+  beforeAll(async () => {
+    slow = await harness({ sendRate: 0.2, sendBurst: 40 });
+  });
+  afterAll(async () => {
+    await slow?.close();
+  });
+
   it('answers GW_RATE_LIMITED with retryAfter once a device exceeds its burst', async () => {
     const dev = { user: 'dave00000001', device: 'ddev01' };
-    h.devices.set(dev.user, [dev.device]);
-    const p = await connect(dev);
+    slow.devices.set(dev.user, [dev.device]);
+    const p = await WsProbe.connect(slow.wsUrl, await slow.token(dev.user, dev.device));
     const codes: string[] = [];
     for (let i = 0; i < 60; i++) {
       p.send({ type: 'send', id: msgId(), envelopes: [{ to: dev, body: b64('x') }] });
@@ -269,15 +279,35 @@ describe('rate limiting', () => {
 });
 
 describe('presence', () => {
-  it('answers presence.sub with the visible users and forwards their changes', async () => {
+  it('answers presence.sub for every user asked, and forwards changes only of those who share presence', async () => {
+    const carol = { user: 'carol0000001', device: 'cdev01' };
+    // Bob shares his presence with alice and is connected; carol shares nothing.
+    const shared = await h.app.inject({
+      method: 'PUT',
+      url: `/v1/contacts/${alice.user}`,
+      headers: { authorization: `Bearer ${await h.token(bob.user, bob.device)}` },
+    });
+    expect(shared.statusCode).toBe(204);
+    const b = await connect(bob);
     const a = await connect(alice);
-    a.send({ type: 'presence.sub', users: [bob.user] });
-    expect(await a.nextType('presence')).toMatchObject({ user: bob.user, online: true });
-    h.nc.publish(
-      h.s.events.presenceChanged(bob.user),
-      new TextEncoder().encode(JSON.stringify({ userId: bob.user, online: false, lastSeen: 123 })),
+    a.send({ type: 'presence.sub', users: [bob.user, carol.user] });
+    const first = [await a.nextType('presence'), await a.nextType('presence')];
+    expect(first).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ user: bob.user, online: true }),
+        expect.objectContaining({ user: carol.user, online: false, lastSeen: null }),
+      ]),
     );
+    const change = (userId: string) =>
+      h.nc.publish(
+        h.s.events.presenceChanged(userId),
+        new TextEncoder().encode(JSON.stringify({ userId, online: false, lastSeen: 123 })),
+      );
+    change(carol.user); // not followed: must not reach alice
+    change(bob.user);
     expect(await a.nextType('presence')).toMatchObject({ user: bob.user, online: false, lastSeen: 123 });
+    expect(a.frames.filter((f) => f.type === 'presence' && f.user === carol.user)).toEqual([]);
     a.close();
+    b.close();
   });
 });

@@ -12,7 +12,8 @@ import {
   type StoredEnvelope,
 } from '@hush/protocol';
 import type { FastifyBaseLogger } from 'fastify';
-import { MAX_BUFFERED_BYTES } from '../constants.js';
+import { MAX_BUFFERED_BYTES, MAX_QUEUED_BYTES, QUEUED_FRAME_OVERHEAD } from '../constants.js';
+import { countFrame } from '../metrics.js';
 import type { TokenIdentity } from '../tokens.js';
 import type { ConnectionContext, MailboxMessage, MailboxStream } from './context.js';
 import { errorFrame, parseFrame } from './frames.js';
@@ -33,6 +34,11 @@ export class Connection implements TransportHandler {
   identity: TokenIdentity | undefined;
   private state: 'hello' | 'open' | 'closed' = 'hello';
   private queue: Promise<void> = Promise.resolve();
+  /** Bytes of frames received and not yet handled; reading pauses at MAX_QUEUED_BYTES. */
+  private queuedBytes = 0;
+  private paused = false;
+  /** The most bytes ever waiting at once (tests read it to see the bound hold). */
+  peakQueuedBytes = 0;
   private helloTimer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private missedPongs = 0;
@@ -58,7 +64,25 @@ export class Connection implements TransportHandler {
 
   /** TransportHandler: a frame from the client, queued behind the ones before it. */
   receive(data: Buffer, isBinary: boolean): void {
-    this.queue = this.queue.then(() => this.onFrame(data, isBinary)).catch((e) => this.fail(e));
+    // Backpressure on input: past the bound we stop reading the socket (TCP pushes back on the
+    // client) and resume once half of it is handled.
+    const size = QUEUED_FRAME_OVERHEAD + data.length;
+    this.queuedBytes += size;
+    this.peakQueuedBytes = Math.max(this.peakQueuedBytes, this.queuedBytes);
+    if (this.queuedBytes >= MAX_QUEUED_BYTES && !this.paused && this.transport.pause) {
+      this.paused = true;
+      this.transport.pause();
+    }
+    this.queue = this.queue
+      .then(() => this.onFrame(data, isBinary))
+      .catch((e) => this.fail(e))
+      .finally(() => {
+        this.queuedBytes -= size;
+        if (this.paused && this.queuedBytes <= MAX_QUEUED_BYTES / 2) {
+          this.paused = false;
+          this.transport.resume?.();
+        }
+      });
   }
 
   /** TransportHandler: the client answered a ping. */
@@ -85,6 +109,7 @@ export class Connection implements TransportHandler {
   }
 
   send(frame: ServerFrame): void {
+    countFrame('out', frame);
     if (this.transport.isOpen) this.transport.send(JSON.stringify(frame));
   }
 
@@ -105,6 +130,12 @@ export class Connection implements TransportHandler {
     this.transport.ping();
   }
 
+  /** Answers with an error frame (a catalogued code), counted by code for metrics. */
+  private sendError(err: HushError, id?: string): void {
+    this.ctx.countError(err.code);
+    this.send(errorFrame(err, id));
+  }
+
   private fail(e: unknown): void {
     this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'frame handler failed');
     this.send({ type: 'error', code: 'INTERNAL', message: 'Internal error' });
@@ -113,21 +144,22 @@ export class Connection implements TransportHandler {
   private async onFrame(data: Buffer, isBinary: boolean): Promise<void> {
     if (this.state === 'closed') return;
     const parsed = parseFrame(data, isBinary);
+    countFrame('in', parsed.frame);
     if (this.state === 'hello') {
       if (parsed.frame?.type !== 'hello') {
-        this.send(errorFrame(new HushError('GW_NOT_AUTHENTICATED'), parsed.id));
+        this.sendError(new HushError('GW_NOT_AUTHENTICATED'), parsed.id);
         return this.close(CloseCodes.UNAUTHORIZED, 'hello expected');
       }
       return this.onHello(parsed.frame.token);
     }
     if (parsed.error || !parsed.frame) {
-      this.send(errorFrame(parsed.error ?? new HushError('GW_BAD_FRAME'), parsed.id));
+      this.sendError(parsed.error ?? new HushError('GW_BAD_FRAME'), parsed.id);
       return;
     }
     const f = parsed.frame;
     switch (f.type) {
       case 'hello':
-        this.send(errorFrame(new HushError('GW_BAD_FRAME', 'Already authenticated')));
+        this.sendError(new HushError('GW_BAD_FRAME', 'Already authenticated'));
         return;
       case 'ping':
         this.send(f.t === undefined ? { type: 'pong' } : { type: 'pong', t: f.t });
@@ -156,7 +188,7 @@ export class Connection implements TransportHandler {
       id = await this.ctx.authenticate(token);
     } catch (e) {
       const err = e instanceof HushError ? e : new HushError('AUTH_TOKEN_INVALID');
-      this.send(errorFrame(err));
+      this.sendError(err);
       const code =
         err.code === 'AUTH_TOKEN_EXPIRED'
           ? CloseCodes.TOKEN_EXPIRED
@@ -176,7 +208,7 @@ export class Connection implements TransportHandler {
       await this.startDelivery();
     } catch (e) {
       this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'cannot open mailbox');
-      this.send(errorFrame(new HushError('UPSTREAM_UNAVAILABLE', 'The mailbox is not available')));
+      this.sendError(new HushError('UPSTREAM_UNAVAILABLE', 'The mailbox is not available'));
       return this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
     }
     if (this.state !== 'open') return;
@@ -271,30 +303,33 @@ export class Connection implements TransportHandler {
 
   private async onSend(f: SendFrame): Promise<void> {
     const id = this.identity!;
-    const wait = this.ctx.takeSendToken(this.key!);
+    // Costs one message token per distinct recipient user (each may cost a directory lookup, so
+    // one frame cannot buy 64 lookups for the price of one message) and its body bytes (a
+    // per-device storage quota, so a few huge frames cannot fill the store either).
+    const wait = this.ctx.admitSend(this.key!, f.envelopes);
     if (wait > 0) {
-      this.send(errorFrame(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id));
+      this.sendError(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id);
       return;
     }
     try {
       await this.ctx.checkRecipients(f.envelopes.map((e) => e.to));
     } catch (e) {
-      this.send(errorFrame(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE'), f.id));
+      this.sendError(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE'), f.id);
       return;
     }
     const ts = Date.now();
     const from = { user: id.userId, device: id.deviceId };
     try {
-      // The sender's ack waits for JetStream to ack every envelope (DESIGN.md §3 step 2).
+      // The sender's ack waits for JetStream to ack every envelope (docs/PROTOCOL-WIRE.md §3, "Sending").
       await Promise.all(
         f.envelopes.map((e) => {
           const stored: StoredEnvelope = { id: f.id, from, ts, body: e.body };
-          return this.ctx.publishEnvelope(e.to, stored, natsMsgId(f.id, e.to));
+          return this.ctx.publishEnvelope(e.to, stored, natsMsgId(f.id, e.to, from));
         }),
       );
     } catch (e) {
       this.log.warn({ err: e instanceof Error ? e.message : String(e), msg: f.id }, 'publish failed');
-      this.send(errorFrame(new HushError('GW_PUBLISH_FAILED'), f.id));
+      this.sendError(new HushError('GW_PUBLISH_FAILED'), f.id);
       return;
     }
     const ack: AcceptedFrame = { type: 'accepted', id: f.id, ts, count: f.envelopes.length };
@@ -303,11 +338,18 @@ export class Connection implements TransportHandler {
 
   private async onPresenceSub(users: string[]): Promise<void> {
     const id = this.identity!;
+    const wait = this.ctx.takePresenceToken(this.key!);
+    if (wait > 0) return this.sendError(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }));
+    const max = this.ctx.config.maxPresenceFollows;
+    const more = users.filter((u) => !this.presenceUsers.has(u)).length;
+    if (this.presenceUsers.size + more > max) {
+      return this.sendError(new HushError('GW_TOO_MANY_SUBSCRIPTIONS', `A connection follows at most ${max} users`));
+    }
     let result: PresenceQueryReply;
     try {
       result = await this.ctx.queryPresence({ userId: id.userId, deviceId: id.deviceId }, users);
     } catch (e) {
-      this.send(errorFrame(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE')));
+      this.sendError(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE'));
       return;
     }
     if (this.state !== 'open') return; // closed while asking: nothing to follow

@@ -73,7 +73,7 @@ function context(over: Partial<ConnectionContext> = {}) {
   const published: { to: Address; env: StoredEnvelope; msgId: string }[] = [];
   const registered: Connection[] = [];
   const ctx: ConnectionContext = {
-    config: { helloTimeoutMs: 1_000, heartbeatMs: 10_000, gatewayId: 'gw_test' },
+    config: { helloTimeoutMs: 1_000, heartbeatMs: 10_000, gatewayId: 'gw_test', maxPresenceFollows: 1_000 },
     track: () => undefined,
     untrack: () => undefined,
     authenticate: async (token) => {
@@ -85,7 +85,9 @@ function context(over: Partial<ConnectionContext> = {}) {
     unregister: () => undefined,
     follow: () => undefined,
     consumeMailbox: async () => mailbox,
-    takeSendToken: () => 0,
+    admitSend: () => 0,
+    takePresenceToken: () => 0,
+    countError: () => undefined,
     checkRecipients: async () => undefined,
     publishEnvelope: async (to, env, msgId) => void published.push({ to, env, msgId }),
     queryPresence: async (): Promise<PresenceQueryReply> => ({ users: [], shared: [] }),
@@ -170,12 +172,16 @@ describe('Connection (scripted transport)', () => {
     expect(t.closedWith).toBe(CloseCodes.HEARTBEAT_TIMEOUT);
   });
 
-  it('publishes each envelope with a per-recipient dedupe id before answering accepted', async () => {
+  it('publishes each envelope with a per-sender, per-recipient dedupe id before answering accepted', async () => {
     const { t, conn, published } = await ready();
     conn.receive(frame({ type: 'send', id: 'msg00000001', envelopes: [{ to: bob, body: 'AAAA' }] }), false);
     await vi.advanceTimersByTimeAsync(0);
     expect(published).toEqual([
-      { to: bob, msgId: `msg00000001.${bob.user}.${bob.device}`, env: expect.objectContaining({ id: 'msg00000001' }) },
+      {
+        to: bob,
+        msgId: `${alice.userId}.${alice.deviceId}.msg00000001.${bob.user}.${bob.device}`,
+        env: expect.objectContaining({ id: 'msg00000001' }),
+      },
     ]);
     expect(t.ofType('accepted')).toEqual([expect.objectContaining({ id: 'msg00000001', count: 1 })]);
     conn.close(1000, 'done');
@@ -183,7 +189,7 @@ describe('Connection (scripted transport)', () => {
 
   it('answers a rate-limited or failed send with the error and the send’s id', async () => {
     const { t, conn } = await ready({
-      takeSendToken: (() => {
+      admitSend: (() => {
         let n = 0;
         return () => (n++ === 0 ? 2 : 0);
       })(),

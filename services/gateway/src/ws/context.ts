@@ -27,7 +27,7 @@ export interface MailboxStream extends AsyncIterable<MailboxMessage> {
  * in production; a unit test can implement it in a few lines. The contract of each member:
  */
 export interface ConnectionContext {
-  readonly config: Pick<GatewayConfig, 'helloTimeoutMs' | 'heartbeatMs' | 'gatewayId'>;
+  readonly config: Pick<GatewayConfig, 'helloTimeoutMs' | 'heartbeatMs' | 'gatewayId' | 'maxPresenceFollows'>;
   /** Every socket, bound or still waiting for hello (so shutdown can close them all). */
   track(c: Connection): void;
   untrack(c: Connection): void;
@@ -41,8 +41,13 @@ export interface ConnectionContext {
   follow(c: Connection, userId: string): void;
   /** A fresh stream of the device's mailbox; unacked envelopes come again, in order. */
   consumeMailbox(userId: string, deviceId: string): Promise<MailboxStream>;
-  /** Takes one send from the device's rate bucket: 0, or the seconds to wait. */
-  takeSendToken(deviceKey: string): number;
+  /** Takes `cost` (default 1) from the device's send bucket: 0, or the seconds to wait. */
+  /** Charges a send frame against the device's message and byte quotas: 0, or seconds to wait. */
+  admitSend(deviceKey: string, envelopes: ReadonlyArray<{ to: { user: string }; body: string }>): number;
+  /** Takes one presence.sub from the device's bucket: 0, or the seconds to wait. */
+  takePresenceToken(deviceKey: string): number;
+  /** Counts an error frame sent to a client, by code (for metrics). */
+  countError(code: string): void;
   /** Throws GW_UNKNOWN_RECIPIENT unless every address is a current device of its user. */
   checkRecipients(to: Address[]): Promise<void>;
   /** Resolves once JetStream stored the envelope (deduplicated by msgId). */

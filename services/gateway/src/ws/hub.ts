@@ -24,13 +24,15 @@ import {
 import { type NatsConnection, nanos, type Subscription } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config.js';
-import { MAX_ACK_PENDING, PULL_BATCH, PULL_EXPIRES_MS } from '../constants.js';
+import { MAX_ACK_PENDING, PRESENCE_SUB_BURST, PRESENCE_SUB_RATE, PULL_BATCH, PULL_EXPIRES_MS } from '../constants.js';
+import { publishSeconds, rateLimited, sentBytes } from '../metrics.js';
 import type { Rpc } from '../nats-rpc.js';
-import type { TokenBuckets } from '../rate-limit.js';
+import { TokenBuckets } from '../rate-limit.js';
 import type { DeviceDirectory } from '../recipients.js';
 import type { TokenIdentity, TokenVerifier } from '../tokens.js';
 import type { Connection } from './connection.js';
 import type { ConnectionContext, MailboxStream } from './context.js';
+import { CodeCounter } from './counters.js';
 
 export interface HubDeps {
   nc: NatsConnection;
@@ -42,6 +44,8 @@ export interface HubDeps {
   verifier: TokenVerifier;
   devices: DeviceDirectory;
   buckets: TokenBuckets;
+  /** Per-device byte quota of send frames (bytes/s refill, bucket = burst). */
+  byteBuckets: TokenBuckets;
   log: FastifyBaseLogger;
   /** Optional `auth.check`-style revocation check on hello (events cover the rest). */
   checkDevice?: (caller: Caller) => Promise<void>;
@@ -56,6 +60,12 @@ export interface HubDeps {
 export class Hub implements ConnectionContext {
   readonly config: GatewayConfig;
   private readonly s: Subjects;
+  /** presence.sub frames per device (each one is a presence query). */
+  private readonly presenceBuckets = new TokenBuckets(PRESENCE_SUB_RATE, PRESENCE_SUB_BURST);
+  /** Error frames sent, by code. */
+  readonly errorFrames = new CodeCounter();
+  /** WebSocket protocol violations by clients (bad opcode, unmasked frame, invalid UTF-8...), by code. */
+  readonly protocolViolations = new CodeCounter();
   private readonly byDevice = new Map<string, Connection>();
   /** Sockets following each user's presence (presence.sub), so an event reaches only them. */
   private readonly followers = new Map<string, Set<Connection>>();
@@ -124,7 +134,11 @@ export class Hub implements ConnectionContext {
     };
     lease();
     this.leaseTimer = setInterval(lease, this.config.leaseIntervalMs);
-    this.sweepTimer = setInterval(() => this.d.buckets.sweep(), 60_000);
+    this.sweepTimer = setInterval(() => {
+      this.d.buckets.sweep();
+      this.presenceBuckets.sweep();
+      this.d.byteBuckets.sweep();
+    }, 60_000);
     this.sweepTimer.unref();
   }
 
@@ -156,8 +170,33 @@ export class Hub implements ConnectionContext {
     return id;
   }
 
-  takeSendToken(deviceKey: string): number {
-    return this.d.buckets.take(deviceKey);
+  /**
+   * Admits a send frame: one message token per distinct recipient user plus one byte token per
+   * body byte, so a device can no more fill the store (or the directory) with few huge frames than
+   * with many small ones. Returns 0, or the seconds to wait (GW_RATE_LIMITED retryAfter).
+   */
+  admitSend(deviceKey: string, envelopes: ReadonlyArray<{ to: { user: string }; body: string }>): number {
+    const bytes = envelopes.reduce((n, e) => n + e.body.length, 0);
+    const byBytes = this.d.byteBuckets.take(deviceKey, Math.min(bytes, this.config.sendBytesBurst));
+    if (byBytes > 0) {
+      rateLimited.inc({ limit: 'send_bytes' });
+      return byBytes;
+    }
+    const byCount = this.d.buckets.take(deviceKey, new Set(envelopes.map((e) => e.to.user)).size);
+    if (byCount > 0) {
+      rateLimited.inc({ limit: 'send_rate' });
+      return byCount;
+    }
+    sentBytes.inc(bytes);
+    return 0;
+  }
+
+  takePresenceToken(deviceKey: string): number {
+    return this.presenceBuckets.take(deviceKey);
+  }
+
+  countError(code: string): void {
+    this.errorFrames.add(code);
   }
 
   checkRecipients(to: Address[]): Promise<void> {
@@ -260,11 +299,18 @@ export class Hub implements ConnectionContext {
   }
 
   async publishEnvelope(to: { user: string; device: string }, env: StoredEnvelope, msgId: string): Promise<void> {
-    await this.d.js.publish(this.s.mailbox(to.user, to.device), encodeJson(env), {
-      msgID: msgId,
-      expect: { streamName: this.config.streamName },
-      timeout: 5_000,
-    });
+    const end = publishSeconds.startTimer();
+    try {
+      await this.d.js.publish(this.s.mailbox(to.user, to.device), encodeJson(env), {
+        msgID: msgId,
+        expect: { streamName: this.config.streamName },
+        timeout: 5_000,
+      });
+      end({ outcome: 'ok' });
+    } catch (e) {
+      end({ outcome: 'error' });
+      throw e;
+    }
   }
 
   /** Graceful shutdown: stop timers and subscriptions, close every socket with 4000 (reconnect). */

@@ -16,6 +16,9 @@ export interface Transport {
   ping(): void;
   /** Starts a clean close with this code; `TransportHandler.closed` follows. */
   close(code: number, reason: string): void;
+  /** Stops reading frames from the peer until `resume` (input backpressure; optional). */
+  pause?(): void;
+  resume?(): void;
 }
 
 /** What a transport reports to the connection it carries (events, in the order they happen). */
@@ -63,6 +66,14 @@ export class WsTransport implements Transport {
     } catch {
       /* closing anyway */
     }
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   close(code: number, reason: string): void {

@@ -1,0 +1,103 @@
+import { LATENCY_BUCKETS, rateLimited, registry } from '@hush/service-kit';
+import { Counter, Gauge, Histogram } from 'prom-client';
+
+/**
+ * The gateway's instruments (served on METRICS_PORT with the process metrics). Labels are
+ * bounded: frame types and error codes come from the protocol's closed lists, subjects from
+ * libs/protocol's subject table; never a user or device id.
+ */
+export const framesTotal = new Counter({
+  name: 'hush_ws_frames_total',
+  help: 'WebSocket frames, by direction (in/out) and frame type',
+  labelNames: ['direction', 'type'] as const,
+  registers: [registry],
+});
+
+export const frameErrors = new Counter({
+  name: 'hush_ws_errors_total',
+  help: 'Error frames sent to clients, by error code',
+  labelNames: ['code'] as const,
+  registers: [registry],
+});
+
+export const publishSeconds = new Histogram({
+  name: 'hush_jetstream_publish_seconds',
+  help: 'Time from publishing an envelope to the JetStream ack, by outcome',
+  labelNames: ['outcome'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
+export const rpcSeconds = new Histogram({
+  name: 'hush_rpc_request_seconds',
+  help: 'NATS request/reply latency seen by the gateway, by subject and reply code',
+  labelNames: ['subject', 'code'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
+export const sentBytes = new Counter({
+  name: 'hush_send_bytes_total',
+  help: 'Envelope body bytes accepted from devices',
+  registers: [registry],
+});
+
+export interface GaugeSource {
+  sockets: () => number;
+  bound: () => number;
+  stream: () => Promise<{ messages: number; bytes: number; consumers: number } | undefined>;
+}
+let source: GaugeSource | undefined;
+
+/** Where the scrape-time gauges read from (the app being served; tests build several). */
+export function gauges(read: GaugeSource): void {
+  source = read;
+}
+
+new Gauge({
+  name: 'hush_ws_open_sockets',
+  help: 'Open WebSockets on this gateway (bound to a device or waiting for hello)',
+  registers: [registry],
+  collect() {
+    this.set(source?.sockets() ?? 0);
+  },
+});
+new Gauge({
+  name: 'hush_ws_bound_devices',
+  help: 'Devices with an authenticated socket on this gateway',
+  registers: [registry],
+  collect() {
+    this.set(source?.bound() ?? 0);
+  },
+});
+const backlog = new Gauge({
+  name: 'hush_mailbox_stream_messages',
+  help: 'Envelopes waiting in the mailbox stream (all devices): the undelivered backlog',
+  registers: [registry],
+});
+const storedBytes = new Gauge({
+  name: 'hush_mailbox_stream_bytes',
+  help: 'Bytes stored in the mailbox stream',
+  registers: [registry],
+});
+new Gauge({
+  name: 'hush_mailbox_stream_consumers',
+  help: 'Device consumers on the mailbox stream',
+  registers: [registry],
+  async collect() {
+    const st = await source?.stream().catch(() => undefined);
+    if (!st) return;
+    this.set(st.consumers);
+    backlog.set(st.messages);
+    storedBytes.set(st.bytes);
+  },
+});
+
+export { rateLimited };
+
+/** Frame-type label from a frame object (bounded by the protocol's frame types). */
+export function countFrame(direction: 'in' | 'out', frame: { type?: unknown; code?: unknown } | undefined): void {
+  const type = typeof frame?.type === 'string' ? frame.type : 'invalid';
+  framesTotal.inc({ direction, type });
+  if (direction === 'out' && type === 'error' && typeof frame?.code === 'string') frameErrors.inc({ code: frame.code });
+}
