@@ -266,15 +266,14 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     await alice.page.reload();
     await openChat(alice, bobName);
     const bobNew = await person(browser, url, bobName);
-    // Bob starts over with a new identity. The key directory refuses that unless the user chose
-    // "Reset identity" (sent as resetIdentity in the key upload); this route makes that choice.
-    await bobNew.context.route(/\/v1\/keys$/, async (route) => {
-      const req = route.request();
-      if (req.method() !== 'PUT') return route.continue();
-      const body = { ...(req.postDataJSON() as object), resetIdentity: true };
-      return route.continue({ postData: JSON.stringify(body) });
-    });
-    await register(bobNew, PASSWORD, 'Sign in');
+    // A fresh profile signs in pending ("Link this device"); bob chooses the warned reset.
+    await bobNew.page.getByLabel('Username', { exact: true }).fill(bobName);
+    await bobNew.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await bobNew.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await bobNew.page.getByText('No other device?').click();
+    await bobNew.page.getByRole('checkbox').check();
+    await bobNew.page.getByRole('button', { name: 'Reset identity' }).click();
+    await bobNew.page.getByRole('button', { name: 'New chat', exact: true }).waitFor({ timeout: 20_000 });
     await startChat(bobNew, aliceName);
     await send(bobNew, 'new browser, who dis');
     await waitFor(

@@ -7,12 +7,14 @@ import { VaultSlot } from './adapters/vault-history.js';
 import { Engine } from './engine/index.js';
 import { IdbRecordStore } from './store/idb.js';
 import { App } from './ui/App.js';
+import { DevicesContext } from './ui/Devices.js';
 import { ActionsContext, StoreContext } from './ui/hooks.js';
 import { applyTheme, savedTheme } from './ui/theme.js';
 import './styles/base.css';
 import './styles/layout.css';
 import './styles/chat.css';
 import './styles/verify.css';
+import './styles/devices.css';
 
 applyTheme(savedTheme());
 
@@ -70,7 +72,9 @@ async function main() {
   render(
     <StoreContext.Provider value={engine.store}>
       <ActionsContext.Provider value={engine}>
-        <App />
+        <DevicesContext.Provider value={engine.devices}>
+          <App />
+        </DevicesContext.Provider>
       </ActionsContext.Provider>
     </StoreContext.Provider>,
     document.getElementById('app')!,

@@ -13,7 +13,7 @@
  *      in the associated data, so the relay can neither reorder, replay, drop (the receiver wants
  *      exactly the next sequence number) nor turn a message around.
  *
- * Deviations from Signal (see PROTOCOL.md §9): XChaCha20-Poly1305 instead of AES-256-CBC +
+ * Deviations from Signal (see PROTOCOL.md §10): XChaCha20-Poly1305 instead of AES-256-CBC +
  * HMAC-SHA256, keys for both directions (Signal's channel is one-way: the new device answers over
  * its normal registration), and a 6-digit code derived from the shared secret so the user can
  * check on both screens that the device they approve is the one in front of them.

@@ -7,7 +7,7 @@ import { DeviceId } from './keys.js';
  * them, and the provisioning relay. The relay moves opaque ciphertext between the new device and
  * the approving one, keyed by a random channel id; the gateway binds each channel to the caller's
  * account, and bounds it in size and time. What the bytes mean is @hush/crypto's
- * `provisioning.ts` (libs/crypto/PROTOCOL.md §9).
+ * `provisioning.ts` (libs/crypto/PROTOCOL.md §10).
  */
 
 /** 16 random bytes, base64url (22 characters), chosen by the new device. */

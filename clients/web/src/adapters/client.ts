@@ -28,6 +28,13 @@ export function clientServer(
     addContact: (id) => client.addContact(id),
     presence: async (ids) => (await client.presence(ids)).users,
     connect: (h) => link(client, h),
+    listDevices: async () => (await client.listDevices()).devices,
+    signOutDevice: (id) => client.signOutDevice(id),
+    publishDeviceList: (l) => client.publishDeviceList(l),
+    linkSend: async (ch, to, body) => {
+      await client.linkSend(ch, to, body);
+    },
+    linkPoll: (ch, side, after, waitMs) => client.linkPoll(ch, side, after, waitMs),
   };
 }
 

@@ -19,14 +19,16 @@ import {
   type VerifiedDevice,
   verifyUserBundle,
 } from '@hush/crypto';
-import type { OneTimePrekey, PublishKeysBody, UserBundle } from '@hush/protocol';
+import type { OneTimePrekey, PublishKeysBody, SignedDeviceList, UserBundle } from '@hush/protocol';
 import type { CryptoPort, DecryptOutcome, DeviceAddress } from '../engine/ports.js';
 
 /** Refusals that say nothing about the message: this device has no keys, or lacks a primitive. */
 const LOCAL_FAILURES = new Set(['E2E_NO_IDENTITY', 'E2E_UNSUPPORTED']);
 
-import { forgetPeerDeviceList, VaultCryptoStore } from '../store/crypto-store.js';
+import { forgetAllSessions, forgetPeerDeviceList, VaultCryptoStore } from '../store/crypto-store.js';
 import type { Vault } from '../store/vault.js';
+import { deviceKeysUnder, ownDeviceMethods } from './own-devices.js';
+import { provisioningMethods } from './provisioning.js';
 
 /**
  * CryptoPort over @hush/crypto: WebCrypto primitives where the browser has X25519/Ed25519
@@ -62,8 +64,9 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
   };
 
   const side = (stableId: string, identityKey: Uint8Array) => ({ stableId, identityKey });
-
   return {
+    ...provisioningMethods(prims),
+    ...ownDeviceMethods(prims, async () => (await ctx()).store),
     async hasDevice(userId, deviceId) {
       const { store } = await ctx();
       const [id, dev] = await Promise.all([store.getIdentity(), store.getLocalDevice()]);
@@ -116,9 +119,12 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       const list = await store.getPeerDeviceList(userId);
       if (!list) return null;
       const withSession = new Set(await store.listSessionDevices(userId));
-      const usable = list.devices.filter((d) => withSession.has(d) || fresh.has(akey(userId, d)));
+      // Our own account's list names this device too: it needs no session with itself.
+      const local = await store.getLocalDevice();
+      const listed = list.devices.filter((d) => !(local?.userId === userId && local.deviceId === d));
+      const usable = listed.filter((d) => withSession.has(d) || fresh.has(akey(userId, d)));
       // A listed device we cannot reach yet: ask for a fresh bundle first.
-      return usable.length === list.devices.length ? usable : null;
+      return usable.length === listed.length ? usable : null;
     },
 
     async encrypt(to: DeviceAddress, plaintext) {
@@ -209,6 +215,14 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       const local = side(myUserId, me.publicKey);
       const remote = side(peerUserId, fromBase64(peerIdentityKey));
       return { digits: safetyNumber(local, remote), qrPayload: toBase64(qrPayload(local, remote)) };
+    },
+
+    async renewDevice(userId, deviceId, deviceList: SignedDeviceList, now, oneTimePrekeys) {
+      const { store, vault } = await ctx();
+      await forgetAllSessions(vault);
+      fresh.clear();
+      bound = null; // the session manager caches nothing we keep, but start it over on the new device
+      return deviceKeysUnder(await prims, store, userId, deviceId, deviceList, now, oneTimePrekeys);
     },
 
     async checkPayload(myUserId, peerUserId, peerIdentityKey, payload) {

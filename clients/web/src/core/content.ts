@@ -32,13 +32,24 @@ export interface ReceiptContent {
   t: 'receipt';
   kind: 'delivered' | 'read';
   ids: string[];
+  /** On copies to our own other devices (read state sync): the conversation the ids belong to. */
+  to?: string;
+}
+/**
+ * "My device list changed": sent by the device that linked a new one, to contacts and to the
+ * account's other devices, so they fetch the signed list now (and show a notice) instead of at
+ * their next send. The list itself is verified from the key directory, never taken from here.
+ */
+export interface DevicesContent {
+  v: 1;
+  t: 'devices';
 }
 export interface TypingContent {
   v: 1;
   t: 'typing';
   on: boolean;
 }
-export type Content = TextContent | ReceiptContent | TypingContent;
+export type Content = TextContent | ReceiptContent | TypingContent | DevicesContent;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
@@ -78,8 +89,14 @@ export function decodeContent(bytes: Uint8Array): Content {
       if (kind !== 'delivered' && kind !== 'read') throw new ContentError('bad receipt kind');
       if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_RECEIPT_IDS) throw new ContentError('bad ids');
       for (const i of ids) if (typeof i !== 'string' || !MESSAGE_ID_RE.test(i)) throw new ContentError('bad id');
-      return { v: 1, t: 'receipt', kind, ids: ids as string[] };
+      if (raw.to !== undefined && (typeof raw.to !== 'string' || !USER_ID_RE.test(raw.to)))
+        throw new ContentError('bad receipt conversation');
+      const r: ReceiptContent = { v: 1, t: 'receipt', kind, ids: ids as string[] };
+      if (typeof raw.to === 'string') r.to = raw.to;
+      return r;
     }
+    case 'devices':
+      return { v: 1, t: 'devices' };
     case 'typing': {
       if (typeof raw.on !== 'boolean') throw new ContentError('bad typing flag');
       return { v: 1, t: 'typing', on: raw.on };

@@ -65,6 +65,8 @@ export interface Conversation {
   unread: number;
   /** The peer's identity key (base64) as last seen from the key directory or a session. */
   identityKey: string | null;
+  /** "Bob added a device": shown until dismissed, set when the peer's signed device list grew. */
+  deviceNotice?: string | null;
   /** The identity key the user verified (base64), if any. */
   verifiedKey: string | null;
   /** Set when the peer's identity key changed after we had seen one; cleared when re-verified, accepted or dismissed. */

@@ -10,6 +10,10 @@ export type Route =
   | { kind: 'text'; peer: string; fromMe: boolean; content: Extract<Content, { t: 'text' }> }
   | { kind: 'receipt'; peer: string; receipt: 'delivered' | 'read'; ids: string[] }
   | { kind: 'typing'; peer: string; on: boolean }
+  /** Our other device read these messages of `peer` (read state sync). */
+  | { kind: 'read-elsewhere'; peer: string; ids: string[] }
+  /** `user`'s device list changed: fetch it again (from our own account: one of ours was linked). */
+  | { kind: 'devices'; user: string; fromMe: boolean }
   | { kind: 'ignore' };
 
 export function routeContent(myUserId: string, fromUser: string, content: Content): Route {
@@ -18,8 +22,14 @@ export function routeContent(myUserId: string, fromUser: string, content: Conten
     case 'text':
       return { kind: 'text', peer: fromMe ? content.to : fromUser, fromMe, content };
     case 'receipt':
-      return fromMe ? { kind: 'ignore' } : { kind: 'receipt', peer: fromUser, receipt: content.kind, ids: content.ids };
+      if (fromMe)
+        return content.kind === 'read' && content.to
+          ? { kind: 'read-elsewhere', peer: content.to, ids: content.ids }
+          : { kind: 'ignore' };
+      return { kind: 'receipt', peer: fromUser, receipt: content.kind, ids: content.ids };
     case 'typing':
       return fromMe ? { kind: 'ignore' } : { kind: 'typing', peer: fromUser, on: content.on };
+    case 'devices':
+      return { kind: 'devices', user: fromUser, fromMe };
   }
 }

@@ -117,7 +117,8 @@ export class Conversations {
     if (this.ctx.state.connection !== 'online') return;
     for (const [peer, ids] of [...this.pendingReads]) {
       this.pendingReads.delete(peer);
-      const ok = await this.signals.sendControl(peer, { v: 1, t: 'receipt', kind: 'read', ids: [...ids] });
+      // `to` lets our own other devices mark the same messages read (read state sync).
+      const ok = await this.signals.sendControl(peer, { v: 1, t: 'receipt', kind: 'read', ids: [...ids], to: peer });
       if (!ok) {
         const again = this.pendingReads.get(peer) ?? new Set<string>();
         for (const id of ids) again.add(id);

@@ -1,11 +1,12 @@
 import { EngineContext, type EngineDeps } from './context.js';
 import { Conversations } from './conversations.js';
+import { Devices } from './devices.js';
 import { History } from './history.js';
 import { Inbox } from './inbox.js';
 import { PeerKeys } from './keys.js';
 import { Outbox } from './outbox.js';
 import { Retries } from './retries.js';
-import { SessionLifecycle } from './session.js';
+import { PREKEY_TARGET, SessionLifecycle } from './session.js';
 import { Signals } from './signals.js';
 import type { StateStore } from './store.js';
 import type { Actions, AppState, SafetyInfo } from './types.js';
@@ -28,23 +29,55 @@ export class Engine implements Actions {
   private readonly outbox: Outbox;
   private readonly signals: Signals;
   private readonly verification: Verification;
+  /** Linking and "Linked devices" (engine/devices.ts); the views read `devices.view`. */
+  readonly devices: Devices;
+  private readonly history: History;
 
   constructor(deps: EngineDeps) {
     const ctx = new EngineContext(deps);
     const history = new History(ctx);
+    this.history = history;
     const keys = new PeerKeys(ctx, history);
     const signals = new Signals(ctx, history, keys);
     const conversations = new Conversations(ctx, history, keys, signals);
     const outbox = new Outbox(ctx, history, keys);
-    const inbox = new Inbox(ctx, history, conversations, signals, new Retries(ctx, history));
+    const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history));
+    const devices = new Devices({
+      crypto: ctx.crypto,
+      now: () => ctx.now(),
+      deviceName: deps.deviceName ?? 'Web browser',
+      prekeys: PREKEY_TARGET,
+      serial: (fn) => ctx.serial(fn),
+      history: {
+        exportHistory: async () => ({
+          conversations: ctx.state.conversations,
+          messages: Object.values(ctx.state.messages).flat(),
+        }),
+        importHistory: async (convs, msgs) => {
+          for (const c of convs) await ctx.history.putConversation({ ...c, deviceNotice: null });
+          for (const m of msgs) await ctx.history.putMessage(m);
+        },
+      },
+      onLinked: (s) => this.session.linked(s),
+      onDeviceAdded: async () => {
+        // Our devices and every contact fetch the new signed list now (and show a notice).
+        await ctx.serial(() => keys.refreshOwnDevices()).catch(() => undefined);
+        for (const c of ctx.state.conversations) await signals.sendControl(c.peer, { v: 1, t: 'devices' });
+      },
+    });
+    this.devices = devices;
     this.session = new SessionLifecycle(ctx, history, {
+      // Not background work: the new device waits on the relay until the user acts (idle() must not wait for it).
+      linkThisDevice: (api, s) => void devices.linkThisDevice(api, s),
       deliver: (f) => inbox.deliver(f),
       online: async () => {
         conversations.onOnline();
+        await ctx.serial(() => keys.refreshOwnDevices()).catch(() => undefined);
         await outbox.flush();
         await conversations.flushReads();
       },
       reset: () => {
+        devices.cancel();
         conversations.reset();
         signals.reset();
         inbox.reset();
@@ -133,6 +166,33 @@ export class Engine implements Actions {
   }
   acceptKeyChange(peer: string): Promise<void> {
     return this.verification.acceptKeyChange(peer);
+  }
+  async dismissDeviceNotice(peer: string): Promise<void> {
+    const c = this.ctx.state.conversations.find((x) => x.peer === peer);
+    if (c) await this.history.saveConv({ ...c, deviceNotice: null });
+  }
+
+  resetIdentity(): Promise<void> {
+    this.devices.cancel();
+    return this.session.resetIdentity();
+  }
+  async loadDevices(): Promise<void> {
+    const { api, state } = this.ctx;
+    if (api && state.me) await this.devices.refresh(api, state.me.userId);
+  }
+  async linkNewDevice(code: string): Promise<void> {
+    const { api, state } = this.ctx;
+    if (api && state.me) await this.devices.linkNewDevice(api, state.me, code);
+  }
+  approveLink(ok: boolean): void {
+    this.devices.decide(ok);
+  }
+  cancelLink(): void {
+    this.devices.cancel();
+  }
+  async signOutDevice(deviceId: string): Promise<void> {
+    const { api, state } = this.ctx;
+    if (api && state.me) await this.devices.signOut(api, state.me, deviceId);
   }
 
   setShowWire(on: boolean): void {

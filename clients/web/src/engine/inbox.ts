@@ -6,6 +6,7 @@ import { decideIdentityChange, wasVerified } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { Conversations } from './conversations.js';
 import type { History } from './history.js';
+import type { PeerKeys } from './keys.js';
 import { originalId, type Retries } from './retries.js';
 import type { Signals } from './signals.js';
 
@@ -34,6 +35,7 @@ export class Inbox {
     private readonly history: History,
     private readonly conversations: Conversations,
     private readonly signals: Signals,
+    private readonly keys: PeerKeys,
     private readonly retries: Retries,
   ) {}
 
@@ -90,7 +92,13 @@ export class Inbox {
     // duplicate to the ratchet, so the content is held until it is stored.
     this.unsaved.set(key, opened);
     const route = routeContent(me.userId, f.from.user, opened.content);
-    if (route.kind !== 'ignore') {
+    if (route.kind === 'devices') {
+      // A device list changed: fetch it now, verified against the account's identity.
+      if (route.fromMe) await this.keys.refreshOwnDevices().catch(() => undefined);
+      else if (this.history.conv(route.user)) await this.keys.refreshBundle(route.user).catch(() => undefined);
+    } else if (route.kind === 'read-elsewhere') {
+      await this.readElsewhere(route.peer, route.ids);
+    } else if (route.kind !== 'ignore') {
       await this.conversations.ensure(route.peer);
       // A session start proves the sender's identity key: a change is noted where it happened.
       if (opened.identityKey && f.from.user !== me.userId)
@@ -196,6 +204,19 @@ export class Inbox {
       if (!this.ctx.state.presence[peer]?.online) this.ctx.background(() => this.conversations.refreshPresence([peer]));
       if (this.conversations.isOpen(peer)) this.ctx.background(() => this.conversations.readOpen());
     }
+  }
+
+  /** Another of our devices showed these messages: read here too (no receipt goes out again). */
+  private async readElsewhere(peer: string, ids: string[]): Promise<void> {
+    const set = new Set(ids);
+    const list = this.history.messages(peer);
+    const changed = list.filter((m) => m.dir === 'in' && set.has(m.id) && m.tick !== 'read');
+    if (changed.length === 0) return;
+    const read = changed.map((m) => ({ ...m, tick: 'read' as const }));
+    const next = list.map((m) => read.find((x) => x.id === m.id) ?? m);
+    await this.history.replaceMessages(peer, next, read);
+    const c = this.history.conv(peer);
+    if (c) await this.history.saveConv({ ...c, unread: unreadCount(next) });
   }
 
   private async receiveReceipt(peer: string, kind: 'delivered' | 'read', ids: string[]): Promise<void> {

@@ -17,6 +17,7 @@ export {
   type Tick,
   type WireRecord,
 } from '../core/model.js';
+export type { DeviceRow, Devices, DevicesView, LinkState } from './devices.js';
 export { Engine, type EngineDeps } from './engine.js';
 export type { StateStore } from './store.js';
 export type { Actions, AppState, ConnectionState, Me, Presence, SafetyInfo } from './types.js';

@@ -27,8 +27,10 @@ export class PeerKeys {
     if (!api || !c) return;
     const { crypto } = this.ctx;
     try {
+      const before = await crypto.knownDevices(peer);
       const bundle = await api.fetchBundle(peer);
       let r = await crypto.acceptBundle(bundle, this.ctx.now());
+      const sameIdentity = r.status !== 'changed';
       if (r.status === 'changed') {
         const d = decideIdentityChange({ own: false, wasVerified: wasVerified(c), source: 'bundle' });
         if (d === 'accept') {
@@ -42,10 +44,30 @@ export class PeerKeys {
         }
       }
       await this.history.noteIdentity(peer, r.identityKey, 'bundle');
-      await this.history.saveConv(keysVerified(this.history.conv(peer)!, r.identityKey));
+      let next = keysVerified(this.history.conv(peer)!, r.identityKey);
+      // The peer's signed device list grew under the same identity: tell the user (DESIGN §4,
+      // device authorization alerts), as WhatsApp and Signal do.
+      if (sameIdentity && before !== null && r.devices.some((d) => !before.includes(d)))
+        next = { ...next, deviceNotice: `${next.username} added a device.` };
+      await this.history.saveConv(next);
     } catch (e) {
       if (classifyKeyFetchError(e) === 'retry') throw e;
       await this.history.saveConv({ ...this.history.conv(peer)!, cannotEncrypt: describe(e) });
+    }
+  }
+
+  /**
+   * Our own account's bundle (checked against our own identity key), so sent copies reach our
+   * other devices; a device that joined the list shows a notice. Runs inside serial().
+   */
+  async refreshOwnDevices(): Promise<void> {
+    const api = this.ctx.api;
+    const me = this.ctx.state.me;
+    if (!api || !me) return;
+    const before = await this.ctx.crypto.knownDevices(me.userId);
+    const r = await this.ctx.crypto.acceptBundle(await api.fetchBundle(me.userId), this.ctx.now());
+    if (before !== null && r.devices.some((d) => d !== me.deviceId && !before.includes(d))) {
+      this.ctx.store.update({ notice: 'A new device was linked to your account.' });
     }
   }
 
@@ -66,11 +88,15 @@ export class PeerKeys {
     if (gate === 'cannot-encrypt' || !devices || devices.length === 0)
       return { fail: c.cannotEncrypt ?? 'no keys for this contact' };
     const targets: DeviceAddress[] = devices.map((device) => ({ user: peer, device }));
-    // Our own other devices get a copy too (sync), when we know of any.
+    // Our own other devices get a copy too (sent copies, read state, device changes: DESIGN §3.1).
     const me = this.ctx.state.me!;
-    if (content.t === 'text') {
-      for (const device of (await crypto.knownDevices(me.userId)) ?? [])
-        if (device !== me.deviceId) targets.push({ user: me.userId, device });
+    if (content.t === 'text' || content.t === 'devices' || (content.t === 'receipt' && content.to)) {
+      let mine = await crypto.knownDevices(me.userId);
+      if (mine === null) {
+        await this.refreshOwnDevices().catch(() => undefined);
+        mine = await crypto.knownDevices(me.userId);
+      }
+      for (const device of mine ?? []) if (device !== me.deviceId) targets.push({ user: me.userId, device });
     }
     const plaintext = encodeContent(content);
     const envelopes = [];

@@ -2,12 +2,16 @@ import type {
   AcceptedFrame,
   Credentials,
   DeliverFrame,
+  DeviceInfo,
+  LinkMessages,
+  LinkSide,
   OneTimePrekey,
   PresenceEntry,
   PresenceFrame,
   PublishKeysBody,
   SendFrame,
   Session,
+  SignedDeviceList,
   UploadPrekeysBody,
   UserBundle,
   UserProfile,
@@ -54,6 +58,12 @@ export interface ServerApi {
   addContact(userId: string): Promise<void>;
   presence(userIds: string[]): Promise<PresenceEntry[]>;
   connect(h: LinkHandlers): Link;
+  // --- linked devices (engine/devices.ts) ---
+  listDevices(): Promise<DeviceInfo[]>;
+  signOutDevice(deviceId: string): Promise<void>;
+  publishDeviceList(list: SignedDeviceList): Promise<void>;
+  linkSend(channel: string, to: LinkSide, body: string): Promise<void>;
+  linkPoll(channel: string, side: LinkSide, after: number, waitMs: number): Promise<LinkMessages>;
 }
 
 export interface DeviceAddress {
@@ -98,6 +108,69 @@ export interface CryptoPort {
   safety(myUserId: string, peerUserId: string, peerIdentityKey: string): Promise<{ digits: string; qrPayload: string }>;
   /** True when a scanned/pasted payload proves the same pair of identity keys as ours. */
   checkPayload(myUserId: string, peerUserId: string, peerIdentityKey: string, payload: string): Promise<boolean>;
+  // --- linking (engine/devices.ts) ---
+  /** The account and device this browser holds keys for (null: none). */
+  localDevice(): Promise<{ userId: string; deviceId: string } | null>;
+  /**
+   * This browser holds the account identity but signed in again as a new device (an expired
+   * session): new device keys under the same identity, old sessions dropped.
+   */
+  renewDevice(
+    userId: string,
+    deviceId: string,
+    deviceList: SignedDeviceList,
+    now: number,
+    oneTimePrekeys: number,
+  ): Promise<PublishKeysBody>;
+  /** This device's identity key pair, base64, to move to a device being linked. */
+  exportIdentity(): Promise<{ seed: string; publicKey: string }>;
+  /** Takes the account identity moved over from another device and makes this device's keys under it. */
+  adoptIdentity(
+    identity: { seed: string; publicKey: string },
+    userId: string,
+    deviceId: string,
+    deviceList: SignedDeviceList,
+    now: number,
+    oneTimePrekeys: number,
+  ): Promise<PublishKeysBody>;
+  /** The account's device list from our own bundle, checked against our own identity key. */
+  ownDeviceList(bundle: UserBundle): Promise<{ version: number; devices: string[] }>;
+  /** Signs a device list of the account with our identity key. */
+  signDeviceList(userId: string, version: number, devices: string[], now: number): Promise<SignedDeviceList>;
+  /** Records a list of our account that keydir accepted, in our device-list history. */
+  recordOwnDeviceList(list: SignedDeviceList): Promise<void>;
+  /** New device: a fresh ephemeral key and channel for "Link this device" (libs/crypto provisioning). */
+  linkStart(userId: string): Promise<LinkStart>;
+  /**
+   * Approving device: opens the channel a link code names (refused unless it is `userId`'s);
+   * `first` rides sealed in the opening.
+   */
+  linkJoin(code: string, first: Uint8Array, userId: string): Promise<LinkJoin>;
+}
+
+/** One end of a provisioning channel; bodies are base64 as the relay carries them. */
+export interface LinkCipher {
+  /** The digits both screens show. */
+  readonly code: string;
+  seal(plaintext: Uint8Array): string;
+  /** Throws unless `body` is the other side's next message, unaltered. */
+  open(body: string): Uint8Array;
+  destroy(): void;
+}
+export interface LinkStart {
+  /** The link code (QR code and text). */
+  code: string;
+  channel: string;
+  /** Takes the approving device's opening message: the channel and its first plaintext. */
+  accept(opening: string): Promise<{ cipher: LinkCipher; first: Uint8Array }>;
+}
+export interface LinkJoin {
+  /** The account the code belongs to. */
+  userId: string;
+  channel: string;
+  cipher: LinkCipher;
+  /** The opening message to relay to the new device. */
+  opening: string;
 }
 
 export interface BundleResult {

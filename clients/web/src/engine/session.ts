@@ -1,7 +1,8 @@
-import { type DeliverFrame, HushError, normaliseUsername, type Session } from '@hush/protocol';
+import { type DeliverFrame, HushError, isHushError, normaliseUsername, type Session } from '@hush/protocol';
 import { describe } from '../core/send-policy.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
+import type { ServerApi } from './ports.js';
 import { initialState } from './store.js';
 import type { Me } from './types.js';
 
@@ -16,6 +17,8 @@ export interface SessionEvents {
   online(): Promise<void>;
   /** Local data is gone (sign-out): forget in-memory state. */
   reset(): void;
+  /** This device is signed in but not linked: show "Link this device" (engine/devices.ts). */
+  linkThisDevice(api: ServerApi, session: Session): void;
 }
 
 /**
@@ -30,6 +33,9 @@ export class SessionLifecycle {
     private readonly events: SessionEvents,
   ) {}
 
+  /** This device's API while it waits to be linked (no socket yet). */
+  private pending: { api: ServerApi; session: Session } | null = null;
+
   /** Restores a saved session (history, keys, tokens) or shows sign-in. */
   async boot(): Promise<void> {
     const { ctx } = this;
@@ -39,12 +45,78 @@ export class SessionLifecycle {
     }
     ctx.store.update({ appLock: ctx.history.hasLock });
     const session = await ctx.history.getSession();
-    if (!session || !(await ctx.crypto.hasDevice(session.userId, session.deviceId))) {
+    if (!session) {
       ctx.store.update({ phase: 'signed-out' });
+      return;
+    }
+    if (!(await ctx.crypto.hasDevice(session.userId, session.deviceId))) {
+      // Signed in earlier but never linked: "Link this device" again, with a fresh code.
+      this.beginLink(session);
       return;
     }
     await this.history.load();
     this.start(session);
+  }
+
+  /** True when the key directory holds an identity for the account (it has a linked device). */
+  private async accountHasIdentity(api: ServerApi, userId: string): Promise<boolean> {
+    try {
+      await api.fetchBundle(userId);
+      return true;
+    } catch (e) {
+      if (isHushError(e) && e.code === 'KEYS_NOT_FOUND') return false;
+      throw e;
+    }
+  }
+
+  private async renewDevice(api: ServerApi, session: Session, oldDeviceId: string): Promise<void> {
+    const { ctx } = this;
+    const current = await ctx.crypto.ownDeviceList(await api.fetchBundle(session.userId));
+    const devices = [...current.devices.filter((d) => d !== oldDeviceId), session.deviceId];
+    const keys = await ctx.serial(async () => {
+      const list = await ctx.crypto.signDeviceList(session.userId, current.version + 1, devices, ctx.now());
+      return ctx.crypto.renewDevice(session.userId, session.deviceId, list, ctx.now(), PREKEY_TARGET);
+    });
+    await api.publishKeys(keys);
+  }
+
+  private beginLink(session: Session): void {
+    const { ctx } = this;
+    const api = ctx.deps.server(session, (s) => {
+      if (s) ctx.background(() => ctx.history.putSession(s));
+    });
+    this.pending = { api, session };
+    const me: Me = { userId: session.userId, username: session.username, deviceId: session.deviceId };
+    ctx.store.update({ phase: 'link', me, busy: false, notice: null });
+    this.events.linkThisDevice(api, session);
+  }
+
+  /** The identity arrived over the provisioning channel and the keys are published: start. */
+  async linked(session: Session): Promise<void> {
+    const saved = (await this.ctx.history.getSession()) ?? session;
+    this.pending = null;
+    await this.history.load();
+    this.start(saved);
+  }
+
+  /**
+   * "Reset identity" on a device with nothing to link from: a new identity for the account. Every
+   * other device leaves the account and every contact sees a changed safety number (warned in the UI).
+   */
+  async resetIdentity(): Promise<void> {
+    const { ctx } = this;
+    const p = this.pending;
+    if (!p) return;
+    ctx.store.update({ busy: true, notice: null });
+    try {
+      const keys = await ctx.serial(() =>
+        ctx.crypto.createDevice(p.session.userId, p.session.deviceId, ctx.now(), PREKEY_TARGET),
+      );
+      await p.api.publishKeys({ ...keys, resetIdentity: true });
+      await this.linked(p.session);
+    } catch (e) {
+      ctx.store.update({ busy: false, notice: describe(e) });
+    }
   }
 
   private start(session: Session): void {
@@ -109,17 +181,27 @@ export class SessionLifecycle {
         ctx.store.update({ conversations: [], messages: {}, presence: {}, typing: {} });
       }
       await ctx.history.putOwner(session.userId);
-      // This browser makes its own keys. Signing in on a fresh profile therefore starts a new
-      // identity (contacts see a key change): moving an identity to a new device over a QR link
-      // (DESIGN §4) is not built yet.
       if (!(await ctx.crypto.hasDevice(session.userId, session.deviceId))) {
-        const keys = await ctx.serial(() =>
-          ctx.crypto.createDevice(session.userId, session.deviceId, ctx.now(), PREKEY_TARGET),
-        );
         const authed = ctx.deps.server(session, (s) => {
           if (s) saved = s;
         });
-        await authed.publishKeys(keys);
+        const local = await ctx.crypto.localDevice();
+        if (local?.userId === session.userId && mode === 'login') {
+          // This browser still holds the account identity (its session expired): it becomes
+          // the new device itself, replacing its old device id in the signed list.
+          await this.renewDevice(authed, session, local.deviceId);
+        } else if (mode === 'login' && (await this.accountHasIdentity(authed, session.userId))) {
+          // An account that already has an identity is never reset by signing in: this device
+          // waits, pending, to be linked from one of the account's devices (DESIGN §4).
+          await ctx.history.putSession(saved ?? session);
+          this.beginLink(saved ?? session);
+          return;
+        } else {
+          const keys = await ctx.serial(() =>
+            ctx.crypto.createDevice(session.userId, session.deviceId, ctx.now(), PREKEY_TARGET),
+          );
+          await authed.publishKeys(keys);
+        }
       }
       await ctx.history.putSession(saved ?? session);
       await this.history.load();
@@ -130,8 +212,9 @@ export class SessionLifecycle {
   }
 
   async logout(): Promise<void> {
+    const api = this.ctx.api ?? this.pending?.api;
     try {
-      await this.ctx.api?.logout();
+      await api?.logout();
     } catch {
       // signing out locally matters more than telling a server we cannot reach
     }
@@ -159,6 +242,7 @@ export class SessionLifecycle {
 
   private async wipeLocal(): Promise<void> {
     const { ctx } = this;
+    this.pending = null;
     this.disconnect();
     this.events.reset();
     await ctx.history.wipe();

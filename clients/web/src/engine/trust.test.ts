@@ -25,6 +25,9 @@ async function verifiedPeerReturns() {
   hub.clock.advance(60_000);
   const b2 = await device(hub);
   await b2.e.login('bob', 'password2');
+  // Signing in does not reset anything; bob explicitly chooses "Reset identity".
+  expect(b2.e.state.phase).toBe('link');
+  await b2.e.resetIdentity();
   await settle(a.e, b2.e);
   await b2.e.startChat('alice');
   const toBob = framesTo(hub, bobId);

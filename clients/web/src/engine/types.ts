@@ -13,7 +13,8 @@ export interface Presence {
 }
 
 export interface AppState {
-  phase: 'loading' | 'locked' | 'signed-out' | 'ready';
+  /** 'link': signed in, but this device is not linked yet (engine/devices.ts shows "Link this device"). */
+  phase: 'loading' | 'locked' | 'signed-out' | 'link' | 'ready';
   /** An app-lock passphrase protects the local store. */
   appLock: boolean;
   me: Me | null;
@@ -58,6 +59,16 @@ export interface Actions {
    * this accepts the new one (the contact becomes unverified); verifying again is the other choice.
    */
   acceptKeyChange(peer: string): Promise<void>;
+  /** Hides "Bob added a device". */
+  dismissDeviceNotice(peer: string): Promise<void>;
+  /** On a device that is not linked: gives up the account's identity and starts a new one (warned). */
+  resetIdentity(): Promise<void>;
+  /** Linked devices: load the list, link a new device by its code, approve, sign one out. */
+  loadDevices(): Promise<void>;
+  linkNewDevice(code: string): Promise<void>;
+  approveLink(ok: boolean): void;
+  cancelLink(): void;
+  signOutDevice(deviceId: string): Promise<void>;
   setShowWire(on: boolean): void;
   /** Opens a store protected by an app lock. */
   unlock(passphrase: string): Promise<void>;

@@ -100,3 +100,12 @@ export class VaultCryptoStore implements CryptoStore {
 export async function forgetPeerDeviceList(v: Vault, userId: string): Promise<void> {
   await v.delete(K.list(userId));
 }
+
+/**
+ * This browser signed in again as a new device of the same account (its session had expired):
+ * ratchet sessions belong to the old device id, and peers would fail every message sent over
+ * them, so they go; peers start fresh sessions with the new device from its published keys.
+ */
+export async function forgetAllSessions(v: Vault): Promise<void> {
+  for (const k of await v.keys('c:sess:')) await v.delete(k);
+}

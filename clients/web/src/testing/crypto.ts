@@ -1,4 +1,6 @@
+import { createPrimitives } from '@hush/crypto';
 import type { PublishKeysBody, UserBundle } from '@hush/protocol';
+import { provisioningMethods } from '../adapters/provisioning.js';
 import { fromB64, toB64 } from '../core/b64.js';
 import type { BundleResult, CryptoPort, DecryptOutcome, DeviceAddress } from '../engine/ports.js';
 
@@ -98,5 +100,41 @@ export class FakeCrypto implements CryptoPort {
   }
   async checkPayload(a: string, b: string, key: string, payload: string) {
     return payload === `${[a, b].sort().join(':')}:${this.identity}:${key}`;
+  }
+  async localDevice() {
+    return this.me && this.identity ? { userId: this.me.user, deviceId: this.me.device } : null;
+  }
+  async renewDevice(userId: string, deviceId: string) {
+    this.me = { user: userId, device: deviceId };
+    this.sessions.clear();
+    return { identityKey: this.identity } as PublishKeysBody;
+  }
+  async exportIdentity() {
+    if (!this.identity) throw new Error('no identity');
+    return { seed: this.identity, publicKey: this.identity };
+  }
+  async adoptIdentity(id: { seed: string; publicKey: string }, userId: string, deviceId: string) {
+    this.me = { user: userId, device: deviceId };
+    this.identity = id.publicKey;
+    return { identityKey: this.identity } as PublishKeysBody;
+  }
+  async ownDeviceList(b: UserBundle) {
+    if (b.identityKey !== this.identity) throw new Error('another identity');
+    return { version: b.deviceList.version, devices: b.deviceList.devices };
+  }
+  async signDeviceList(_userId: string, version: number, devices: string[], now: number) {
+    return { version, devices, issuedAt: now, signature: '' };
+  }
+  // The provisioning cipher is the real one: the link flow's messages are what it seals.
+  private readonly provisioning = provisioningMethods(createPrimitives());
+  linkStart(userId: string) {
+    return this.provisioning.linkStart(userId);
+  }
+  linkJoin(code: string, first: Uint8Array, userId: string) {
+    return this.provisioning.linkJoin(code, first, userId);
+  }
+  readonly ownLists: number[] = [];
+  async recordOwnDeviceList(list: { version: number }) {
+    this.ownLists.push(list.version);
   }
 }

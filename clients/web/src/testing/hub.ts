@@ -36,6 +36,10 @@ export class FakeHub {
   prekeys = 100;
   /** When set, the hub stores frames but "loses" the accepted answer (a connection that drops after publishing). */
   loseAccepts = false;
+  /** Provisioning relay: `<userId>/<channel>` -> side -> bodies (index + 1 is the relay sequence). */
+  readonly relay = new Map<string, { new: string[]; old: string[] }>();
+  /** Signed-in devices (auth's device records) by device id. */
+  readonly deviceNames = new Map<string, { userId: string; name: string; createdAt: number }>();
 
   byId(userId: string) {
     for (const a of this.accounts.values()) if (a.userId === userId) return a;
@@ -72,6 +76,11 @@ export class FakeLink implements Link {
   goOffline() {
     this.online = false;
     this.h.onState('offline');
+  }
+  /** The server signed this device out (remote sign-out). */
+  revoke() {
+    this.online = false;
+    this.h.onRevoked();
   }
   /** The server closed the socket for good because the session cannot be refreshed. */
   expire() {
@@ -155,12 +164,14 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
         };
         hub.accounts.set(c.username, a);
         session = mkSession(a, randomId(10));
+        hub.deviceNames.set(session.deviceId, { userId: a.userId, name: c.deviceName, createdAt: hub.clock.now() });
         return session;
       },
       async login(c) {
         const a = hub.accounts.get(c.username);
         if (!a || a.password !== c.password) throw new HushError('AUTH_BAD_CREDENTIALS');
         session = mkSession(a, randomId(10));
+        hub.deviceNames.set(session.deviceId, { userId: a.userId, name: c.deviceName, createdAt: hub.clock.now() });
         return session;
       },
       async logout() {},
@@ -176,7 +187,9 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
       },
       async publishKeys(b: PublishKeysBody) {
         const a = hub.byId(me().userId)!;
-        // A new identity key replaces the account's devices (identity reset).
+        // Another identity key is refused unless the user chose "Reset identity" (as keydir).
+        if (a.identityKey && a.identityKey !== b.identityKey && !b.resetIdentity)
+          throw new HushError('KEYS_IDENTITY_MISMATCH');
         if (a.identityKey !== b.identityKey) a.devices = [];
         a.identityKey = b.identityKey;
         if (!a.devices.includes(me().deviceId)) a.devices.push(me().deviceId);
@@ -206,6 +219,37 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
       async addContact() {},
       async presence() {
         return [];
+      },
+      async listDevices() {
+        return [...hub.deviceNames]
+          .filter(([, d]) => d.userId === me().userId)
+          .map(([deviceId, d]) => ({
+            deviceId,
+            name: d.name,
+            createdAt: d.createdAt,
+            lastSeen: d.createdAt,
+            current: deviceId === me().deviceId,
+          }));
+      },
+      async signOutDevice(deviceId) {
+        const a = hub.byId(me().userId)!;
+        if (hub.deviceNames.get(deviceId)?.userId !== a.userId) throw new HushError('NOT_FOUND');
+        hub.deviceNames.delete(deviceId);
+        a.devices = a.devices.filter((d) => d !== deviceId);
+        hub.links.get(mkey(a.userId, deviceId))?.revoke();
+      },
+      async publishDeviceList(list) {
+        const a = hub.byId(me().userId)!;
+        a.devices = [...list.devices];
+      },
+      async linkSend(channel, to, body) {
+        const c = hub.relay.get(`${me().userId}/${channel}`) ?? { new: [], old: [] };
+        c[to].push(body);
+        hub.relay.set(`${me().userId}/${channel}`, c);
+      },
+      async linkPoll(channel, side, after) {
+        const list = hub.relay.get(`${me().userId}/${channel}`)?.[side] ?? [];
+        return { messages: list.slice(after).map((body, i) => ({ seq: after + i + 1, body })) };
       },
       connect(h: LinkHandlers) {
         const s = me();

@@ -1,7 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Auth } from './Auth.js';
 import { Chat } from './Chat.js';
+import { LinkedDevices } from './Devices.js';
 import { useActions, useAppState } from './hooks.js';
+import { LinkThisDevice } from './Link.js';
 import { Unlock } from './Lock.js';
 import { Sidebar } from './Sidebar.js';
 import { Verify } from './Verify.js';
@@ -11,6 +13,7 @@ export function App() {
   const a = useActions();
   const [selected, setSelected] = useState<string | null>(null);
   const [verifying, setVerifying] = useState(false);
+  const [devices, setDevices] = useState(false);
 
   useEffect(() => {
     a.openConversation(selected);
@@ -27,16 +30,27 @@ export function App() {
     );
   if (s.phase === 'locked') return <Unlock />;
   if (s.phase === 'signed-out') return <Auth />;
+  if (s.phase === 'link') return <LinkThisDevice />;
 
   const select = (peer: string | null) => {
     setVerifying(false);
+    setDevices(false);
     setSelected(peer);
   };
   return (
-    <div class={`shell${selected ? ' in-chat' : ''}`}>
-      <Sidebar selected={selected} onSelect={select} />
+    <div class={`shell${selected || devices ? ' in-chat' : ''}`}>
+      <Sidebar
+        selected={selected}
+        onSelect={select}
+        onDevices={() => {
+          setSelected(null);
+          setDevices(true);
+        }}
+      />
       <main class="chat-pane">
-        {selected === null ? (
+        {devices ? (
+          <LinkedDevices onClose={() => setDevices(false)} />
+        ) : selected === null ? (
           <div class="placeholder">
             <p>Pick a conversation, or press “New chat”. Everything you send is encrypted in this browser first.</p>
           </div>

@@ -10,6 +10,7 @@ import {
   type Tick,
   type WireRecord,
 } from '../engine/index.js';
+import { DeviceNoticeBanner } from './Devices.js';
 import { useActions, useAppState, useNow } from './hooks.js';
 
 const TICK_TEXT: Record<Tick, { mark: string; label: string }> = {
@@ -94,6 +95,7 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
         </div>
       )}
       <KeyChangeBanner conv={conv} onVerify={onVerify} />
+      <DeviceNoticeBanner conv={conv} />
       {status === 'red' && (
         <div class="banner bad" role="alert">
           <p>

@@ -6,7 +6,15 @@ import { currentTheme, setTheme } from './theme.js';
 
 const STATUS_WORD = { green: 'verified', yellow: 'not verified', red: 'cannot encrypt' } as const;
 
-export function Sidebar({ selected, onSelect }: { selected: string | null; onSelect: (peer: string) => void }) {
+export function Sidebar({
+  selected,
+  onSelect,
+  onDevices,
+}: {
+  selected: string | null;
+  onSelect: (peer: string) => void;
+  onDevices: () => void;
+}) {
   const s = useAppState();
   const a = useActions();
   const now = useNow();
@@ -78,6 +86,9 @@ export function Sidebar({ selected, onSelect }: { selected: string | null; onSel
           onClick={() => setLocking(!locking)}
         >
           App lock{s.appLock ? ' (on)' : ''}
+        </button>
+        <button class="btn small" type="button" onClick={onDevices}>
+          Linked devices
         </button>
         <button class="btn small" type="button" onClick={() => void a.logout()}>
           Sign out

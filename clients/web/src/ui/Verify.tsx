@@ -138,7 +138,7 @@ export function Verify({ peer, onClose }: { peer: string; onClose: () => void })
 }
 
 /** Camera scanning with getUserMedia + jsQR; frames are drawn to an off-screen canvas. */
-function Scanner({ onCode }: { onCode: (text: string) => void }) {
+export function Scanner({ onCode }: { onCode: (text: string) => void }) {
   const video = useRef<HTMLVideoElement>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
