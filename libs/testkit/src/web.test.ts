@@ -28,5 +28,6 @@ describe('the browser launcher', () => {
     expect(ci[0]).toEqual({ available: true });
     expect(String(ci[1]?.error)).toMatch(/Chromium not found at \/nonexistent\/chromium/);
     expect(run({ CI: '' })[0]).toEqual({ available: false });
-  });
+    // Two fresh tsx processes: seconds each on a quiet machine, far more on a loaded one.
+  }, 180_000);
 });

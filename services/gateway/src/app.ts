@@ -154,6 +154,19 @@ function sendError(err: FastifyError | HushError, req: FastifyRequest, reply: Fa
   return reply.code(status).send({ error: wire });
 }
 
+/**
+ * Fastify 5 ignores a numeric `trustProxy` (it fails closed, since a hop count cannot tell a proxy
+ * from a client). A hop count here means "the gateway is reachable only through N proxies" (the
+ * Kubernetes NetworkPolicy and compose network make it so): the N nearest hops are trusted.
+ * Prefer an address list where the proxies' addresses are known.
+ */
+function fastifyTrustProxy(tp: GatewayConfig['trustProxy']): boolean | string[] {
+  if (typeof tp !== 'number') return tp;
+  const hops = tp;
+  // Fastify accepts a (address, hop index) predicate; the public type omits it under `https`.
+  return ((_addr: string, i: number) => i < hops) as unknown as boolean;
+}
+
 /** HSTS (RFC 6797 §7.2: only sent over secure transport): one year, subdomains included. */
 const HSTS = 'max-age=31536000; includeSubDomains';
 
@@ -181,8 +194,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     // Probes are polled every few seconds: their request lines go to debug (hooks below).
     logController: new LogController({ disableRequestLogging: (req) => isProbe(req.url) }),
     bodyLimit: HTTP_BODY_LIMIT,
-    // A hop count is valid (Fastify docs, "trustProxy"); the overloads with `https` lose that type.
-    trustProxy: config.trustProxy as boolean | string[],
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // A body trickled in byte by byte must not hold a socket forever (408 after the timeout).
