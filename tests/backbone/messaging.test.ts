@@ -311,10 +311,13 @@ describe('an explicit identity reset on sign-in (keydir -> auth -> gateways)', (
       reason: 'identity-reset',
       removedDevices: [alice.addr.device],
     });
-    const jsm = await jetstreamManager(nc);
+    // Stream state is read with the operator's credentials: the observer may only subscribe.
+    const adminNc = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'admin') });
+    const jsm = await jetstreamManager(adminNc);
     const subject = subjects(stack.env.SUBJECT_PREFIX).mailbox(alice.addr.user, alice.addr.device);
     const info = await jsm.streams.info(stack.env.STREAM_NAME!, { subjects_filter: subject });
     expect(info.state.subjects?.[subject] ?? 0).toBe(0);
+    await adminNc.close();
 
     // Bob now sees only the new device, under the new identity key, and cannot address the old one.
     const bundle = await bob.client.fetchBundle(alice.addr.user);

@@ -163,11 +163,20 @@ describe.sequential('fault suite: three-node NATS cluster, two gateways', () => 
         const body = (await r.json()) as { devices?: { deviceId: string }[] };
         return r.status === 200 && body.devices?.some((d) => d.deviceId === b!.device.deviceId) === true;
       });
+      // A write under the account's existing identity (keydir refuses another identity key
+      // unless the user chose to reset it), with a newer device-list version.
+      const published = (await (
+        await fetch(`${urls[0]}/v1/keys/${b!.device.userId}`, {
+          headers: { authorization: `Bearer ${a!.device.accessToken}` },
+        })
+      ).json()) as { identityKey: string };
       const publish = await until('keyPublish', async () => {
+        const k = fakeKeys(b!.device.deviceId);
+        const body = { ...k, identityKey: published.identityKey, deviceList: { ...k.deviceList, version: Date.now() } };
         const r = await fetch(`${urls[0]}/v1/keys`, {
           method: 'PUT',
           headers: { authorization: `Bearer ${b!.device.accessToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify(fakeKeys(b!.device.deviceId)),
+          body: JSON.stringify(body),
         });
         return r.status === 204;
       });

@@ -8,7 +8,7 @@ const bob = { user: 'bob0000000001', device: 'bdev01' };
 const carol = { user: 'carol00000001', device: 'cdev01' };
 
 beforeAll(async () => {
-  h = await harness({ sendRate: 1000, sendBurst: 1000 });
+  h = await harness({ sendRate: 1000, sendBurst: 1000, sendBytesRate: 1 << 30, sendBytesBurst: 1 << 30 });
   for (const d of [alice, bob, carol]) h.devices.set(d.user, [d.device]);
 });
 afterAll(async () => {
