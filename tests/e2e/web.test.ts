@@ -34,7 +34,7 @@ import {
 import { forgedBundle } from './lying.js';
 
 const PASSWORD = 'correct horse battery';
-// DESIGN.md §1: a canary typed into the client must never appear in any byte the server side
+// The promise to users: a canary typed into the client must never appear in any byte the server side
 // stores, publishes or logs. It rides in the first message; the last step searches for it.
 const CANARY = `canary-${Math.random().toString(36).slice(2, 12)}`;
 const HELLO = `hello bob ${CANARY}`;

@@ -1,6 +1,6 @@
 /**
  * The plaintext that the Double Ratchet encrypts (and @hush/crypto pads): a small versioned JSON
- * object. Receipts and typing indicators are ordinary encrypted messages too (DESIGN §3.4), so
+ * object. Receipts and typing indicators are ordinary encrypted messages too, so
  * the server learns nothing from them beyond traffic.
  *
  * Everything decoded here came out of a decryption, i.e. from a peer we have a session with, but

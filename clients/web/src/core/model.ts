@@ -5,7 +5,7 @@
  */
 import type { SendHold } from './trust.js';
 
-/** Outgoing message ticks, in the only order they may advance (DESIGN §1: "sent" = gateway ack). */
+/** Outgoing message ticks, in the only order they may advance ("sent" = gateway ack). */
 export const TICK_ORDER = ['pending', 'sent', 'delivered', 'read'] as const;
 export type Tick = (typeof TICK_ORDER)[number] | 'failed';
 
@@ -80,7 +80,7 @@ export interface Conversation {
 export type EncryptionStatus = 'green' | 'yellow' | 'red';
 
 /**
- * DESIGN §4: green = verified and unchanged; yellow = encrypted but not verified, or changed since
+ * Green = verified and unchanged; yellow = encrypted but not verified, or changed since
  * it was verified; red = cannot encrypt (and then nothing is sent at all).
  */
 export function encryptionStatus(
@@ -145,7 +145,7 @@ export function compareMessages(a: ChatMessage, b: ChatMessage): number {
 
 /**
  * Inserts a message unless one with the same id is already there (delivery is at-least-once on
- * the wire, exactly-once as the user sees it: DESIGN §1). Returns the same array when nothing changed.
+ * the wire, exactly-once as the user sees it). Returns the same array when nothing changed.
  */
 export function insertMessage(list: readonly ChatMessage[], m: ChatMessage): ChatMessage[] | null {
   if (list.some((x) => x.id === m.id)) return null;

@@ -25,7 +25,7 @@ const receivedWire = (f: DeliverFrame): WireRecord => ({
   frame: { type: 'deliver', seq: f.seq, id: f.id, from: f.from, ts: f.ts, body: f.body },
 });
 
-/** Incoming envelopes: decrypt, store, then ack (DESIGN §3.3). */
+/** Incoming envelopes: decrypt, store, then ack. */
 export class Inbox {
   /** Decrypted but not yet stored (a local failure in between), by sender device and id. */
   private readonly unsaved = new Map<string, Extract<Opened, { kind: 'content' }>>();
@@ -59,7 +59,7 @@ export class Inbox {
   }
 
   /**
-   * Decrypt, store, then ack (DESIGN §3.3). Acks only what is stored or proven undecryptable;
+   * Decrypt, store, then ack. Acks only what is stored or proven undecryptable;
    * anything thrown here is a local failure and leaves the envelope in the mailbox. Runs inside serial().
    */
   private async receive(f: DeliverFrame): Promise<void> {

@@ -12,7 +12,7 @@ export type Built = { frame: SendFrame } | { fail: string } | { hold: true };
 /**
  * Peers' keys and the frames encrypted to them: fetches and verifies key bundles, applies the
  * trust policy (core/trust.ts) to what they say, and encrypts one content once per recipient
- * device (DESIGN §3.1). Everything here runs inside the context's serial queue.
+ * device. Everything here runs inside the context's serial queue.
  */
 export class PeerKeys {
   constructor(
@@ -45,8 +45,8 @@ export class PeerKeys {
       }
       await this.history.noteIdentity(peer, r.identityKey, 'bundle');
       let next = keysVerified(this.history.conv(peer)!, r.identityKey);
-      // The peer's signed device list grew under the same identity: tell the user (DESIGN §4,
-      // device authorization alerts), as WhatsApp and Signal do.
+      // The peer's signed device list grew under the same identity: tell the user (a device
+      // authorization alert), as WhatsApp and Signal do.
       if (sameIdentity && before !== null && r.devices.some((d) => !before.includes(d)))
         next = { ...next, deviceNotice: `${next.username} added a device.` };
       await this.history.saveConv(next);
@@ -88,7 +88,7 @@ export class PeerKeys {
     if (gate === 'cannot-encrypt' || !devices || devices.length === 0)
       return { fail: c.cannotEncrypt ?? 'no keys for this contact' };
     const targets: DeviceAddress[] = devices.map((device) => ({ user: peer, device }));
-    // Our own other devices get a copy too (sent copies, read state, device changes: DESIGN §3.1).
+    // Our own other devices get a copy too (sent copies, read state, device changes).
     const me = this.ctx.state.me!;
     if (content.t === 'text' || content.t === 'devices' || (content.t === 'receipt' && content.to)) {
       let mine = await crypto.knownDevices(me.userId);

@@ -24,7 +24,7 @@ export class Outbox {
   async send(peer: string, text: string): Promise<void> {
     const c = this.history.conv(peer);
     if (!c || text.trim().length === 0) return;
-    // Red means we cannot encrypt: nothing is queued or sent (DESIGN §4).
+    // Red means we cannot encrypt: nothing is queued or sent.
     if (encryptionStatus(c) === 'red') {
       this.ctx.store.update({ notice: `Cannot encrypt to ${c.username}; the message was not sent.` });
       return;
@@ -48,7 +48,7 @@ export class Outbox {
 
   /**
    * Sends every queued message, oldest first; safe to call any time (one flush at a time). A
-   * conversation the trust policy holds keeps its messages queued (DESIGN §4: fail closed).
+   * conversation the trust policy holds keeps its messages queued (fail closed).
    */
   async flush(): Promise<void> {
     if (this.flushing) return;

@@ -74,7 +74,7 @@ export interface DeviceAddress {
 export interface CryptoPort {
   /** True when this browser already holds an identity and device keys for that account/device. */
   hasDevice(userId: string, deviceId: string): Promise<boolean>;
-  /** Creates a fresh identity and device keys; returns what to publish (DESIGN §4: keys are born here). */
+  /** Creates a fresh identity and device keys; returns what to publish (keys are born here). */
   createDevice(userId: string, deviceId: string, now: number, oneTimePrekeys: number): Promise<PublishKeysBody>;
   generatePrekeys(n: number): Promise<OneTimePrekey[]>;
   /**

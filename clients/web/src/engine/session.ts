@@ -192,7 +192,7 @@ export class SessionLifecycle {
           await this.renewDevice(authed, session, local.deviceId);
         } else if (mode === 'login' && (await this.accountHasIdentity(authed, session.userId))) {
           // An account that already has an identity is never reset by signing in: this device
-          // waits, pending, to be linked from one of the account's devices (DESIGN §4).
+          // waits, pending, to be linked from one of the account's devices.
           await ctx.history.putSession(saved ?? session);
           this.beginLink(saved ?? session);
           return;

@@ -11,7 +11,7 @@ export const TYPING_IDLE_MS = 5_000;
 export const TYPING_SHOW_MS = 7_000;
 
 /**
- * Control messages: receipts and typing, encrypted like any message (DESIGN §3.4) but neither
+ * Control messages: receipts and typing, encrypted like any message but neither
  * stored nor queued: one that cannot go now is simply not sent.
  */
 export class Signals {

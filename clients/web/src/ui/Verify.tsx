@@ -9,7 +9,7 @@ import { Qr } from './Qr.js';
 const SCAN_INTERVAL_MS = 200;
 
 /**
- * The verification view (DESIGN §4): the 60-digit safety number in 12 groups of 5, a QR code of
+ * The verification view: the 60-digit safety number in 12 groups of 5, a QR code of
  * our side, and three ways to confirm: compare and press "Mark as verified", scan the other
  * device's code with the camera, or paste its payload.
  */
