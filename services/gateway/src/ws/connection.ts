@@ -256,9 +256,13 @@ export class Connection implements TransportHandler {
     for await (const s of msgs.status()) {
       // A consumer this socket replaced itself (restartDelivery) says nothing about the socket.
       if (msgs !== this.messages) return;
-      // A newer connection of this device (here or on another gateway) recreates the consumer.
+      // The consumer went away under us: a newer connection of this device recreated it (that
+      // case is closed with REPLACED by the hub's connect event), the device was removed (auth's
+      // revocation closes with REVOKED), or the broker lost it in a failover. Only the last one can
+      // reach here first and it must not be terminal: the client reconnects, and a replaced or
+      // revoked device is refused at its next hello.
       if (s.type === 'consumer_deleted') {
-        if (this.state === 'open') this.close(CloseCodes.REPLACED, 'replaced by a newer connection');
+        if (this.state === 'open') this.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer deleted');
         return;
       }
       if (s.type === 'consumer_not_found') {
