@@ -26,7 +26,6 @@ function insecureContextNotice(): boolean {
   if (window.isSecureContext && globalThis.crypto?.subtle) return false;
   const https = `https://${location.host}${location.pathname}`;
   const root = document.getElementById('app') ?? document.body;
-  root.innerHTML = '';
   const box = document.createElement('main');
   box.className = 'insecure-context';
   const h = document.createElement('h1');
@@ -40,7 +39,7 @@ function insecureContextNotice(): boolean {
   a.href = https;
   a.textContent = `Try ${https}`;
   box.append(h, p, a);
-  root.append(box);
+  root.replaceChildren(box);
   return true;
 }
 
