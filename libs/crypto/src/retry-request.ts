@@ -214,7 +214,7 @@ export async function openRetryRequest(
     from.userId === device.userId ? identity.publicKey : (await store.getPeerIdentity(from.userId))?.identityKey;
   if (!identityKey) {
     throw new CryptoError('E2E_UNTRUSTED_IDENTITY', 'No identity key known for the requester', {
-      details: { userId: from.userId },
+      details: { userId: from.userId, known: false },
     });
   }
   const wire: DeviceBundle = {

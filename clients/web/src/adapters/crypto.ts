@@ -185,13 +185,17 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       }
       if (!isRetryRequest(bytes)) return null;
       const { store } = await ctx();
-      const { request, bundle } = await openRetryRequest(
-        await prims,
-        store,
-        { userId: from.user, deviceId: from.device },
-        bytes,
-        { now: () => now },
-      );
+      let opened: Awaited<ReturnType<typeof openRetryRequest>>;
+      try {
+        opened = await openRetryRequest(await prims, store, { userId: from.user, deviceId: from.device }, bytes, {
+          now: () => now,
+        });
+      } catch (e) {
+        // No identity known at all (a restored store): the engine fetches the keys and asks again.
+        if (isCryptoError(e, 'E2E_UNTRUSTED_IDENTITY') && e.details?.known === false) return { unknownRequester: true };
+        throw e;
+      }
+      const { request, bundle } = opened;
       retryKeys.set(akey(from.user, from.device), bundle);
       return { messageId: request.messageId, attempt: request.attempt };
     },

@@ -66,10 +66,20 @@ export class Inbox {
     const me = this.ctx.state.me;
     if (!me) return;
     const from = { user: f.from.user, device: f.from.device };
-    const ask = await this.ctx.crypto.openRetry(from, f.body, this.ctx.now()).catch((e: unknown) => {
+    const refused = (e: unknown) => {
       console.warn('hush: refused a retry request', f.id, e);
       return null;
-    });
+    };
+    let ask = await this.ctx.crypto.openRetry(from, f.body, this.ctx.now()).catch(refused);
+    if (ask && 'unknownRequester' in ask) {
+      // Our store predates every contact with that account (a restore): learn its keys the way a
+      // first contact does (verified bundle, trust policy), then check the request again. Without a
+      // conversation there is no message of ours to send again, so nothing is fetched.
+      if (from.user === me.userId) await this.keys.refreshOwnDevices().catch(() => undefined);
+      else await this.keys.refreshBundle(from.user).catch(() => undefined);
+      ask = await this.ctx.crypto.openRetry(from, f.body, this.ctx.now()).catch(refused);
+      if (ask && 'unknownRequester' in ask) ask = null;
+    }
     if (ask) {
       // Another device could not decrypt one of our messages: send it again (libs/crypto PROTOCOL.md §5.3).
       await this.retries.answer(f, ask);

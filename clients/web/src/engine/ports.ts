@@ -100,9 +100,14 @@ export interface CryptoPort {
   /**
    * When `body` is a retry request: checks it (signed by the requester's identity, addressed to this
    * device, requester in its signed device list) and returns what it asks for; null when `body` is an
-   * ordinary message. Throws on a forged or invalid request.
+   * ordinary message; `{ unknownRequester: true }` when this device knows no identity key at all for
+   * the requester's account (its keys must be fetched first). Throws on a forged or invalid request.
    */
-  openRetry(from: DeviceAddress, body: string, now: number): Promise<{ messageId: string; attempt: number } | null>;
+  openRetry(
+    from: DeviceAddress,
+    body: string,
+    now: number,
+  ): Promise<{ messageId: string; attempt: number } | { unknownRequester: true } | null>;
   /** Encrypts `plaintext` again for a device that asked for it, over a fresh session from its request. */
   encryptRetry(to: DeviceAddress, plaintext: Uint8Array): Promise<string>;
   safety(myUserId: string, peerUserId: string, peerIdentityKey: string): Promise<{ digits: string; qrPayload: string }>;

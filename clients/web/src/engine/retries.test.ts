@@ -20,6 +20,16 @@ describe('retry requests in the engine', () => {
     expect(a.e.state.messages[bobId]![0]!.tick).toBe('delivered');
   });
 
+  it('answers a retry request from an account it no longer knows (a restored store) after fetching its keys', async () => {
+    const { a, b, bobId } = await pair();
+    b.crypto.failDecrypts = 1;
+    a.crypto.trusted.delete(bobId); // Alice's store was restored from before she ever talked to Bob
+    await a.e.send(bobId, 'still arrives');
+    await settle(a.e, b.e);
+    expect(b.e.state.messages[a.e.state.me!.userId]!.map((m) => m.text)).toEqual(['still arrives']);
+    expect(a.crypto.trusted.has(bobId)).toBe(true);
+  });
+
   it('asks at most RETRY_ATTEMPTS times for a message whose answers keep failing, then gives up', async () => {
     const { a, b, bobId, aliceId } = await pair();
     b.crypto.failDecrypts = RETRY_ATTEMPTS + 1;

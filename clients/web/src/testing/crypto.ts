@@ -84,10 +84,13 @@ export class FakeCrypto implements CryptoPort {
     this.retryAsks.push({ to, messageId, attempt });
     return toB64(new TextEncoder().encode(JSON.stringify({ retry: messageId, attempt })));
   }
-  async openRetry(_from: DeviceAddress, body: string) {
+  async openRetry(from: DeviceAddress, body: string) {
     try {
       const o = JSON.parse(new TextDecoder().decode(fromB64(body))) as { retry?: string; attempt?: number };
-      return typeof o.retry === 'string' ? { messageId: o.retry, attempt: o.attempt ?? 1 } : null;
+      if (typeof o.retry !== 'string') return null;
+      // As @hush/crypto: a request is checked against the requester's trusted identity.
+      if (from.user !== this.me?.user && !this.trusted.has(from.user)) return { unknownRequester: true as const };
+      return { messageId: o.retry, attempt: o.attempt ?? 1 };
     } catch {
       return null;
     }
