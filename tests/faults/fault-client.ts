@@ -38,6 +38,8 @@ export class FaultClient {
   private attempt = 0;
   private readonly pending = new Map<string, Pending>();
   readonly accepted = new Set<string>();
+  /** When each id was accepted (for the diagnosis of a loss). */
+  readonly acceptedAt = new Map<string, number>();
   readonly failed = new Map<string, string>();
   /** Unique message ids received (what the user sees after dedupe), with receive time. */
   readonly received = new Map<string, number>();
@@ -120,6 +122,7 @@ export class FaultClient {
       case 'accepted':
         this.pending.delete(f.id);
         this.accepted.add(f.id);
+        this.acceptedAt.set(f.id, performance.now());
         return;
       case 'error': {
         if (!f.id) return;

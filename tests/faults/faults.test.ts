@@ -339,6 +339,25 @@ async function natsNodeScenario(node: ClusterNode, tag: string, title: string): 
     // What the stream itself still holds (a missing consumer reads as 0 above).
     const si = await fs.jsm.streams.info(fs.streamName, { subjects_filter: '>' }).catch(() => undefined);
     inStream = Object.values(si?.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+    // Each lost message: who it was for, when it was sent and accepted relative to the kill, and
+    // what the recipient's consumer and mailbox subject hold now.
+    for (const id of o.lost.slice(0, 5)) {
+      const m = traffic.sent.get(id)!;
+      const to = cs[m.to]!;
+      const ci = await fs.jsm.consumers.info(fs.streamName, fs.consumerName(to.address)).catch((e) => String(e));
+      const si = await fs.jsm.streams
+        .info(fs.streamName, { subjects_filter: `>` })
+        .then((x) =>
+          Object.entries(x.state.subjects ?? {}).filter(([k]) => k.endsWith(`${to.address.user}.${to.address.device}`)),
+        )
+        .catch((e) => String(e));
+      const acceptedAt = cs[m.from]!.acceptedAt.get(id);
+      console.log(
+        `[faults] lost ${id} to=${m.to} sentMs=${(m.at - killedAt).toFixed(0)} acceptedMs=${acceptedAt === undefined ? '-' : (acceptedAt - killedAt).toFixed(0)} ` +
+          `closeCodes=${to.closeCodes.join(',')} gateways=${[...to.gatewaysUsed].join(',')} subject=${JSON.stringify(si)} ` +
+          `consumer=${typeof ci === 'string' ? ci : JSON.stringify({ delivered: ci.delivered, ack_floor: ci.ack_floor, pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered, leader: ci.cluster?.leader })}`,
+      );
+    }
     for (const c of cs) c.ws?.terminate();
     const again = await settle(cs, traffic.sent, 10_000);
     arrivedAfterReconnect = o.lost.length - again.lost.length;

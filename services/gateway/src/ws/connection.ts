@@ -277,7 +277,12 @@ export class Connection implements TransportHandler {
       for await (const m of msgs) {
         // Backpressure: while the client reads slowly we stop pulling; its backlog waits in JetStream.
         while (this.state === 'open' && this.transport.bufferedAmount > MAX_BUFFERED_BYTES) await sleep(25);
-        if (this.state !== 'open' || msgs !== this.messages) break;
+        if (this.state !== 'open' || msgs !== this.messages) {
+          // Pulled but not sent: hand it back now rather than after the ack wait (a no-op when its
+          // consumer was deleted, which redelivers it anyway).
+          m.nak();
+          break;
+        }
         let env: StoredEnvelope;
         try {
           env = m.json<StoredEnvelope>();

@@ -18,6 +18,8 @@ import {
   type ConsumeOptions,
   type Consumer,
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
@@ -268,7 +270,14 @@ export class Hub implements ConnectionContext {
   private async openMailbox(userId: string, deviceId: string): Promise<Consumer> {
     const { jsm, js, config, s } = this.d;
     const name = s.consumerName(userId, deviceId);
-    await jsm.consumers.delete(config.streamName, name).catch(() => undefined);
+    await jsm.consumers.delete(config.streamName, name).catch((e: unknown) => {
+      // "Not found" is a device's first connect. Anything else (a timeout while the broker fails
+      // over) may leave the old consumer in place, still delivering into a pull request nobody
+      // reads, where envelopes sit unacked for ACK_WAIT_MS: refuse, and the socket closes with
+      // UPSTREAM_LOST so the client connects again (docs/RELIABILITY.md).
+      if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.ConsumerNotFound) return;
+      throw e;
+    });
     await jsm.consumers.add(config.streamName, {
       durable_name: name,
       filter_subject: s.mailbox(userId, deviceId),
