@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { repoRoot, type Stack, startStack } from '@hush/testkit';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bubbles,
@@ -36,6 +36,17 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
   let alicePhone: Person;
   let bob: Person;
   const suffix = Math.random().toString(36).slice(2, 7);
+  /**
+   * The lying server's tools. The phone's socket passes through a route that can hold back its
+   * "send" frames (a server that keeps a removed device's message to deliver later); bob's page
+   * records every key bundle it is served (what a server could replay later).
+   */
+  let holdPhoneSends = false;
+  const phoneHeld: string[] = [];
+  let phoneReady: { user: string; device: string } | null = null;
+  /** What bob's page sends on its socket once it is routed (the last two tests). */
+  const bobSent: string[] = [];
+  const bobSawBundles: { userId: string; deviceList: { version: number; devices: string[] } }[] = [];
   const aliceName = `alice_${suffix}`;
   const bobName = `bob_${suffix}`;
 
@@ -60,6 +71,10 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
     browser = await launch();
     alice = await person(browser, url, aliceName);
     bob = await person(browser, url, bobName);
+    bob.page.on('response', async (r) => {
+      if (!/\/v1\/keys\/[a-z0-9]{10,32}$/.test(r.url()) || !r.ok()) return;
+      bobSawBundles.push(await r.json().catch(() => null));
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -77,6 +92,18 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
     await waitFor(bob.page, async () => (await bubbles(bob.page)).includes('before linking'), 'first message');
 
     alicePhone = await person(browser, url, aliceName, PHONE_390);
+    await alicePhone.context.routeWebSocket(/\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => {
+        if (holdPhoneSends && String(m).includes('"type":"send"')) phoneHeld.push(String(m));
+        else server.send(m);
+      });
+      server.onMessage((m) => {
+        const f = JSON.parse(String(m));
+        if (f.type === 'ready') phoneReady = { user: f.user, device: f.device };
+        ws.send(m);
+      });
+    });
     await signInPending(alicePhone);
     const code = await alicePhone.page.getByTestId('link-code').textContent();
     expect(code).toMatch(/^hush-link:1:[a-z0-9]+:[A-Za-z0-9_-]{22}:[A-Za-z0-9_-]{43}$/);
@@ -157,6 +184,14 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
     );
   });
 
+  it('(a lying server) holds back a message the phone sends, to deliver it after the phone is removed', async () => {
+    holdPhoneSends = true;
+    await send(alicePhone, 'kept by a lying server');
+    await waitFor(alicePhone.page, async () => phoneHeld.length > 0, 'held frame');
+    // Held for good: the phone's outbox would send it again, and the server keeps that copy too.
+    expect(await bubbles(bob.page)).not.toContain('kept by a lying server');
+  });
+
   it('signs the second browser out remotely: it leaves at once and stops receiving', async () => {
     await alice.page.getByRole('button', { name: 'Linked devices', exact: true }).click();
     await alice.page.getByTestId('device-row').nth(1).waitFor();
@@ -216,5 +251,62 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
     expect(sent.some((f) => f.includes(`"type":"send"`))).toBe(false);
     await bob.context.unroute(/\/v1\/keys\/[a-z0-9]{10,32}$/);
     await carol.context.close();
+  });
+
+  it('refuses a message the removed device sent, delivered late by a lying server, and says so', async () => {
+    // Bob's socket now passes through a route that lets the test deliver what the server kept.
+    let bobWs: WebSocketRoute | null = null;
+    await bob.context.routeWebSocket(/\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => {
+        bobSent.push(String(m));
+        server.send(m);
+      });
+      bobWs = ws;
+    });
+    await bob.page.reload();
+    await bob.page.getByRole('button', { name: 'New chat', exact: true }).waitFor({ timeout: 30_000 });
+    await waitFor(bob.page, async () => bobWs !== null, 'routed socket');
+    await openChat(bob, aliceName);
+    const frame = JSON.parse(phoneHeld[0]!) as { id: string; envelopes: { to: { user: string }; body: string }[] };
+    const phone = phoneReady!;
+    const forBob = frame.envelopes.find((e) => e.to.user !== phone.user)!;
+    const deliver = { type: 'deliver', seq: 9_000_001, id: frame.id, from: phone, ts: Date.now(), body: forBob.body };
+    (bobWs as unknown as WebSocketRoute).send(JSON.stringify(deliver));
+    await bob.page.getByTestId('device-banner').filter({ hasText: 'was refused' }).waitFor({ timeout: 30_000 });
+    expect(await bob.page.getByTestId('device-banner').textContent()).toContain(
+      `A message from a device ${aliceName} removed was refused`,
+    );
+    expect(await bubbles(bob.page)).not.toContain('kept by a lying server');
+    await shoot(bob.page, 'removed-device-refused-desktop');
+  });
+
+  it('refuses a stale device list the key directory replays (the removed phone back in it): red, nothing sent', async () => {
+    const phone = phoneReady!;
+    const stale = bobSawBundles.filter((b) => b?.userId === phone.user && b.deviceList.devices.includes(phone.device));
+    expect(stale.length).toBeGreaterThan(0);
+    const replay = stale.at(-1)!;
+    await bob.context.route(new RegExp(`/v1/keys/${phone.user}$`), (route) => route.fulfill({ json: replay }));
+    const from = bobSent.length;
+    await bob.page
+      .getByRole('button', { name: 'Back to chats' })
+      .click()
+      .catch(() => undefined);
+    // Starting the chat again makes the client fetch alice's keys: it gets the old list.
+    await startChat(bob, aliceName);
+    await waitFor(
+      bob.page,
+      async () => (await bob.page.getByTestId('encryption-status').getAttribute('data-status')) === 'red',
+      'red status',
+    );
+    expect(await bob.page.getByTestId('encryption-status').textContent()).toBeTruthy();
+    await bob.page.getByLabel('Message', { exact: true }).fill('to the phone?');
+    expect(await bob.page.getByRole('button', { name: 'Send', exact: true }).isDisabled()).toBe(true);
+    await bob.page.getByLabel('Message', { exact: true }).press('Enter');
+    const sent = bobSent.slice(from);
+    expect(sent.some((f) => f.includes(phone.device))).toBe(false);
+    expect(sent.some((f) => f.includes('"type":"send"') && f.includes(phone.user))).toBe(false);
+    await shoot(bob.page, 'stale-list-red-desktop');
+    await bob.context.unroute(new RegExp(`/v1/keys/${phone.user}$`));
   });
 });

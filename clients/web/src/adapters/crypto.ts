@@ -10,6 +10,7 @@ import {
   isCryptoError,
   isRetryableDecryptError,
   isRetryRequest,
+  maintainSignedPrekey,
   openRetryRequest,
   type Primitives,
   qrPayload,
@@ -91,6 +92,22 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       return generateOneTimePrekeys(await prims, store, { randomBytes: defaultRandomBytes, count: n });
     },
 
+    async maintainSignedPrekey(now) {
+      const { store } = await ctx();
+      const r = await maintainSignedPrekey(await prims, store, { randomBytes: defaultRandomBytes, now });
+      const newest = (await store.listSignedPrekeys())
+        .sort((a, b) => a.createdAt - b.createdAt || a.keyId - b.keyId)
+        .at(-1);
+      if (!newest) throw new Error('no signed prekey');
+      const current = {
+        keyId: newest.keyId,
+        publicKey: toBase64(newest.keyPair.publicKey),
+        createdAt: newest.createdAt,
+        signature: toBase64(newest.signature),
+      };
+      return { current, rotated: r.rotated !== null, nextCheckAt: r.nextCheckAt };
+    },
+
     async acceptBundle(bundle: UserBundle, now) {
       const { store } = await ctx();
       const p = await prims;
@@ -153,6 +170,7 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
         // failure: rethrown, so the engine leaves the envelope in the mailbox.
         if (!isCryptoError(e) || LOCAL_FAILURES.has(e.code)) throw e;
         if (e.code === 'E2E_DUPLICATE_MESSAGE') return { ok: false, reason: 'duplicate' };
+        if (e.code === 'E2E_DEVICE_REMOVED') return { ok: false, reason: 'device-removed' };
         const newKey = e.code === 'E2E_UNTRUSTED_IDENTITY' ? e.details?.identityKey : undefined;
         if (newKey instanceof Uint8Array) {
           const own = (await store.getLocalDevice())?.userId === from.user;

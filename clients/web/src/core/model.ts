@@ -65,7 +65,10 @@ export interface Conversation {
   unread: number;
   /** The peer's identity key (base64) as last seen from the key directory or a session. */
   identityKey: string | null;
-  /** "Bob added a device": shown until dismissed, set when the peer's signed device list grew. */
+  /**
+   * "Bob added a device" (the peer's signed device list grew) or "a message from a device Bob removed
+   * was refused": shown until dismissed.
+   */
   deviceNotice?: string | null;
   /** The identity key the user verified (base64), if any. */
   verifiedKey: string | null;

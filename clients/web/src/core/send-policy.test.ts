@@ -45,5 +45,8 @@ describe('key fetch error classification', () => {
   it('says what went wrong in a sentence', () => {
     expect(sentence(new TypeError('x'))).toMatch(/Cannot reach the server/);
     expect(sentence('?')).toBe('Something went wrong.');
+    // A key-directory refusal from @hush/crypto, said in words rather than "version 2 < 3".
+    const stale = Object.assign(new Error('Device list version 2 < 3'), { code: 'E2E_STALE_DEVICE_LIST' });
+    expect(sentence(stale)).toMatch(/older list of their devices than one already seen/);
   });
 });

@@ -29,9 +29,26 @@ export function classifyKeyFetchError(e: unknown): 'retry' | 'cannot-encrypt' {
   return e instanceof TypeError ? 'retry' : 'cannot-encrypt';
 }
 
+/**
+ * Key-verification refusals from @hush/crypto (by their stable `code`; core does not import the
+ * library), said as what they mean for the user: the server handed out keys that do not add up.
+ */
+const KEY_REFUSALS: Record<string, string> = {
+  E2E_STALE_DEVICE_LIST:
+    'The server sent an older list of their devices than one already seen here, as a server replaying old keys would.',
+  E2E_DEVICE_LIST_CONFLICT: 'The server sent two different lists of their devices under the same version.',
+  E2E_UNKNOWN_DEVICE: 'The server listed a device their identity never signed for.',
+  E2E_BAD_SIGNATURE: 'Their keys are not signed by their identity key.',
+  E2E_LOW_ORDER_KEY: 'Their keys include an unsafe key.',
+  E2E_BAD_KEY: 'Their keys are malformed.',
+  E2E_BAD_BUNDLE: 'Their keys are malformed.',
+};
+
 /** A sentence for the user; codes come from the protocol's catalogue. */
 export function describe(e: unknown): string {
   if (isHushError(e)) return e.message;
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && KEY_REFUSALS[code]) return KEY_REFUSALS[code];
   if (e instanceof TypeError) return 'Cannot reach the server. Check your connection and try again.';
   if (e instanceof Error) return e.message;
   return 'Something went wrong.';

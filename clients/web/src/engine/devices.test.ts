@@ -57,7 +57,7 @@ describe('engine device linking', () => {
 
     // Bob learns of the device and writes to both; each of alice's devices gets the other's sent copy.
     await until(() => Boolean(conv(b.e, aliceId).deviceNotice), 'device notice', a.e, b.e, a2.e);
-    expect(conv(b.e, aliceId).deviceNotice).toBe('alice added a device.');
+    expect(conv(b.e, aliceId).deviceNotice).toBe('alice added a device. Messages you send now reach it too.');
     await b.e.send(aliceId, 'to both');
     await settle(a.e, b.e, a2.e);
     expect(a2.e.state.messages[bobId]!.map((m) => m.text)).toContain('to both');
@@ -74,11 +74,25 @@ describe('engine device linking', () => {
 
     await a.e.loadDevices();
     expect(a.e.devices.view.devices!.map((d) => d.linked)).toEqual([true, true]);
-    await a.e.signOutDevice(a2.e.state.me!.deviceId);
+    const removed = a2.e.state.me!.deviceId;
+    await a.e.signOutDevice(removed);
     await settle(a.e, b.e, a2.e);
     expect(a2.e.state.phase).toBe('signed-out');
     expect(hub.accounts.get('alice')!.devices).toEqual([a.e.state.me!.deviceId]);
     expect(a.e.devices.view.devices!.map((d) => d.deviceId)).toEqual([a.e.state.me!.deviceId]);
+
+    // Bob was told of the shorter list at once; a message the removed device still sends (or a
+    // server replays for it) is refused, and bob is told so.
+    const bobKey = `${bobId}.${b.e.state.me!.deviceId}`;
+    const body = btoa(JSON.stringify({ idk: identity, n: 1, pt: btoa('{"v":1,"t":"text","text":"ghost"}') }));
+    hub.mailboxes.set(bobKey, [
+      ...(hub.mailboxes.get(bobKey) ?? []),
+      { type: 'deliver', seq: ++hub.seq, id: 'ghostmsg0001', from: { user: aliceId, device: removed }, ts: 1, body },
+    ]);
+    hub.deliverTo(bobKey);
+    await settle(a.e, b.e);
+    expect(b.e.state.messages[aliceId]!.map((m) => m.text)).not.toContain('ghost');
+    expect(conv(b.e, aliceId).deviceNotice).toMatch(/device alice removed was refused/);
   });
 
   it('refuses a code of another account and a pasted text that is no code', async () => {

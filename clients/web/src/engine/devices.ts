@@ -202,7 +202,7 @@ export class Devices {
       if (openWire(cipher, answer.value).t !== 'linked') throw new Error('Unexpected answer from the new device');
       this.setLink({ stage: 'done' });
       this.abort = null;
-      await this.d.onDeviceAdded();
+      await this.d.onDeviceListChanged();
       void this.refresh(api, me.userId);
     } catch (e) {
       if (!abort.signal.aborted) this.setLink({ stage: 'failed', error: message(e) });
@@ -255,6 +255,9 @@ export class Devices {
         await api.publishDeviceList(list);
         await this.d.serial(() => this.d.crypto.recordOwnDeviceList(list));
       }
+      // Contacts fetch the shorter list now, so they stop encrypting to the device and refuse
+      // anything it still sends (rather than at their next key fetch).
+      await this.d.onDeviceListChanged();
       this.set({ busy: false });
       await this.refresh(api, me.userId);
     } catch (e) {

@@ -6,6 +6,7 @@ import { device, linkOf, pair } from '../testing/engines.js';
 import { FakeHub } from '../testing/hub.js';
 import { settle } from '../testing/settle.js';
 import { type Engine, PREKEY_TARGET, TYPING_IDLE_MS, TYPING_SHOW_MS } from './engine.js';
+import { PREKEY_CHECK_MS } from './prekeys.js';
 
 const conv = (e: Engine, peer: string): Conversation => {
   const c = e.state.conversations.find((x) => x.peer === peer);
@@ -172,6 +173,29 @@ describe('engine prekeys and recovery', () => {
     await settle(a.e);
     expect(hub.prekeys).toBe(PREKEY_TARGET);
     expect(a.crypto.generated).toBe(PREKEY_TARGET - 3);
+  });
+
+  it('publishes its signed prekey, rotates it weekly while connected, and repeats an upload that failed', async () => {
+    const hub = new FakeHub();
+    const a = await device(hub);
+    await a.e.register('alice', 'password1');
+    await settle(a.e);
+    const me = a.e.state.me!.deviceId;
+    expect(hub.signedPrekeys.get(me)).toBe(1);
+    // A day later nothing is due; a week later a new key is made and published.
+    hub.clock.advance(PREKEY_CHECK_MS);
+    await settle(a.e);
+    expect(a.crypto.signedPrekeys.length).toBe(1);
+    hub.clock.advance(7 * PREKEY_CHECK_MS);
+    await settle(a.e);
+    expect(a.crypto.signedPrekeys.length).toBe(2);
+    expect(hub.signedPrekeys.get(me)).toBe(2);
+    // keydir lost the upload (or it failed): the next check publishes the current key again.
+    hub.signedPrekeys.set(me, 1);
+    hub.clock.advance(PREKEY_CHECK_MS);
+    await settle(a.e);
+    expect(hub.signedPrekeys.get(me)).toBe(2);
+    expect(a.crypto.signedPrekeys.length).toBe(2);
   });
 
   it('looks again when a red conversation is opened and turns yellow once the peer has keys', async () => {

@@ -5,15 +5,16 @@ import { History } from './history.js';
 import { Inbox } from './inbox.js';
 import { PeerKeys } from './keys.js';
 import { Outbox } from './outbox.js';
+import { PREKEY_TARGET } from './prekeys.js';
 import { Retries } from './retries.js';
-import { PREKEY_TARGET, SessionLifecycle } from './session.js';
+import { SessionLifecycle } from './session.js';
 import { Signals } from './signals.js';
 import type { StateStore } from './store.js';
 import type { Actions, AppState, SafetyInfo } from './types.js';
 import { Verification } from './verification.js';
 
 export type { EngineDeps } from './context.js';
-export { PREKEY_LOW_WATER, PREKEY_TARGET } from './session.js';
+export { PREKEY_LOW_WATER, PREKEY_TARGET } from './prekeys.js';
 export { TYPING_IDLE_MS, TYPING_REFRESH_MS, TYPING_SHOW_MS } from './signals.js';
 
 /**
@@ -59,8 +60,8 @@ export class Engine implements Actions {
         },
       },
       onLinked: (s) => this.session.linked(s),
-      onDeviceAdded: async () => {
-        // Our devices and every contact fetch the new signed list now (and show a notice).
+      onDeviceListChanged: async () => {
+        // Our devices and every contact fetch the new signed list now (a notice when it grew).
         await ctx.serial(() => keys.refreshOwnDevices()).catch(() => undefined);
         for (const c of ctx.state.conversations) await signals.sendControl(c.peer, { v: 1, t: 'devices' });
       },

@@ -18,7 +18,9 @@ type Opened =
   /** Proven bad (forged, corrupted, keys gone, malformed content): acked and shown as such. */
   | { kind: 'undecryptable' }
   /** Acked without a trace: a redelivered duplicate, or a device refused by the trust policy. */
-  | { kind: 'drop' };
+  | { kind: 'drop' }
+  /** From a device its account removed from its signed list: refused, and the user is told. */
+  | { kind: 'removed-device' };
 
 const receivedWire = (f: DeliverFrame): WireRecord => ({
   kind: 'received',
@@ -92,6 +94,19 @@ export class Inbox {
       this.ctx.link?.ack(f.seq);
       return;
     }
+    if (opened.kind === 'removed-device') {
+      // A removed device (signed out, or dropped from the list) still holding keys, or a server
+      // replaying its old messages: nothing it sends is shown (PROTOCOL.md §4, signed device lists).
+      const c = this.history.conv(f.from.user);
+      if (c && f.from.user !== me.userId)
+        await this.history.saveConv({
+          ...c,
+          deviceNotice: `A message from a device ${c.username} removed was refused. It is not shown.`,
+        });
+      console.warn('hush: refused a message from a removed device', f.from.device);
+      this.ctx.link?.ack(f.seq);
+      return;
+    }
     if (opened.kind === 'undecryptable') {
       if (f.from.user !== me.userId) await this.storeUndecryptable(f);
       else console.warn('hush: an envelope from one of our own devices did not decrypt', f.id);
@@ -137,6 +152,7 @@ export class Inbox {
       await crypto.acceptIdentity(f.from.user, r.identityKey);
       r = await crypto.decrypt(from, f.body, this.ctx.now());
     }
+    if (!r.ok && r.reason === 'device-removed') return { kind: 'removed-device' };
     if (!r.ok) {
       // Lost or restored state on either side: ask the sender for this envelope again, so the
       // "could not decrypt" entry is replaced when it arrives over a fresh session.

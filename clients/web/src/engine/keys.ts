@@ -48,7 +48,7 @@ export class PeerKeys {
       // The peer's signed device list grew under the same identity: tell the user (a device
       // authorization alert), as WhatsApp and Signal do.
       if (sameIdentity && before !== null && r.devices.some((d) => !before.includes(d)))
-        next = { ...next, deviceNotice: `${next.username} added a device.` };
+        next = { ...next, deviceNotice: `${next.username} added a device. Messages you send now reach it too.` };
       await this.history.saveConv(next);
     } catch (e) {
       if (classifyKeyFetchError(e) === 'retry') throw e;

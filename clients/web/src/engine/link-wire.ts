@@ -63,8 +63,8 @@ export interface DevicesDeps {
   serial<T>(fn: () => Promise<T>): Promise<T>;
   /** New device: the identity arrived and the keys are published; start as a normal device. */
   onLinked(session: Session): Promise<void>;
-  /** Old device: a device was added to the account's list; tell contacts and our other devices. */
-  onDeviceAdded(): Promise<void>;
+  /** Old device: a device was added to or removed from the account's list; tell contacts and our other devices. */
+  onDeviceListChanged(): Promise<void>;
 }
 
 export type Wire =

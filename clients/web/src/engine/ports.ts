@@ -12,6 +12,7 @@ import type {
   SendFrame,
   Session,
   SignedDeviceList,
+  SignedPrekey,
   UploadPrekeysBody,
   UserBundle,
   UserProfile,
@@ -77,6 +78,12 @@ export interface CryptoPort {
   /** Creates a fresh identity and device keys; returns what to publish (keys are born here). */
   createDevice(userId: string, deviceId: string, now: number, oneTimePrekeys: number): Promise<PublishKeysBody>;
   generatePrekeys(n: number): Promise<OneTimePrekey[]>;
+  /**
+   * Replaces the signed prekey when it is due (X3DH §4.2; libs/crypto SIGNED_PREKEY_ROTATION_MS) and
+   * deletes replaced ones past their grace period. Returns the current key as published, whether it
+   * was made now, and when to look again.
+   */
+  maintainSignedPrekey(now: number): Promise<{ current: SignedPrekey; rotated: boolean; nextCheckAt: number }>;
   /**
    * Verifies a bundle (identity signatures over device keys, prekeys and the device list) and,
    * unless the identity key changed, prepares sessions with devices we have none with. Throws when
@@ -196,9 +203,10 @@ export type DecryptOutcome =
       ok: false;
       /**
        * duplicate: already decrypted once (a redelivery); undecryptable: forged, corrupted or its
-       * keys are gone; identity-changed: a session start under an identity key we do not trust yet.
+       * keys are gone; identity-changed: a session start under an identity key we do not trust yet;
+       * device-removed: the sender device is no longer in its account's newest signed device list.
        */
-      reason: 'duplicate' | 'undecryptable' | 'identity-changed';
+      reason: 'duplicate' | 'undecryptable' | 'identity-changed' | 'device-removed';
       /** For undecryptable: a fresh session can repair it (lost or restored state): ask for a retry. */
       retryable?: boolean;
       /** For identity-changed: the new key (base64); own is true when it claims our own account. */

@@ -3,12 +3,9 @@ import { describe } from '../core/send-policy.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { ServerApi } from './ports.js';
+import { PREKEY_TARGET, PrekeyMaintenance } from './prekeys.js';
 import { initialState } from './store.js';
 import type { Me } from './types.js';
-
-/** Keep this many one-time prekeys published; top up below the low-water mark (X3DH §3.2). */
-export const PREKEY_TARGET = 100;
-export const PREKEY_LOW_WATER = 25;
 
 /** What the session tells the rest of the engine. */
 export interface SessionEvents {
@@ -23,18 +20,21 @@ export interface SessionEvents {
 
 /**
  * The signed-in session: boot from the stored one, register or sign in (this browser makes its
- * own keys), sign-out and its two cousins (revoked elsewhere, expired), the socket, one-time
- * prekey top-ups, and the app lock.
+ * own keys), sign-out and its two cousins (revoked elsewhere, expired), the socket, and the app
+ * lock. Prekeys are kept up by engine/prekeys.ts.
  */
 export class SessionLifecycle {
   constructor(
     private readonly ctx: EngineContext,
     private readonly history: History,
     private readonly events: SessionEvents,
-  ) {}
+  ) {
+    this.prekeys = new PrekeyMaintenance(ctx);
+  }
 
   /** This device's API while it waits to be linked (no socket yet). */
   private pending: { api: ServerApi; session: Session } | null = null;
+  private readonly prekeys: PrekeyMaintenance;
 
   /** Restores a saved session (history, keys, tokens) or shows sign-in. */
   async boot(): Promise<void> {
@@ -136,26 +136,13 @@ export class SessionLifecycle {
       onState: (c) => {
         ctx.store.update({ connection: c });
         if (c === 'online') {
-          ctx.background(() => this.topUpPrekeys());
+          ctx.background(() => this.prekeys.run());
           ctx.background(() => this.events.online());
         }
       },
       onRevoked: () => ctx.background(() => this.signedOutElsewhere()),
       onExpired: () => ctx.background(() => this.sessionExpired()),
     });
-  }
-
-  private async topUpPrekeys(): Promise<void> {
-    const api = this.ctx.api;
-    if (!api) return;
-    try {
-      const remaining = await api.prekeyCount();
-      if (remaining >= PREKEY_LOW_WATER) return;
-      const fresh = await this.ctx.serial(() => this.ctx.crypto.generatePrekeys(PREKEY_TARGET - remaining));
-      await api.uploadPrekeys({ oneTimePrekeys: fresh });
-    } catch {
-      // retried on the next connect; sessions still start with the signed prekey alone (X3DH §3.3)
-    }
   }
 
   async authenticate(mode: 'register' | 'login', rawUsername: string, password: string): Promise<void> {
@@ -235,6 +222,7 @@ export class SessionLifecycle {
   }
 
   private disconnect(): void {
+    this.prekeys.stop();
     this.ctx.link?.close();
     this.ctx.link = null;
     this.ctx.api = null;

@@ -18,6 +18,8 @@ export class FakeCrypto implements CryptoPort {
   readonly sessions = new Map<string, string[]>();
   readonly trusted = new Map<string, string>();
   readonly seen = new Set<string>();
+  /** Peer devices a newer signed list dropped ("user/device"). */
+  readonly removed = new Set<string>();
   /** Sender devices (and identity) we have a session with. */
   private readonly started = new Set<string>();
 
@@ -29,6 +31,20 @@ export class FakeCrypto implements CryptoPort {
     this.identity = toB64(crypto.getRandomValues(new Uint8Array(32)));
     return { identityKey: this.identity } as PublishKeysBody;
   }
+  /** The signed prekeys this device made (newest last), as libs/crypto rotates them: weekly. */
+  readonly signedPrekeys: { keyId: number; createdAt: number }[] = [];
+  async maintainSignedPrekey(now: number) {
+    const week = 7 * 24 * 3600 * 1000;
+    const newest = this.signedPrekeys.at(-1);
+    const rotated = !newest || now >= newest.createdAt + week;
+    if (rotated) this.signedPrekeys.push({ keyId: this.signedPrekeys.length + 1, createdAt: now });
+    const cur = this.signedPrekeys.at(-1)!;
+    return {
+      current: { keyId: cur.keyId, publicKey: '', createdAt: cur.createdAt, signature: '' },
+      rotated,
+      nextCheckAt: cur.createdAt + week,
+    };
+  }
   generated = 0;
   async generatePrekeys(n: number) {
     this.generated += n;
@@ -39,6 +55,9 @@ export class FakeCrypto implements CryptoPort {
     if (known !== undefined && known !== b.identityKey)
       return { identityKey: b.identityKey, status: 'changed', devices: b.deviceList.devices };
     this.trusted.set(b.userId, b.identityKey);
+    // As libs/crypto's device-list history: a device a newer list dropped is "removed".
+    for (const d of this.sessions.get(b.userId) ?? [])
+      if (!b.deviceList.devices.includes(d)) this.removed.add(`${b.userId}/${d}`);
     this.sessions.set(b.userId, b.deviceList.devices);
     return { identityKey: b.identityKey, status: known ? 'known' : 'new', devices: b.deviceList.devices };
   }
@@ -55,6 +74,7 @@ export class FakeCrypto implements CryptoPort {
   async decrypt(from: DeviceAddress, body: string): Promise<DecryptOutcome> {
     // Replays are refused, as the Double Ratchet does.
     if (this.seen.has(body)) return { ok: false, reason: 'duplicate' };
+    if (this.removed.has(`${from.user}/${from.device}`)) return { ok: false, reason: 'device-removed' };
     if (this.failDecrypts > 0) {
       this.failDecrypts--;
       return { ok: false, reason: 'undecryptable', retryable: true };

@@ -34,6 +34,8 @@ export class FakeHub {
   seq = 0;
   /** One-time prekeys the (single) account has left on the server. */
   prekeys = 100;
+  /** The signed prekey id keydir serves for each device. */
+  readonly signedPrekeys = new Map<string, number>();
   /** When set, the hub stores frames but "loses" the accepted answer (a connection that drops after publishing). */
   loseAccepts = false;
   /** Provisioning relay: `<userId>/<channel>` -> side -> bodies (index + 1 is the relay sequence). */
@@ -196,6 +198,7 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
       },
       async uploadPrekeys(b) {
         hub.prekeys += b.oneTimePrekeys.length;
+        if (b.signedPrekey) hub.signedPrekeys.set(me().deviceId, b.signedPrekey.keyId);
         return hub.prekeys;
       },
       async prekeyCount() {
@@ -211,7 +214,7 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
           devices: a.devices.map((deviceId) => ({
             deviceId,
             deviceKey: { publicKey: '', signature: '' },
-            signedPrekey: { keyId: 1, publicKey: '', createdAt: 0, signature: '' },
+            signedPrekey: { keyId: hub.signedPrekeys.get(deviceId) ?? 0, publicKey: '', createdAt: 0, signature: '' },
             oneTimePrekey: null,
           })),
         };

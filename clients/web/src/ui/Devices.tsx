@@ -198,13 +198,13 @@ function ApproveLink({ onDone }: { onDone: () => void }) {
   );
 }
 
-/** "Bob added a device": a notice in the conversation until dismissed. */
+/** "Bob added a device" or a refused message from a removed device: a notice in the conversation until dismissed. */
 export function DeviceNoticeBanner({ conv }: { conv: Conversation }) {
   const a = useActions();
   if (!conv.deviceNotice) return null;
   return (
     <div class="banner" role="status" data-testid="device-banner">
-      <p>{conv.deviceNotice} Messages you send now reach it too.</p>
+      <p>{conv.deviceNotice}</p>
       <button class="btn small" type="button" onClick={() => void a.dismissDeviceNotice(conv.peer)}>
         Dismiss
       </button>
