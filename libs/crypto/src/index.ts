@@ -11,6 +11,7 @@ export {
   verifyDeviceBundle,
   verifyUserBundle,
 } from './bundle.js';
+export * from './attachment.js';
 export * from './constants.js';
 export { type DeviceListContent, deviceListStatement, signDeviceList, verifyDeviceList } from './device-list.js';
 export {
