@@ -65,6 +65,18 @@ export const ErrorCodes = {
     retryable: false,
     message: 'The link channel holds as much as it may; start linking again',
   },
+  // attachments
+  ATTACH_TOO_LARGE: { status: 413, retryable: false, message: 'Files may be at most 100 MB' },
+  ATTACH_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    message: 'The attachment is gone: it expired, or every device it was for has fetched it',
+  },
+  ATTACH_STORE_FULL: {
+    status: 507,
+    retryable: true,
+    message: 'The server has no room for attachments now; try again later',
+  },
   // users / presence
   USER_NOT_FOUND: { status: 404, retryable: false, message: 'No such user' },
   PRESENCE_FORBIDDEN: { status: 403, retryable: false, message: 'Presence is shared only with contacts' },

@@ -47,12 +47,13 @@ describe('close codes', () => {
 });
 
 describe('retry policy', () => {
-  it('marks only transient failures and rate limits retryable', () => {
+  it('marks only transient failures, rate limits and a full store retryable', () => {
     const retryable = Object.entries(ErrorCodes)
       .filter(([, v]) => v.retryable)
       .map(([k]) => k)
       .sort();
     expect(retryable).toEqual([
+      'ATTACH_STORE_FULL',
       'AUTH_RATE_LIMITED',
       'GW_NOT_READY',
       'GW_PUBLISH_FAILED',

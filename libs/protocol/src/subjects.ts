@@ -67,6 +67,9 @@ export function subjects(prefix = '') {
     /** Group routing records (stream `<STREAM_NAME>_GROUPS`): one subject per group, commits ordered on it. */
     group: (groupId: string) => `${p}grp.${groupId}`,
     groupAll: `${p}grp.*`,
+    /** Attachment fetch records (stream `<STREAM_NAME>_ATTFETCH`): one subject per attachment and device. */
+    attachmentFetch: (id: string, deviceId: string) => `${p}attfetch.${id}.${deviceId}`,
+    attachmentFetchAll: `${p}attfetch.*.*`,
     /** Durable consumer name for a device's mailbox (one filter subject, nats-server 2.9). */
     consumerName: (userId: string, deviceId: string) => `dev_${userId}_${deviceId}`,
   } as const;

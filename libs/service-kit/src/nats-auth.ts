@@ -61,6 +61,14 @@ export function rolePermissions(role: NatsAuditRole, prefix: string, stream: str
           s.linkAll,
           // Group routing records (`<stream>_GROUPS`, see the gateway's http/groups.ts).
           s.groupAll,
+          // Encrypted attachments: the object store bucket `<stream>_ATT` and its fetch records.
+          s.attachmentFetchAll,
+          `$O.${stream}_ATT.>`,
+          ...jsApi(`OBJ_${stream}_ATT`),
+          `$JS.API.DIRECT.GET.OBJ_${stream}_ATT`,
+          `$JS.API.DIRECT.GET.OBJ_${stream}_ATT.>`,
+          `$JS.API.STREAM.MSG.GET.OBJ_${stream}_ATT`,
+          ...jsApi(`${stream}_ATTFETCH`),
           '$JS.API.INFO',
           ...jsApi(stream),
           ...jsApi(`${stream}_LINK`),

@@ -29,6 +29,7 @@ import {
   READY_PROBE_TIMEOUT_MS,
   WS_MAX_PAYLOAD,
 } from './constants.js';
+import { attachmentRoutes, ensureAttachmentStore } from './http/attachments.js';
 import { ensureGroupStream, groupRoutes, groupStreamName } from './http/groups.js';
 import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
@@ -139,6 +140,9 @@ function sendError(err: FastifyError | HushError, req: FastifyRequest, reply: Fa
   } else if ((err as FastifyError).validation) {
     wire = { code: 'VALIDATION_FAILED', message: err.message.slice(0, 300) };
     status = ErrorCodes.VALIDATION_FAILED.status;
+  } else if ((err as FastifyError).statusCode === 413 && req.url.startsWith('/v1/attachments')) {
+    wire = { code: 'ATTACH_TOO_LARGE', message: ErrorCodes.ATTACH_TOO_LARGE.message };
+    status = 413;
   } else if ((err as FastifyError).statusCode === 413) {
     wire = { code: 'VALIDATION_FAILED', message: `The body is larger than ${HTTP_BODY_LIMIT} bytes` };
     status = 413;
@@ -247,6 +251,18 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   const devices = new DeviceDirectory(rpc, s, deps.now);
   const groupStream = groupStreamName(config.streamName);
   await ensureGroupStream(jsm, groupStream, s, config.streamReplicas);
+  const attachmentDeps = {
+    s,
+    verifier,
+    checkDevice,
+    js,
+    jsm,
+    mailboxStream: config.streamName,
+    maxAgeMs: config.mailboxMaxAgeMs,
+    maxBytes: config.attachmentsMaxBytes,
+    replicas: config.streamReplicas,
+  };
+  const attachmentStore = await ensureAttachmentStore(attachmentDeps);
   const hub = new Hub({
     nc,
     js,
@@ -392,6 +408,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   await app.register(async (scope) =>
     linkRoutes(scope, { rpc, s, verifier, checkDevice, jsm, js, streamName: linkStream }),
   );
+  await app.register(async (scope) => attachmentRoutes(scope, attachmentDeps, attachmentStore));
   await app.register(async (scope) =>
     groupRoutes(scope, {
       rpc,

@@ -37,6 +37,7 @@ export interface GatewayConfig {
   mailboxMaxAgeMs: number;
   /** Bounds of the mailbox stream: total bytes, and envelopes kept per device mailbox. */
   mailboxMaxBytes: number;
+  attachmentsMaxBytes: number;
   mailboxMaxPerDevice: number;
   logLevel: string;
   logFormat: string;
@@ -76,6 +77,10 @@ export const GatewayEnv = Type.Object({
   STREAM_REPLICAS: EnvVar.int(1, 'stream replicas (3 in a NATS cluster)', { maximum: 5 }),
   MAILBOX_MAX_AGE: EnvVar.duration(30 * DAY_MS, 'how long an undelivered envelope is kept'),
   MAILBOX_MAX_BYTES: EnvVar.int(10 * 1024 ** 3, 'total bytes of the mailbox stream (oldest dropped beyond)'),
+  ATTACHMENTS_MAX_BYTES: EnvVar.int(
+    20 * 1024 ** 3,
+    'total bytes of stored encrypted attachments (uploads refused beyond)',
+  ),
   MAILBOX_MAX_PER_DEVICE: EnvVar.int(10_000, 'envelopes kept per device mailbox (oldest dropped beyond)'),
   PORT: EnvVar.int(8080, 'HTTP(S) listen port', { maximum: 65535 }),
   HOST: EnvVar.string('0.0.0.0', 'listen address'),
@@ -137,6 +142,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     sendBytesBurst: v.SEND_BYTES_BURST,
     mailboxMaxAgeMs: v.MAILBOX_MAX_AGE,
     mailboxMaxBytes: v.MAILBOX_MAX_BYTES,
+    attachmentsMaxBytes: v.ATTACHMENTS_MAX_BYTES,
     mailboxMaxPerDevice: v.MAILBOX_MAX_PER_DEVICE,
     logLevel: v.LOG_LEVEL,
     logFormat: v.LOG_FORMAT,
