@@ -116,6 +116,39 @@ export class HushClient {
     }
   }
 
+  /** Uploads an encrypted attachment blob (libs/crypto attachment.ts); returns its id. */
+  async uploadAttachment(blob: Uint8Array, recipients: number): Promise<string> {
+    const res = await this.raw('POST', `/v1/attachments?recipients=${recipients}`, blob);
+    return ((await res.json()) as { id: string }).id;
+  }
+
+  /** Downloads an attachment's encrypted blob (still to be checked against its digest). */
+  async downloadAttachment(id: string): Promise<Uint8Array> {
+    const res = await this.raw('GET', `/v1/attachments/${encodeURIComponent(id)}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** A bytes request on the current gateway, with the error envelope turned into a HushError. */
+  private async raw(method: string, path: string, body?: Uint8Array): Promise<Response> {
+    const send = async (token: string) =>
+      this.fetchFn(`${this.urls[this.current]}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/octet-stream' } : {}),
+        },
+        ...(body ? { body: body as BodyInit } : {}),
+      }).catch((e: unknown) => {
+        throw new HushError('UPSTREAM_UNAVAILABLE', 'The gateway cannot be reached', { cause: e });
+      });
+    let res = await send(await this.accessToken());
+    if (res.status === 401) res = await send((await this.refresh()).accessToken);
+    if (res.ok) return res;
+    const err = ((await res.json().catch(() => undefined)) as { error?: WireError } | undefined)?.error;
+    if (err && typeof err.code === 'string') throw HushError.fromWire(err);
+    throw new HushError(res.status >= 500 ? 'UPSTREAM_UNAVAILABLE' : 'INTERNAL', `HTTP ${res.status}`);
+  }
+
   async register(username: string, password: string, deviceName: string): Promise<Session> {
     const s = await this.request<Session>('POST', '/v1/register', { username, password, deviceName });
     this.setSession(s);

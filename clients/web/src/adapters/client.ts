@@ -16,6 +16,8 @@ export function clientServer(
   const client = new HushClient({ baseUrl, ...(initial ? { session: initial } : {}), onSession });
   const creds = (c: Credentials) => [c.username, c.password, c.deviceName] as const;
   return {
+    uploadAttachment: (blob, n) => client.uploadAttachment(blob, n),
+    downloadAttachment: (id) => client.downloadAttachment(id),
     register: (c) => client.register(...creds(c)),
     login: (c) => client.login(...creds(c)),
     logout: () => client.logout(),

@@ -2,7 +2,9 @@ import {
   compareQrPayload,
   createPrimitives,
   createRetryRequest,
+  decryptAttachment,
   defaultRandomBytes,
+  encryptAttachment,
   fromBase64,
   generateDeviceKeys,
   generateIdentity,
@@ -90,6 +92,15 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
     async generatePrekeys(n): Promise<OneTimePrekey[]> {
       const { store } = await ctx();
       return generateOneTimePrekeys(await prims, store, { randomBytes: defaultRandomBytes, count: n });
+    },
+
+    async sealAttachment(bytes) {
+      const { blob, secrets } = encryptAttachment(bytes, { randomBytes: defaultRandomBytes });
+      return { blob, key: toBase64(secrets.key), digest: toBase64(secrets.digest), size: secrets.size };
+    },
+
+    async openAttachment(blob, ref) {
+      return decryptAttachment(blob, { key: fromBase64(ref.key), digest: fromBase64(ref.digest), size: ref.size });
     },
 
     async maintainSignedPrekey(now) {

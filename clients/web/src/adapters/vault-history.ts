@@ -12,6 +12,7 @@ const K = {
   convPrefix: 'conv:',
   msg: (peer: string, id: string) => `msg:${peer}:${id}`,
   msgPrefix: (peer: string) => `msg:${peer}:`,
+  att: (id: string) => `att:${id}`,
 };
 
 /** HistoryPort over the vault (AES-GCM at rest in IndexedDB). */
@@ -46,6 +47,14 @@ export class VaultHistory implements HistoryPort {
   }
   putMessage(m: ChatMessage) {
     return this.vault.put(K.msg(m.conv, m.id), m);
+  }
+
+  putAttachment(id: string, bytes: Uint8Array): Promise<void> {
+    return this.vault.put(K.att(id), bytes);
+  }
+
+  getAttachment(id: string): Promise<Uint8Array | undefined> {
+    return this.vault.get<Uint8Array>(K.att(id));
   }
   wipe() {
     return this.vault.wipe();

@@ -16,6 +16,41 @@ export const MAX_RECEIPT_IDS = 256;
 const MESSAGE_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
 const USER_ID_RE = /^[a-z0-9]{10,32}$/;
 
+/**
+ * An encrypted attachment (libs/crypto attachment.ts): where the ciphertext is, the only key to
+ * it and the digest that proves the server did not change it. Travels inside the E2E message only.
+ */
+export interface FileRef {
+  /** The gateway's blob id (/v1/attachments/:id). */
+  id: string;
+  /** base64 of the 32-byte file key. */
+  key: string;
+  /** base64 of SHA-256 over the blob. */
+  digest: string;
+  /** The file's real size in bytes. */
+  size: number;
+  name: string;
+  mime: string;
+}
+/** The product's limit on one file (the gateway refuses bigger blobs). */
+export const MAX_FILE_BYTES = 100 * 1024 * 1024;
+const FILE_ID_RE = /^[A-Za-z0-9]{22}$/;
+const B64_32_RE = /^[A-Za-z0-9+/]{43}=$/;
+const MIME_RE = /^[a-z0-9][a-z0-9.+-]{0,63}\/[a-z0-9][a-z0-9.+-]{0,63}$/i;
+
+function decodeFile(raw: unknown): FileRef {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ContentError('bad file');
+  const { id, key, digest, size, name, mime } = raw as Record<string, unknown>;
+  if (typeof id !== 'string' || !FILE_ID_RE.test(id)) throw new ContentError('bad file id');
+  if (typeof key !== 'string' || !B64_32_RE.test(key)) throw new ContentError('bad file key');
+  if (typeof digest !== 'string' || !B64_32_RE.test(digest)) throw new ContentError('bad file digest');
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_FILE_BYTES)
+    throw new ContentError('bad file size');
+  if (typeof name !== 'string' || name.length === 0 || name.length > 255) throw new ContentError('bad file name');
+  if (typeof mime !== 'string' || !MIME_RE.test(mime)) throw new ContentError('bad file type');
+  return { id, key, digest, size, name, mime };
+}
+
 export interface TextContent {
   v: 1;
   t: 'text';
@@ -23,9 +58,11 @@ export interface TextContent {
   id: string;
   /** The conversation peer's user id; needed by the sender's own other devices (sync). */
   to: string;
+  /** The message text; may be empty when a file is attached (then it is the caption). */
   text: string;
   /** Sender's clock, Unix ms (display only; ordering uses the server's accept time). */
   sentAt: number;
+  file?: FileRef;
 }
 export interface ReceiptContent {
   v: 1;
@@ -79,10 +116,11 @@ export function decodeContent(bytes: Uint8Array): Content {
       const { id, to, text, sentAt } = raw;
       if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new ContentError('bad message id');
       if (typeof to !== 'string' || !USER_ID_RE.test(to)) throw new ContentError('bad recipient');
-      if (typeof text !== 'string' || text.length === 0 || text.length > MAX_TEXT_CHARS)
+      const file = raw.file === undefined ? undefined : decodeFile(raw.file);
+      if (typeof text !== 'string' || (text.length === 0 && !file) || text.length > MAX_TEXT_CHARS)
         throw new ContentError('bad text');
       if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) throw new ContentError('bad sentAt');
-      return { v: 1, t: 'text', id, to, text, sentAt };
+      return file ? { v: 1, t: 'text', id, to, text, sentAt, file } : { v: 1, t: 'text', id, to, text, sentAt };
     }
     case 'receipt': {
       const { kind, ids } = raw;

@@ -3,6 +3,7 @@
  * counts, ordering, deduplication and the encryption status of a conversation. No I/O here, so
  * all of it is unit-tested without a browser (state.test.ts).
  */
+import type { FileRef } from './content.js';
 import type { SendHold } from './trust.js';
 
 /** Outgoing message ticks, in the only order they may advance ("sent" = gateway ack). */
@@ -54,6 +55,8 @@ export interface ChatMessage {
    * kept as a "could not decrypt" entry with an empty text so the user knows something was lost.
    */
   undecryptable?: true;
+  /** An attached file (its key and digest; the bytes are kept apart, see HistoryPort.getAttachment). */
+  file?: FileRef;
 }
 
 export interface Conversation {

@@ -1,3 +1,5 @@
+import type { FileRef } from '../core/content.js';
+import { Attachments, type PickedFile } from './attachments.js';
 import { EngineContext, type EngineDeps } from './context.js';
 import { Conversations } from './conversations.js';
 import { Devices } from './devices.js';
@@ -33,6 +35,7 @@ export class Engine implements Actions {
   /** Linking and "Linked devices" (engine/devices.ts); the views read `devices.view`. */
   readonly devices: Devices;
   private readonly history: History;
+  private readonly attachments: Attachments;
 
   constructor(deps: EngineDeps) {
     const ctx = new EngineContext(deps);
@@ -42,7 +45,9 @@ export class Engine implements Actions {
     const signals = new Signals(ctx, history, keys);
     const conversations = new Conversations(ctx, history, keys, signals);
     const outbox = new Outbox(ctx, history, keys);
-    const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history));
+    const attachments = new Attachments(ctx, history, outbox);
+    this.attachments = attachments;
+    const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history), attachments);
     const devices = new Devices({
       crypto: ctx.crypto,
       now: () => ctx.now(),
@@ -108,6 +113,14 @@ export class Engine implements Actions {
   /** Resolves once no background work (receipts, presence, queued decryption) is left. */
   idle(): Promise<void> {
     return this.ctx.idle();
+  }
+  /** "Attach": encrypts the file on this device, uploads the ciphertext and sends its key in a message. */
+  sendFile(peer: string, file: PickedFile, caption?: string): Promise<void> {
+    return this.attachments.sendFile(peer, file, caption);
+  }
+  /** An attachment's bytes (kept on this device, or fetched and checked against its digest). */
+  attachment(ref: FileRef): Promise<Uint8Array> {
+    return this.attachments.bytes(ref);
   }
   /** Sends what waits in the outbox (it also runs by itself on every reconnect). */
   flushOutbox(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { DeliverFrame } from '@hush/protocol';
-import { type Content, ContentError, decodeContent } from '../core/content.js';
+import { type Content, ContentError, decodeContent, type FileRef } from '../core/content.js';
 import { applyReceipt, type ChatMessage, unreadCount, type WireRecord } from '../core/model.js';
 import { routeContent } from '../core/routing.js';
 import { decideIdentityChange, wasVerified } from '../core/trust.js';
@@ -7,6 +7,7 @@ import type { EngineContext } from './context.js';
 import type { Conversations } from './conversations.js';
 import type { History } from './history.js';
 import type { PeerKeys } from './keys.js';
+import { previewText } from './outbox.js';
 import { originalId, type Retries } from './retries.js';
 import type { Signals } from './signals.js';
 
@@ -39,6 +40,8 @@ export class Inbox {
     private readonly signals: Signals,
     private readonly keys: PeerKeys,
     private readonly retries: Retries,
+    /** Fetches a received attachment at once (engine/attachments.ts). */
+    private readonly files?: { received(ref: FileRef): void },
   ) {}
 
   /** Sign-out: forget what was held. */
@@ -211,14 +214,16 @@ export class Inbox {
       tick: fromMe ? 'sent' : 'delivered',
       n: this.history.nextOrder(),
       wire: receivedWire(f),
+      ...(content.file ? { file: content.file } : {}),
     };
     await this.history.putMessage(m);
+    if (content.file) this.files?.received(content.file);
     this.signals.showTyping(peer, false);
     const c = this.history.conv(peer)!;
     await this.history.saveConv({
       ...c,
       lastAt: Math.max(c.lastAt, f.ts),
-      lastText: content.text,
+      lastText: previewText(m),
       unread: unreadCount(this.history.messages(peer)),
     });
     if (!fromMe) {

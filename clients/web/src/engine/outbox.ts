@@ -1,5 +1,5 @@
 import type { SendFrame } from '@hush/protocol';
-import { type Content, newMessageId } from '../core/content.js';
+import { type Content, type FileRef, newMessageId } from '../core/content.js';
 import { advanceTick, type ChatMessage, encryptionStatus, outbox } from '../core/model.js';
 import { classifySendError } from '../core/send-policy.js';
 import { sendGate } from '../core/trust.js';
@@ -21,9 +21,9 @@ export class Outbox {
     private readonly keys: PeerKeys,
   ) {}
 
-  async send(peer: string, text: string): Promise<void> {
+  async send(peer: string, text: string, file?: FileRef): Promise<void> {
     const c = this.history.conv(peer);
-    if (!c || text.trim().length === 0) return;
+    if (!c || (text.trim().length === 0 && !file)) return;
     // Red means we cannot encrypt: nothing is queued or sent.
     if (encryptionStatus(c) === 'red') {
       this.ctx.store.update({ notice: `Cannot encrypt to ${c.username}; the message was not sent.` });
@@ -40,9 +40,10 @@ export class Outbox {
       tick: 'pending',
       wire: null,
       n: this.history.nextOrder(),
+      ...(file ? { file } : {}),
     };
     await this.history.putMessage(m);
-    await this.history.saveConv({ ...c, lastAt: now, lastText: text });
+    await this.history.saveConv({ ...c, lastAt: now, lastText: previewText(m) });
     await this.flush();
   }
 
@@ -124,5 +125,11 @@ export class Outbox {
 }
 
 export function textContent(m: ChatMessage): Content {
-  return { v: 1, t: 'text', id: m.id, to: m.conv, text: m.text, sentAt: m.sentAt };
+  const c: Content = { v: 1, t: 'text', id: m.id, to: m.conv, text: m.text, sentAt: m.sentAt };
+  return m.file ? { ...c, file: m.file } : c;
+}
+
+/** What the conversation list shows for a message: its text, or the attached file's name. */
+export function previewText(m: Pick<ChatMessage, 'text' | 'file'>): string {
+  return m.text || (m.file ? `📎 ${m.file.name}` : '');
 }

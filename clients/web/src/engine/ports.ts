@@ -45,6 +45,10 @@ export interface Link {
 }
 
 export interface ServerApi {
+  /** Stores an encrypted attachment blob for `recipients` devices; returns its id. */
+  uploadAttachment(blob: Uint8Array, recipients: number): Promise<string>;
+  /** The encrypted blob of an attachment (HushError ATTACH_NOT_FOUND once gone). */
+  downloadAttachment(id: string): Promise<Uint8Array>;
   register(c: Credentials): Promise<Session>;
   login(c: Credentials): Promise<Session>;
   /** Revokes this device on the server. */
@@ -78,6 +82,10 @@ export interface CryptoPort {
   /** Creates a fresh identity and device keys; returns what to publish (keys are born here). */
   createDevice(userId: string, deviceId: string, now: number, oneTimePrekeys: number): Promise<PublishKeysBody>;
   generatePrekeys(n: number): Promise<OneTimePrekey[]>;
+  /** Encrypts a file under a fresh key: the blob to upload and what the message carries (base64). */
+  sealAttachment(bytes: Uint8Array): Promise<{ blob: Uint8Array; key: string; digest: string; size: number }>;
+  /** Checks a downloaded blob against its digest and decrypts it; throws when either fails. */
+  openAttachment(blob: Uint8Array, ref: { key: string; digest: string; size: number }): Promise<Uint8Array>;
   /**
    * Replaces the signed prekey when it is due (X3DH §4.2; libs/crypto SIGNED_PREKEY_ROTATION_MS) and
    * deletes replaced ones past their grace period. Returns the current key as published, whether it
@@ -231,6 +239,9 @@ export interface HistoryPort {
   messages(peer: string): Promise<ChatMessage[]>;
   putConversation(c: Conversation): Promise<void>;
   putMessage(m: ChatMessage): Promise<void>;
+  /** A decrypted attachment kept on this device (encrypted at rest like the history). */
+  putAttachment(id: string, bytes: Uint8Array): Promise<void>;
+  getAttachment(id: string): Promise<Uint8Array | undefined>;
   /** Deletes everything, keys and sessions included (sign-out). */
   wipe(): Promise<void>;
   /** Re-encrypts every record under a passphrase-derived key (or back under the stored key). */

@@ -1,4 +1,6 @@
+import type { FileRef } from '../core/content.js';
 import type { ChatMessage, Conversation } from '../core/model.js';
+import type { PickedFile } from './attachments.js';
 
 /** Everything the views read. The engine owns it; views never mutate it. */
 export interface Me {
@@ -45,6 +47,10 @@ export interface Actions {
   logout(): Promise<void>;
   startChat(username: string): Promise<string | null>;
   send(peer: string, text: string): Promise<void>;
+  /** "Attach": sends a file end-to-end encrypted (at most 100 MB). */
+  sendFile(peer: string, file: PickedFile, caption?: string): Promise<void>;
+  /** The bytes of an attached file, kept on this device or fetched and verified. */
+  attachment(ref: FileRef): Promise<Uint8Array>;
   typing(peer: string, on: boolean): void;
   openConversation(peer: string | null): void;
   safety(peer: string): Promise<SafetyInfo | null>;

@@ -45,6 +45,17 @@ export class FakeCrypto implements CryptoPort {
       nextCheckAt: cur.createdAt + week,
     };
   }
+  /** "Encrypts" a file as its bytes reversed, with a digest the fake checks (tests of the engine's rules). */
+  async sealAttachment(bytes: Uint8Array) {
+    const blob = bytes.slice().reverse();
+    const sum = blob.reduce((a, b) => (a + b) % 65_521, 0);
+    return { blob, key: 'K'.repeat(43) + '=', digest: `${String(sum).padStart(43, '0')}=`, size: bytes.length };
+  }
+  async openAttachment(blob: Uint8Array, ref: { digest: string; size: number }) {
+    const sum = blob.reduce((a, b) => (a + b) % 65_521, 0);
+    if (`${String(sum).padStart(43, '0')}=` !== ref.digest) throw new Error('digest mismatch');
+    return blob.slice().reverse().subarray(0, ref.size);
+  }
   generated = 0;
   async generatePrekeys(n: number) {
     this.generated += n;

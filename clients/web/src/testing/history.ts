@@ -46,6 +46,13 @@ export class FlakyHistory implements HistoryPort {
     this.check();
     await this.inner.putMessage(m);
   }
+  async putAttachment(id: string, bytes: Uint8Array) {
+    this.check();
+    await this.inner.putAttachment(id, bytes);
+  }
+  getAttachment(id: string) {
+    return this.inner.getAttachment(id);
+  }
   wipe() {
     return this.inner.wipe();
   }

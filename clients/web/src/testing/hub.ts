@@ -34,6 +34,8 @@ export class FakeHub {
   seq = 0;
   /** One-time prekeys the (single) account has left on the server. */
   prekeys = 100;
+  /** Stored attachment blobs, deleted once `recipients` distinct devices fetched them (as the gateway). */
+  readonly attachments = new Map<string, { blob: Uint8Array; recipients: number; fetched: Set<string> }>();
   /** The signed prekey id keydir serves for each device. */
   readonly signedPrekeys = new Map<string, number>();
   /** When set, the hub stores frames but "loses" the accepted answer (a connection that drops after publishing). */
@@ -155,6 +157,19 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
       return session;
     };
     return {
+      async uploadAttachment(blob, recipients) {
+        me();
+        const id = `att${String(++hub.seq).padStart(19, '0')}`;
+        hub.attachments.set(id, { blob, recipients, fetched: new Set() });
+        return id;
+      },
+      async downloadAttachment(id) {
+        const a = hub.attachments.get(id);
+        if (!a) throw new HushError('ATTACH_NOT_FOUND');
+        a.fetched.add(me().deviceId);
+        if (a.fetched.size >= a.recipients) hub.attachments.delete(id);
+        return a.blob;
+      },
       async register(c) {
         if (hub.accounts.has(c.username)) throw new HushError('AUTH_USERNAME_TAKEN');
         const a: Account = {

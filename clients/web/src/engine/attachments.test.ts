@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { decodeContent, encodeContent } from '../core/content.js';
+import { pair } from '../testing/engines.js';
+import { settle } from '../testing/settle.js';
+
+const bytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7) % 256);
+
+describe('attachments in the engine', () => {
+  it('sends a file as ciphertext plus its key in the message; the peer fetches, checks and keeps it', async () => {
+    const { hub, a, b, bobId, aliceId } = await pair();
+    const file = bytes(5000);
+    await a.e.sendFile(bobId, { name: 'notes.txt', mime: 'text/plain', bytes: file });
+    await settle(a.e, b.e);
+    const sent = a.e.state.messages[bobId]!.at(-1)!;
+    expect(sent.file).toMatchObject({ name: 'notes.txt', mime: 'text/plain', size: 5000 });
+    expect(a.e.state.conversations.find((c) => c.peer === bobId)!.lastText).toBe('📎 notes.txt');
+    const got = b.e.state.messages[aliceId]!.at(-1)!;
+    expect(got.file?.id).toBe(sent.file!.id);
+    // Fetched on arrival: every named device has it, so the server copy is gone.
+    expect(hub.attachments.has(sent.file!.id)).toBe(false);
+    expect(await b.e.attachment(got.file!)).toEqual(file);
+    expect(await a.e.attachment(sent.file!)).toEqual(file);
+  });
+
+  it('refuses a file over 100 MB before encrypting it, and sends nothing', async () => {
+    const { hub, a, bobId } = await pair();
+    const big = { length: 100 * 1024 * 1024 + 1 } as Uint8Array;
+    await a.e.sendFile(bobId, { name: 'huge.bin', mime: 'application/octet-stream', bytes: big });
+    expect(a.e.state.notice).toMatch(/at most 100 MB/);
+    expect(hub.attachments.size).toBe(0);
+  });
+
+  it('validates a received file reference field by field', () => {
+    const base = { v: 1, t: 'text', id: 'abcdefgh12', to: 'bob0000000001', text: '', sentAt: 1 };
+    const file = {
+      id: 'A'.repeat(22),
+      key: `${'k'.repeat(43)}=`,
+      digest: `${'d'.repeat(43)}=`,
+      size: 3,
+      name: 'a',
+      mime: 'image/png',
+    };
+    const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+    expect(decodeContent(encodeContent({ ...base, file } as never))).toMatchObject({ file });
+    for (const bad of [
+      { ...file, id: '../x' },
+      { ...file, key: 'short' },
+      { ...file, size: -1 },
+      { ...file, size: 200 * 1024 * 1024 },
+      { ...file, name: '' },
+      { ...file, mime: 'text/html; charset=x' },
+    ])
+      expect(() => decodeContent(enc({ ...base, file: bad }))).toThrow();
+    // No text and no file: refused as before.
+    expect(() => decodeContent(enc(base))).toThrow();
+  });
+});

@@ -1,0 +1,103 @@
+import { type FileRef, MAX_FILE_BYTES } from '../core/content.js';
+import { encryptionStatus } from '../core/model.js';
+import { describe } from '../core/send-policy.js';
+import type { EngineContext } from './context.js';
+import type { History } from './history.js';
+import type { Outbox } from './outbox.js';
+
+/** A file the user picked, as the view read it. */
+export interface PickedFile {
+  name: string;
+  mime: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * Encrypted attachments (libs/crypto attachment.ts; the gateway's /v1/attachments): a file is
+ * encrypted under a fresh key on this device, only the ciphertext is uploaded, and the key and
+ * digest ride inside the end-to-end message. Received files are fetched at once (so the server
+ * copy is deleted as soon as every device has it), checked against the digest, and kept
+ * decrypted in the local history, which the vault encrypts at rest.
+ */
+export class Attachments {
+  /** Downloads in flight, so a re-render asking again does not fetch twice. */
+  private readonly fetching = new Map<string, Promise<Uint8Array>>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly history: History,
+    private readonly outbox: Outbox,
+  ) {}
+
+  async sendFile(peer: string, file: PickedFile, caption = ''): Promise<void> {
+    const { ctx } = this;
+    const c = this.history.conv(peer);
+    const api = ctx.api;
+    if (!c || !api) return;
+    if (file.bytes.length > MAX_FILE_BYTES) {
+      ctx.store.update({ notice: `“${file.name}” is larger than 100 MB; files may be at most 100 MB.` });
+      return;
+    }
+    if (encryptionStatus(c) === 'red') {
+      ctx.store.update({ notice: `Cannot encrypt to ${c.username}; the file was not sent.` });
+      return;
+    }
+    ctx.store.update({ busy: true, notice: null });
+    try {
+      const sealed = await ctx.crypto.sealAttachment(file.bytes);
+      // Every device that will get the message fetches the blob once; then the server deletes it.
+      const me = ctx.state.me!;
+      const [theirs, mine] = await Promise.all([ctx.crypto.knownDevices(peer), ctx.crypto.knownDevices(me.userId)]);
+      const recipients = Math.max(1, (theirs?.length ?? 1) + (mine ?? []).filter((d) => d !== me.deviceId).length);
+      const id = await api.uploadAttachment(sealed.blob, recipients);
+      await ctx.history.putAttachment(id, file.bytes);
+      const ref: FileRef = {
+        id,
+        key: sealed.key,
+        digest: sealed.digest,
+        size: sealed.size,
+        name: file.name.slice(0, 255) || 'file',
+        mime: /^[a-z0-9][a-z0-9.+-]{0,63}\/[a-z0-9][a-z0-9.+-]{0,63}$/i.test(file.mime)
+          ? file.mime
+          : 'application/octet-stream',
+      };
+      await this.outbox.send(peer, caption, ref);
+    } catch (e) {
+      ctx.store.update({ notice: `“${file.name}” was not sent: ${describe(e)}` });
+    } finally {
+      ctx.store.update({ busy: false });
+    }
+  }
+
+  /**
+   * The file's bytes: from this device's history, or fetched, checked against its digest,
+   * decrypted and kept. Throws when the server no longer has it or it does not verify.
+   */
+  bytes(ref: FileRef): Promise<Uint8Array> {
+    const running = this.fetching.get(ref.id);
+    if (running) return running;
+    const p = this.load(ref).finally(() => this.fetching.delete(ref.id));
+    this.fetching.set(ref.id, p);
+    return p;
+  }
+
+  private async load(ref: FileRef): Promise<Uint8Array> {
+    const kept = await this.ctx.history.getAttachment(ref.id);
+    if (kept) return kept;
+    const api = this.ctx.api;
+    if (!api) throw new Error('Not connected');
+    const blob = await api.downloadAttachment(ref.id);
+    const bytes = await this.ctx.crypto.openAttachment(blob, ref);
+    await this.ctx.history.putAttachment(ref.id, bytes);
+    return bytes;
+  }
+
+  /** A received file: fetched at once in the background (failures are retried when it is opened). */
+  received(ref: FileRef): void {
+    this.ctx.background(() =>
+      this.bytes(ref)
+        .then(() => undefined)
+        .catch(() => undefined),
+    );
+  }
+}
