@@ -3,7 +3,7 @@
  * import from here only; they never reach into the engine's parts, the store or the adapters.
  */
 export { b64Bytes } from '../core/b64.js';
-export { MAX_TEXT_CHARS } from '../core/content.js';
+export { type FileRef, MAX_TEXT_CHARS } from '../core/content.js';
 export { MIN_PASSPHRASE_CHARS } from '../core/limits.js';
 export {
   type ChatMessage,

@@ -10,6 +10,7 @@ import {
   type Tick,
   type WireRecord,
 } from '../engine/index.js';
+import { AttachButton, FileView } from './Attachment.js';
 import { DeviceNoticeBanner } from './Devices.js';
 import { useActions, useAppState, useNow } from './hooks.js';
 
@@ -153,6 +154,7 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
             }}
           />
         </div>
+        <AttachButton peer={peer} disabled={status === 'red'} />
         <button class="btn primary" type="submit" disabled={!canSend}>
           Send
         </button>
@@ -232,7 +234,10 @@ function Bubble({
           Could not decrypt this message.
         </div>
       ) : (
-        <div class="bubble">{m.text}</div>
+        <div class="bubble">
+          {m.file && <FileView file={m.file} />}
+          {m.text}
+        </div>
       )}
       <div class="meta">
         <time dateTime={new Date(m.sentAt).toISOString()}>{formatTime(m.sentAt, now)}</time>

@@ -1,0 +1,139 @@
+/**
+ * Encrypted attachments in Chromium against the real stack: an image and a 20 MB file go from
+ * alice to bob; the image shows inline, the file downloads with the same SHA-256; the blob the
+ * server stored holds neither the file nor a canary inside it, and once bob's device fetched it
+ * the server copy is gone.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { natsOptions, repoRoot, type Stack, startStack } from '@hush/testkit';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  chromiumAvailable,
+  ensureWebBuild,
+  launch,
+  openChat,
+  type Person,
+  PHONE,
+  person,
+  register,
+  screenshotDir,
+  startChat,
+  waitFor,
+} from './browser.js';
+
+const PASSWORD = 'correct horse battery';
+const CANARY = `attach-canary-${Math.random().toString(36).slice(2, 12)}`;
+/** A 2x2 PNG (red, green, blue, white), enough for the browser to decode and lay out. */
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==',
+  'base64',
+);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeout: 180_000 }, () => {
+  let stack: Stack;
+  let browser: Browser;
+  let alice: Person;
+  let bob: Person;
+  const dir = mkdtempSync(join(tmpdir(), 'hush-attach-'));
+  const suffix = Math.random().toString(36).slice(2, 7);
+  const aliceName = `alice_${suffix}`;
+  const bobName = `bob_${suffix}`;
+  const shoot = async (page: Page, name: string) => {
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.screenshot({ path: join(screenshotDir(repoRoot), `attach-${name}-${scheme}.png`) });
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+  };
+
+  beforeAll(async () => {
+    stack = await startStack({ webRoot: ensureWebBuild(repoRoot) });
+    browser = await launch();
+    alice = await person(browser, stack.gatewayUrls[0]!, aliceName);
+    bob = await person(browser, stack.gatewayUrls[0]!, bobName);
+    await register(alice, PASSWORD);
+    await register(bob, PASSWORD);
+    await startChat(alice, bobName);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  }, 60_000);
+
+  it('sends an image that shows inline on the other side', async () => {
+    const file = join(dir, 'dot.png');
+    writeFileSync(file, PNG);
+    await alice.page.getByTestId('attach-input').setInputFiles(file);
+    await alice.page.getByTestId('attachment-image').waitFor({ timeout: 30_000 });
+    await bob.page.locator(`.convs button[data-peer="${aliceName}"]`).waitFor({ timeout: 30_000 });
+    await openChat(bob, aliceName);
+    const img = bob.page.getByTestId('attachment-image');
+    await img.waitFor({ timeout: 30_000 });
+    expect(await img.getAttribute('alt')).toBe('dot.png');
+    await waitFor(
+      bob.page,
+      async () => (await img.evaluate((e) => (e as HTMLImageElement).naturalWidth)) === 2,
+      'decoded',
+    );
+    await shoot(bob.page, 'image-desktop');
+    await bob.page.setViewportSize(PHONE);
+    await shoot(bob.page, 'image-phone');
+    await bob.page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('sends a 20 MB file that downloads byte for byte; the server stored only ciphertext, and drops it once fetched', async () => {
+    const bytes = Buffer.concat([Buffer.from(`${CANARY}\n`), randomBytes(20 * 1024 * 1024)]);
+    const file = join(dir, 'report.bin');
+    writeFileSync(file, bytes);
+    // Watch what the gateway stores: every object-store chunk published on the broker.
+    const nc = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'admin') });
+    const stored: Buffer[] = [];
+    nc.subscribe('$O.>', {
+      callback: (_e, m) => {
+        stored.push(Buffer.from(m.data));
+      },
+    });
+    await nc.flush();
+    await alice.page.getByTestId('attach-input').setInputFiles(file);
+    await alice.page.getByTestId('attachment-file').filter({ hasText: 'report.bin' }).waitFor({ timeout: 90_000 });
+    const card = bob.page.getByTestId('attachment-file').filter({ hasText: 'report.bin' });
+    await card.waitFor({ timeout: 90_000 });
+    expect(await card.textContent()).toContain('20.0 MB');
+    await shoot(bob.page, 'file-desktop');
+    const [download] = await Promise.all([
+      bob.page.waitForEvent('download', { timeout: 60_000 }),
+      card.getByRole('button', { name: 'Download report.bin' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('report.bin');
+    const got = readFileSync((await download.path())!);
+    expect(got.length).toBe(bytes.length);
+    expect(sha(got)).toBe(sha(bytes));
+
+    // The broker saw the blob (about 20 MB of chunks) and never the canary or a plaintext run.
+    const all = Buffer.concat(stored);
+    expect(all.length).toBeGreaterThan(bytes.length);
+    expect(all.includes(Buffer.from(CANARY))).toBe(false);
+    expect(all.includes(bytes.subarray(1000, 1064))).toBe(false);
+
+    // Bob's device (the one recipient) fetched it when it arrived: the server copy is gone.
+    const jsm = await jetstreamManager(nc);
+    const streams = await jsm.streams.names().next();
+    const obj = streams.find((n) => n.startsWith('OBJ_'))!;
+    await waitFor(
+      bob.page,
+      async () =>
+        Object.keys((await jsm.streams.info(obj, { subjects_filter: '$O.*.C.>' })).state.subjects ?? {}).length === 0,
+      'server copies deleted (no chunk left in the bucket)',
+      30_000,
+    );
+    await nc.close();
+  });
+});
