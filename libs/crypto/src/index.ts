@@ -90,12 +90,6 @@ export {
   safetyNumber,
 } from './safety-number.js';
 export {
-  GroupCipher,
-  MAX_SENDER_KEY_CHAINS,
-  MAX_SENDER_KEY_SKIPPED,
-  type SenderKeyStore,
-} from './sender-keys.js';
-export {
   type DecryptResult,
   type EncryptOptions,
   type SessionInfo,
