@@ -54,6 +54,10 @@ export interface ChatMessage {
    * kept as a "could not decrypt" entry with an empty text so the user knows something was lost.
    */
   undecryptable?: true;
+  /** Group messages (core/groups.ts): the author's user id, for incoming ones. */
+  sender?: string;
+  /** Group messages of ours: who (user id) has it delivered or read, for the group tick. */
+  seenBy?: Record<string, 'delivered' | 'read'>;
 }
 
 export interface Conversation {
