@@ -57,6 +57,21 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     const r = await new AxeBuilder({ page }).analyze();
     return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
   };
+  /** GROUPS_DEBUG=1 prints the pages' warnings and errors (diagnosis only). */
+  const watch = (p: Person) => {
+    if (process.env.GROUPS_DEBUG)
+      p.page.on('console', (m) => {
+        if (m.type() === 'warning' || m.type() === 'error') console.log(`[${p.username}] ${m.text()}`);
+      });
+    if (process.env.GROUPS_DEBUG)
+      p.page.on('response', async (r) => {
+        if (r.status() >= 400)
+          console.log(
+            `[${p.username}] ${r.request().method()} ${r.url()} ${r.status()} ${await r.text().catch(() => '')}`,
+          );
+      });
+    return p;
+  };
   const groupBubbles = (page: Page) => page.locator('[data-testid="message"] .bubble').allTextContents();
   const openGroup = async (p: Person) => {
     const row = p.page.locator(`.group-list button[data-group="${GROUP}"]`);
@@ -76,8 +91,8 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     stack = await startStack({ webRoot });
     url = stack.gatewayUrls[0]!;
     browser = await launch();
-    alice = await person(browser, url, names.alice);
-    bob = await person(browser, url, names.bob);
+    alice = watch(await person(browser, url, names.alice));
+    bob = watch(await person(browser, url, names.bob));
     // Carol's page: every frame passes through, unless held (see the file comment).
     const context = await browser.newContext({ viewport: PHONE });
     await context.routeWebSocket(/\/ws$/, (ws) => {
@@ -95,10 +110,12 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
       server.onClose((code, reason) => ws.close({ code, reason }));
     });
     const { page, csp, dialogs } = await openPage(context, url);
-    carol = { context, page, username: names.carol, csp, dialogs };
+    carol = watch({ context, page, username: names.carol, csp, dialogs });
   }, 180_000);
 
   afterAll(async () => {
+    if (process.env.GROUPS_DEBUG)
+      for (const sv of stack?.services ?? []) if (sv.name === 'gateway') console.log(sv.output().slice(-6000));
     await browser?.close();
     await stack?.stop();
   }, 60_000);
@@ -124,7 +141,7 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
   });
 
   it('adds a browser bob links later as its own leaf', async () => {
-    bob2 = await person(browser, url, names.bob, PHONE);
+    bob2 = watch(await person(browser, url, names.bob, PHONE));
     await bob2.page.getByLabel('Username', { exact: true }).fill(names.bob);
     await bob2.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await bob2.page.getByRole('button', { name: 'Sign in', exact: true }).click();
@@ -138,7 +155,7 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     await bob.page.getByRole('button', { name: 'Done' }).click();
     // Bob's first browser adds the new one to the group (it publishes key packages on start).
     await openGroup(bob2);
-    await alice.page.getByRole('button', { name: 'Group info' }).click();
+    await alice.page.getByRole('button', { name: 'Group info', exact: true }).click();
     await waitFor(
       alice.page,
       async () =>
@@ -185,7 +202,7 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
 
   it('removes carol: she reads nothing sent after, and what she sends is refused', async () => {
     carolWs.hold = true;
-    await alice.page.getByRole('button', { name: 'Group info' }).click();
+    await alice.page.getByRole('button', { name: 'Group info', exact: true }).click();
     await alice.page.getByRole('button', { name: `Remove ${names.carol}` }).click();
     await waitFor(
       alice.page,

@@ -103,7 +103,9 @@ export class GroupInbox {
         return;
       case 'group':
         if (!acceptAnnouncement(rec, from)) {
-          console.warn('hush: ignored a group announcement from a non-admin', rec.id);
+          // A member's own-device change is announced by that member: the same name, nothing to do.
+          if (content.name !== rec.name || content.admins.join() !== rec.admins.join())
+            console.warn('hush: ignored a group announcement from a non-admin', rec.id);
           return;
         }
         await this.g.saveGroup({ ...rec, name: content.name, admins: content.admins });
