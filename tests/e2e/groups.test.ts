@@ -49,6 +49,8 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     mkdirSync(join(repoRoot, 'docs', 'screenshots'), { recursive: true });
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
+      // Let the theme's colour transition finish (a picture, not a condition of the test).
+      await page.waitForTimeout(400);
       await page.screenshot({ path: join(repoRoot, 'docs', 'screenshots', `groups-${name}-${scheme}.png`) });
     }
     await page.emulateMedia({ colorScheme: 'light' });
@@ -126,6 +128,9 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     await alice.page.getByLabel('Group name').fill(GROUP);
     await alice.page.getByLabel('Members’ usernames').fill(`${names.bob}, ${names.carol}`);
     await shot(alice.page, 'new-desktop');
+    await alice.page.setViewportSize(PHONE);
+    await shot(alice.page, 'new-phone');
+    await alice.page.setViewportSize(DESKTOP);
     expect(await axe(alice.page)).toEqual([]);
     await alice.page.getByRole('button', { name: 'Create group' }).click();
     await alice.page.getByRole('heading', { level: 2, name: GROUP }).waitFor({ timeout: 60_000 });
@@ -163,6 +168,9 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
       "bob's two devices in the roster",
     );
     await shot(alice.page, 'info-desktop');
+    await alice.page.setViewportSize(PHONE);
+    await shot(alice.page, 'info-phone');
+    await alice.page.setViewportSize(DESKTOP);
     expect(await axe(alice.page)).toEqual([]);
     await alice.page.getByRole('button', { name: 'Back to the group' }).click();
   });
