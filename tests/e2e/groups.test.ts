@@ -255,4 +255,23 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     expect(await axe(carol.page)).toEqual([]);
     for (const p of [alice, bob, bob2, carol]) expect(p.csp).toEqual([]);
   });
+
+  it('bob leaves: both his browsers stop, and alice, the admin, commits his removal', async () => {
+    await bob.page.getByRole('button', { name: 'Group info', exact: true }).click();
+    await bob.page.getByRole('button', { name: 'Leave group' }).click();
+    await bob.page.getByRole('button', { name: 'Leave', exact: true }).click();
+    await bob.page.getByRole('button', { name: 'Back to the group' }).click();
+    await bob.page.getByTestId('group-ended').waitFor({ timeout: 30_000 });
+    // His other browser got his "leave" through the group and deleted its keys too.
+    await bob2.page.getByTestId('group-ended').waitFor({ timeout: 60_000 });
+    await waitFor(
+      alice.page,
+      async () => (await alice.page.getByTestId('group-members-line').textContent())?.trim() === 'You',
+      "alice's device removed bob's two leaves",
+      60_000,
+    );
+    await sendText(alice, 'just me now');
+    await sees(alice, 'just me now');
+    for (const p of [bob, bob2]) expect(await groupBubbles(p.page)).not.toContain('just me now');
+  });
 });

@@ -75,7 +75,7 @@ export function GroupChat({
         <div class="who">
           <h2 id="chat-title">{g.name || 'New group'}</h2>
           <div class="presence" data-testid="group-members-line">
-            {g.people.map((p) => (p.userId === s.me?.userId ? 'You' : p.username)).join(', ')}
+            {['You', ...g.people.filter((p) => p.userId !== s.me?.userId).map((p) => p.username)].join(', ')}
           </div>
         </div>
         <button
