@@ -32,6 +32,7 @@ export class Groups {
   private open: string | null = null;
   private loaded = false;
   private readonly typingSent = new Map<string, { on: boolean; at: number; idle?: unknown }>();
+  private readonly flushing = new Map<string, Promise<void>>();
 
   constructor(ctx: EngineContext, port: GroupCryptoPort, conversations: Conversations, keys: PeerKeys) {
     this.g = new GroupState(ctx, port, conversations, keys);
@@ -162,7 +163,18 @@ export class Groups {
    * Posts what waits: each message is encrypted once and its ciphertext kept with it, so a resend
    * after a lost answer is the same bytes under the same id (the gateway dedupes it per device).
    */
-  private async flush(groupId: string): Promise<void> {
+  private flush(groupId: string): Promise<void> {
+    // One flush per group at a time: two would encrypt the same pending message twice.
+    const p = (this.flushing.get(groupId) ?? Promise.resolve()).then(() => this.flushNow(groupId));
+    const tail = p.catch(() => undefined);
+    this.flushing.set(groupId, tail);
+    void tail.then(() => {
+      if (this.flushing.get(groupId) === tail) this.flushing.delete(groupId);
+    });
+    return p;
+  }
+
+  private async flushNow(groupId: string): Promise<void> {
     for (const m of this.g.messages(groupId)) {
       if (m.dir !== 'out' || m.tick !== 'pending' || this.g.ctx.state.connection !== 'online' || !this.g.api) continue;
       try {
