@@ -208,6 +208,27 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     expect(await axe(alice.page)).toEqual([]);
   });
 
+  it('turns green only once alice has verified every member', async () => {
+    const status = () => alice.page.getByTestId('group-encryption-status').getAttribute('data-status');
+    for (const [i, who] of [names.bob, names.carol].entries()) {
+      expect(await status()).toBe('yellow');
+      await alice.page.getByRole('button', { name: 'Group info', exact: true }).click();
+      await alice.page.locator(`[data-member="${who}"]`).getByRole('button', { name: 'Open chat' }).click();
+      await alice.page.getByTestId('encryption-status').click();
+      await alice.page.getByRole('button', { name: 'Mark as verified' }).click();
+      await alice.page.getByRole('button', { name: 'Back to chat' }).click();
+      await waitFor(
+        alice.page,
+        async () => (await alice.page.getByTestId('encryption-status').getAttribute('data-status')) === 'green',
+        `${who} verified`,
+      );
+      await openGroup(alice);
+      if (i === 0) expect(await status()).toBe('yellow');
+    }
+    await waitFor(alice.page, async () => (await status()) === 'green', 'group green');
+    await shot(alice.page, 'verified-desktop');
+  });
+
   it('removes carol: she reads nothing sent after, and what she sends is refused', async () => {
     carolWs.hold = true;
     await alice.page.getByRole('button', { name: 'Group info', exact: true }).click();
