@@ -8,7 +8,8 @@
  * Carol's socket goes through a Playwright WebSocket route that can hold what the gateway pushes
  * to her page: while held, her client has not yet seen the commit that removed her, so it still
  * believes it is a member and really tries to send, which is what the gateway must refuse.
- * Screenshots of the group screens go to docs/screenshots/groups-*.png.
+ * Screenshots of the group screens go to test-artifacts/screenshots/ (UPDATE_DOC_SCREENSHOTS=1:
+ * docs/screenshots/groups-*.png, the ones kept in the repository).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ import {
   PHONE,
   person,
   register,
+  screenshotDir,
   waitFor,
 } from './browser.js';
 
@@ -45,13 +47,15 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
   /** What the gateway pushed to carol's page, and whether it is held back for now. */
   const carolWs = { hold: false, held: [] as (() => void)[], pushed: [] as string[] };
 
+  /** Into test-artifacts/ (git-ignored); UPDATE_DOC_SCREENSHOTS=1 refreshes docs/screenshots/ instead. */
+  const shotDir = process.env.UPDATE_DOC_SCREENSHOTS ? join(repoRoot, 'docs', 'screenshots') : screenshotDir(repoRoot);
   const shot = async (page: Page, name: string) => {
-    mkdirSync(join(repoRoot, 'docs', 'screenshots'), { recursive: true });
+    mkdirSync(shotDir, { recursive: true });
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
       // Let the theme's colour transition finish (a picture, not a condition of the test).
       await page.waitForTimeout(400);
-      await page.screenshot({ path: join(repoRoot, 'docs', 'screenshots', `groups-${name}-${scheme}.png`) });
+      await page.screenshot({ path: join(shotDir, `groups-${name}-${scheme}.png`) });
     }
     await page.emulateMedia({ colorScheme: 'light' });
   };
