@@ -2,12 +2,14 @@ import { render } from 'preact';
 import { clientServer } from './adapters/client.js';
 import { systemClock } from './adapters/clock.js';
 import { createCryptoPort } from './adapters/crypto.js';
+import { createMlsPort } from './adapters/mls.js';
 import { holdDeviceLock, whenDeviceLockFree } from './adapters/tab-lock.js';
 import { VaultSlot } from './adapters/vault-history.js';
 import { Engine } from './engine/index.js';
 import { IdbRecordStore } from './store/idb.js';
 import { App } from './ui/App.js';
 import { DevicesContext } from './ui/Devices.js';
+import { GroupsContext } from './ui/Groups.js';
 import { ActionsContext, StoreContext } from './ui/hooks.js';
 import { applyTheme, savedTheme } from './ui/theme.js';
 import './styles/base.css';
@@ -15,6 +17,7 @@ import './styles/layout.css';
 import './styles/chat.css';
 import './styles/verify.css';
 import './styles/devices.css';
+import './styles/groups.css';
 
 applyTheme(savedTheme());
 
@@ -62,6 +65,7 @@ async function main() {
     reopenHistory: () => slot.reopen(),
     // Keys and sessions live in the same vault as the history (sign-out replaces both).
     crypto: createCryptoPort(() => slot.vault()),
+    groupCrypto: createMlsPort(() => slot.vault()),
     server: (session, onSession) => clientServer(location.origin, session, onSession),
     clock: systemClock,
     deviceName: deviceName(),
@@ -72,7 +76,9 @@ async function main() {
     <StoreContext.Provider value={engine.store}>
       <ActionsContext.Provider value={engine}>
         <DevicesContext.Provider value={engine.devices}>
-          <App />
+          <GroupsContext.Provider value={engine.groups}>
+            <App />
+          </GroupsContext.Provider>
         </DevicesContext.Provider>
       </ActionsContext.Provider>
     </StoreContext.Provider>,

@@ -1,6 +1,12 @@
 import {
+  type ClaimedKeyPackages,
   type DeviceInfoList,
+  type GroupCommitAccepted,
+  type GroupCommitBody,
+  type GroupInfo,
+  type GroupMessageAccepted,
   HushError,
+  type KeyPackageCount,
   type LinkMessages,
   type LinkPosted,
   type LinkSide,
@@ -9,6 +15,7 @@ import {
   type PublishKeysBody,
   type Session,
   type SignedDeviceList,
+  type UploadKeyPackagesBody,
   type UploadPrekeysBody,
   type UserBundle,
   type UserProfile,
@@ -227,6 +234,35 @@ export class HushClient {
   /** Messages for `side` after relay sequence `after`; waits up to `waitMs` for the first one. */
   linkPoll(channel: string, side: LinkSide, after: number, waitMs: number): Promise<LinkMessages> {
     return this.authed('GET', `/v1/link/${encodeURIComponent(channel)}?side=${side}&after=${after}&wait=${waitMs}`);
+  }
+
+  // ---- MLS groups (docs/PROTOCOL-WIRE.md §7): the bodies are opaque MLS messages, base64 ----
+
+  /** Publishes this device's MLS key packages (one-use, and optionally a new last-resort one). */
+  uploadKeyPackages(body: UploadKeyPackagesBody): Promise<KeyPackageCount> {
+    return this.authed('PUT', '/v1/keys/key-packages', body);
+  }
+  keyPackageCount(): Promise<KeyPackageCount> {
+    return this.authed('GET', '/v1/keys/key-packages/count');
+  }
+  /** Claims one key package per device of that user (the caller's own device excluded). */
+  claimKeyPackages(userId: string): Promise<ClaimedKeyPackages> {
+    return this.authed('POST', `/v1/keys/${encodeURIComponent(userId)}/key-packages`);
+  }
+  /** Creates a group's routing record with this device as its only member (epoch 0). */
+  createGroup(groupId: string): Promise<GroupInfo> {
+    return this.authed('PUT', `/v1/groups/${encodeURIComponent(groupId)}`);
+  }
+  getGroup(groupId: string): Promise<GroupInfo> {
+    return this.authed('GET', `/v1/groups/${encodeURIComponent(groupId)}`);
+  }
+  /** Submits the commit of `body.epoch`; GROUP_EPOCH_MISMATCH when another commit won that epoch. */
+  groupCommit(groupId: string, body: GroupCommitBody): Promise<GroupCommitAccepted> {
+    return this.authed('POST', `/v1/groups/${encodeURIComponent(groupId)}/commits`, body);
+  }
+  /** One MLS message, fanned out by the gateway to every other member device. */
+  groupMessage(groupId: string, id: string, body: string): Promise<GroupMessageAccepted> {
+    return this.authed('POST', `/v1/groups/${encodeURIComponent(groupId)}/messages`, { id, body });
   }
 
   /** Opens /ws (and keeps it open, reconnecting with backoff) until `close()`. */

@@ -3,6 +3,8 @@
  * safety numbers, padding). Pure and isomorphic: no I/O; randomness, time and storage are
  * parameters. See README.md for the API and PROTOCOL.md for the protocol as built.
  */
+
+export * from './attachment.js';
 export {
   type BundleExpectations,
   type IdentityStatus,
@@ -11,7 +13,6 @@ export {
   verifyDeviceBundle,
   verifyUserBundle,
 } from './bundle.js';
-export * from './attachment.js';
 export * from './constants.js';
 export { type DeviceListContent, deviceListStatement, signDeviceList, verifyDeviceList } from './device-list.js';
 export {
@@ -90,12 +91,6 @@ export {
   type SafetyNumberSide,
   safetyNumber,
 } from './safety-number.js';
-export {
-  GroupCipher,
-  MAX_SENDER_KEY_CHAINS,
-  MAX_SENDER_KEY_SKIPPED,
-  type SenderKeyStore,
-} from './sender-keys.js';
 export {
   type DecryptResult,
   type EncryptOptions,

@@ -73,6 +73,9 @@ export function rolePermissions(role: NatsAuditRole, prefix: string, stream: str
           ...jsApi(stream),
           ...jsApi(`${stream}_LINK`),
           ...jsApi(`${stream}_GROUPS`),
+          // Reading a group's record (`getMessage` last_by_subj): STREAM.MSG.GET has two tokens,
+          // which `$JS.API.STREAM.*.<stream>` does not cover.
+          `$JS.API.STREAM.MSG.GET.${stream}_GROUPS`,
           `$JS.API.DIRECT.GET.${stream}_GROUPS`,
           `$JS.API.DIRECT.GET.${stream}_GROUPS.>`,
         ],

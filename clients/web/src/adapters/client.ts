@@ -37,6 +37,15 @@ export function clientServer(
       await client.linkSend(ch, to, body);
     },
     linkPoll: (ch, side, after, waitMs) => client.linkPoll(ch, side, after, waitMs),
+    groups: {
+      uploadKeyPackages: (b) => client.uploadKeyPackages(b),
+      keyPackageCount: () => client.keyPackageCount(),
+      claimKeyPackages: (id) => client.claimKeyPackages(id),
+      createGroup: (id) => client.createGroup(id),
+      getGroup: (id) => client.getGroup(id),
+      groupCommit: (id, b) => client.groupCommit(id, b),
+      groupMessage: (id, mid, body) => client.groupMessage(id, mid, body),
+    },
   };
 }
 

@@ -57,6 +57,10 @@ export interface ChatMessage {
   undecryptable?: true;
   /** An attached file (its key and digest; the bytes are kept apart, see HistoryPort.getAttachment). */
   file?: FileRef;
+  /** Group messages (core/groups.ts): the author's user id, for incoming ones. */
+  sender?: string;
+  /** Group messages of ours: who (user id) has it delivered or read, for the group tick. */
+  seenBy?: Record<string, 'delivered' | 'read'>;
 }
 
 export interface Conversation {

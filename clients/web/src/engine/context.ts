@@ -1,4 +1,5 @@
 import type { Session } from '@hush/protocol';
+import type { GroupCryptoPort } from './group-ports.js';
 import type { Clock, CryptoPort, HistoryPort, Link, ServerApi } from './ports.js';
 import { initialState, StateStore } from './store.js';
 import type { AppState } from './types.js';
@@ -10,6 +11,8 @@ export interface EngineDeps {
   /** Opens a fresh, empty history after sign-out wiped the old one. */
   reopenHistory: () => Promise<HistoryPort>;
   crypto: CryptoPort;
+  /** MLS state for group chats (engine/groups.ts); without it group deliveries are acked and dropped. */
+  groupCrypto?: GroupCryptoPort;
   /** Makes the server API; `onSession` persists rotated tokens. */
   server: (session: Session | null, onSession: (s: Session | null) => void) => ServerApi;
   clock: Clock;

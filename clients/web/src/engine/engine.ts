@@ -3,6 +3,7 @@ import { Attachments, type PickedFile } from './attachments.js';
 import { EngineContext, type EngineDeps } from './context.js';
 import { Conversations } from './conversations.js';
 import { Devices } from './devices.js';
+import { Groups } from './groups.js';
 import { History } from './history.js';
 import { Inbox } from './inbox.js';
 import { PeerKeys } from './keys.js';
@@ -36,6 +37,8 @@ export class Engine implements Actions {
   readonly devices: Devices;
   private readonly history: History;
   private readonly attachments: Attachments;
+  /** Group chats on MLS (engine/groups.ts); the views read `groups.view`. Null without a GroupCryptoPort. */
+  readonly groups: Groups | null;
 
   constructor(deps: EngineDeps) {
     const ctx = new EngineContext(deps);
@@ -48,6 +51,8 @@ export class Engine implements Actions {
     const attachments = new Attachments(ctx, history, outbox);
     this.attachments = attachments;
     const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history), attachments);
+    const groups = deps.groupCrypto ? new Groups(ctx, deps.groupCrypto, conversations, keys) : null;
+    this.groups = groups;
     const devices = new Devices({
       crypto: ctx.crypto,
       now: () => ctx.now(),
@@ -69,18 +74,24 @@ export class Engine implements Actions {
         // Our devices and every contact fetch the new signed list now (a notice when it grew).
         await ctx.serial(() => keys.refreshOwnDevices()).catch(() => undefined);
         for (const c of ctx.state.conversations) await signals.sendControl(c.peer, { v: 1, t: 'devices' });
+        groups?.ownDevicesChanged();
       },
     });
     this.devices = devices;
     this.session = new SessionLifecycle(ctx, history, {
       // Not background work: the new device waits on the relay until the user acts (idle() must not wait for it).
       linkThisDevice: (api, s) => void devices.linkThisDevice(api, s),
-      deliver: (f) => inbox.deliver(f),
+      deliver: (f) => {
+        if (!f.group) inbox.deliver(f);
+        else if (groups) groups.deliver(f);
+        else ctx.link?.ack(f.seq);
+      },
       online: async () => {
         conversations.onOnline();
         await ctx.serial(() => keys.refreshOwnDevices()).catch(() => undefined);
         await outbox.flush();
         await conversations.flushReads();
+        if (groups) ctx.background(() => groups.online());
       },
       reset: () => {
         devices.cancel();
@@ -129,6 +140,7 @@ export class Engine implements Actions {
   /** The page became visible or hidden: read receipts go only for what the user can see. */
   visibilityChanged(): void {
     this.conversations.visibilityChanged();
+    this.groups?.visibilityChanged();
   }
 
   register(username: string, password: string): Promise<void> {

@@ -4,6 +4,14 @@
  */
 export { b64Bytes } from '../core/b64.js';
 export { type FileRef, MAX_TEXT_CHARS } from '../core/content.js';
+export {
+  effectiveAdmins,
+  type GroupPerson,
+  type GroupRecord,
+  groupStatus,
+  groupStatusLabel,
+  MAX_GROUP_NAME_CHARS,
+} from '../core/groups.js';
 export { MIN_PASSPHRASE_CHARS } from '../core/limits.js';
 export {
   type ChatMessage,
@@ -19,5 +27,6 @@ export {
 } from '../core/model.js';
 export type { DeviceRow, Devices, DevicesView, LinkState } from './devices.js';
 export { Engine, type EngineDeps } from './engine.js';
+export type { Groups, GroupsView } from './groups.js';
 export type { StateStore } from './store.js';
 export type { Actions, AppState, ConnectionState, Me, Presence, SafetyInfo } from './types.js';

@@ -19,6 +19,7 @@ import type {
 } from '@hush/protocol';
 import type { ChatMessage, Conversation } from '../core/model.js';
 import type { IdentityStatus } from '../core/trust.js';
+import type { GroupApi } from './group-ports.js';
 import type { ConnectionState } from './types.js';
 
 /**
@@ -69,6 +70,8 @@ export interface ServerApi {
   publishDeviceList(list: SignedDeviceList): Promise<void>;
   linkSend(channel: string, to: LinkSide, body: string): Promise<void>;
   linkPoll(channel: string, side: LinkSide, after: number, waitMs: number): Promise<LinkMessages>;
+  /** MLS groups' routes (engine/groups.ts); absent in fakes of tests that have no groups. */
+  groups?: GroupApi;
 }
 
 export interface DeviceAddress {

@@ -2,6 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { Auth } from './Auth.js';
 import { Chat } from './Chat.js';
 import { LinkedDevices } from './Devices.js';
+import { GroupChat } from './GroupChat.js';
+import { NewGroup } from './Groups.js';
 import { useActions, useAppState } from './hooks.js';
 import { LinkThisDevice } from './Link.js';
 import { Unlock } from './Lock.js';
@@ -15,8 +17,10 @@ export function App() {
   const [verifying, setVerifying] = useState(false);
   const [devices, setDevices] = useState(false);
 
+  // Groups are selected as `g:<id>` (`g:new`: the "New group" form); GroupChat tells the engine.
+  const group = selected?.startsWith('g:') ? selected.slice(2) : null;
   useEffect(() => {
-    a.openConversation(selected);
+    a.openConversation(selected?.startsWith('g:') ? null : selected);
   }, [selected, a]);
   useEffect(() => {
     if (s.phase !== 'ready') setSelected(null);
@@ -50,6 +54,10 @@ export function App() {
       <main class="chat-pane">
         {devices ? (
           <LinkedDevices onClose={() => setDevices(false)} />
+        ) : group === 'new' ? (
+          <NewGroup onCreated={(id) => select(`g:${id}`)} onCancel={() => select(null)} />
+        ) : group !== null ? (
+          <GroupChat key={group} groupId={group} onBack={() => select(null)} onOpenChat={(u) => select(u)} />
         ) : selected === null ? (
           <div class="placeholder">
             <p>Pick a conversation, or press “New chat”. Everything you send is encrypted in this browser first.</p>

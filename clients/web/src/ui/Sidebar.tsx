@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { encryptionStatus, formatTime } from '../engine/index.js';
+import { GroupList } from './Groups.js';
 import { useActions, useAppState, useNow } from './hooks.js';
 import { AppLockSettings } from './Lock.js';
 import { currentTheme, setTheme } from './theme.js';
@@ -168,6 +169,7 @@ export function Sidebar({
           })}
         </ul>
       )}
+      <GroupList selected={selected} onSelect={onSelect} />
     </nav>
   );
 }

@@ -1,6 +1,5 @@
 /** In-memory CryptoStore, for tests, benchmarks and the command-line client. Copies on the way in and out. */
 
-import type { SenderKeyStore } from '../sender-keys.js';
 import type {
   Address,
   CryptoStore,
@@ -14,7 +13,7 @@ import type {
 
 const addr = (a: Address) => `${a.userId}\u0000${a.deviceId}`;
 
-export class MemoryStore implements CryptoStore, SenderKeyStore {
+export class MemoryStore implements CryptoStore {
   private identity: IdentityKeyPair | undefined;
   private device: LocalDeviceRecord | undefined;
   private readonly signed = new Map<number, SignedPrekeyRecord>();
@@ -22,7 +21,6 @@ export class MemoryStore implements CryptoStore, SenderKeyStore {
   private readonly sessions = new Map<string, string>();
   private readonly peers = new Map<string, TrustRecord>();
   private readonly lists = new Map<string, PeerDeviceListRecord>();
-  private readonly senderKeys = new Map<string, string>();
 
   async getIdentity() {
     return this.identity && structuredClone(this.identity);
@@ -94,11 +92,5 @@ export class MemoryStore implements CryptoStore, SenderKeyStore {
   }
   async savePeerDeviceList(userId: string, record: PeerDeviceListRecord) {
     this.lists.set(userId, structuredClone(record));
-  }
-  async loadSenderKeys(groupId: string, sender: Address) {
-    return this.senderKeys.get(`${groupId}\u0000${addr(sender)}`);
-  }
-  async storeSenderKeys(groupId: string, sender: Address, serialized: string) {
-    this.senderKeys.set(`${groupId}\u0000${addr(sender)}`, serialized);
   }
 }
