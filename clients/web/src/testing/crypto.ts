@@ -49,7 +49,7 @@ export class FakeCrypto implements CryptoPort {
   async sealAttachment(bytes: Uint8Array) {
     const blob = bytes.slice().reverse();
     const sum = blob.reduce((a, b) => (a + b) % 65_521, 0);
-    return { blob, key: 'K'.repeat(43) + '=', digest: `${String(sum).padStart(43, '0')}=`, size: bytes.length };
+    return { blob, key: `${'K'.repeat(43)}=`, digest: `${String(sum).padStart(43, '0')}=`, size: bytes.length };
   }
   async openAttachment(blob: Uint8Array, ref: { digest: string; size: number }) {
     const sum = blob.reduce((a, b) => (a + b) % 65_521, 0);
