@@ -36,7 +36,7 @@ const PNG = Buffer.from(
 );
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeout: 180_000 }, () => {
+describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeout: 300_000 }, () => {
   let stack: Stack;
   let browser: Browser;
   let alice: Person;
@@ -94,7 +94,7 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
     const file = join(dir, 'report.bin');
     writeFileSync(file, bytes);
     // Watch what the gateway stores: every object-store chunk published on the broker.
-    const nc = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'admin') });
+    const nc = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'observer') });
     const stored: Buffer[] = [];
     nc.subscribe('$O.>', {
       callback: (_e, m) => {
@@ -102,16 +102,21 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
       },
     });
     await nc.flush();
+    const t0 = Date.now();
+    const step = (what: string) => console.log(`[attach] ${what} after ${Date.now() - t0} ms`);
     await alice.page.getByTestId('attach-input').setInputFiles(file);
     await alice.page.getByTestId('attachment-file').filter({ hasText: 'report.bin' }).waitFor({ timeout: 90_000 });
+    step('sent (encrypted, uploaded, message queued)');
     const card = bob.page.getByTestId('attachment-file').filter({ hasText: 'report.bin' });
     await card.waitFor({ timeout: 90_000 });
+    step('arrived at bob');
     expect(await card.textContent()).toContain('20.0 MB');
     await shoot(bob.page, 'file-desktop');
     const [download] = await Promise.all([
       bob.page.waitForEvent('download', { timeout: 60_000 }),
       card.getByRole('button', { name: 'Download report.bin' }).click(),
     ]);
+    step('downloaded from bob’s page');
     expect(download.suggestedFilename()).toBe('report.bin');
     const got = readFileSync((await download.path())!);
     expect(got.length).toBe(bytes.length);
@@ -124,7 +129,8 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
     expect(all.includes(bytes.subarray(1000, 1064))).toBe(false);
 
     // Bob's device (the one recipient) fetched it when it arrived: the server copy is gone.
-    const jsm = await jetstreamManager(nc);
+    const adminNc = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'admin') });
+    const jsm = await jetstreamManager(adminNc);
     const streams = await jsm.streams.names().next();
     const obj = streams.find((n) => n.startsWith('OBJ_'))!;
     await waitFor(
@@ -135,5 +141,6 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
       30_000,
     );
     await nc.close();
+    await adminNc.close();
   });
 });
