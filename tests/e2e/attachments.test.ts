@@ -112,8 +112,12 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
     step('arrived at bob');
     expect(await card.textContent()).toContain('20.0 MB');
     await shoot(bob.page, 'file-desktop');
+    bob.page.on('console', (m) => console.log(`[attach] bob console: ${m.text()}`));
     const [download] = await Promise.all([
-      bob.page.waitForEvent('download', { timeout: 60_000 }),
+      bob.page.waitForEvent('download', { timeout: 120_000 }).catch(async (e: unknown) => {
+        console.log(`[attach] no download; the card says: ${await card.textContent()}`);
+        throw e;
+      }),
       card.getByRole('button', { name: 'Download report.bin' }).click(),
     ]);
     step('downloaded from bob’s page');

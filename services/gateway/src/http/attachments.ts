@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   ATTACHMENT_MAX_BLOB_BYTES,
@@ -142,12 +144,24 @@ export async function attachmentRoutes(app: FastifyInstance, d: AttachmentDeps, 
       const id = req.params.id;
       const info = await store.info(id).catch(() => null);
       if (!info || info.deleted) throw new HushError('ATTACH_NOT_FOUND');
-      const blob = await store.getBlob(id).catch(() => null);
-      if (!blob) throw new HushError('ATTACH_NOT_FOUND');
-      await recordFetch(req, info.metadata?.recipients, id).catch((e: unknown) =>
-        req.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'attachment fetch not recorded'),
-      );
-      return reply.type('application/octet-stream').header('cache-control', 'no-store').send(Buffer.from(blob));
+      const result = await store.get(id).catch(() => null);
+      if (!result) throw new HushError('ATTACH_NOT_FOUND');
+      // Streamed as the chunks arrive from JetStream: a 100 MB blob never sits whole in the
+      // gateway's memory, and bytes keep the connection busy from the first chunk on.
+      void result.error.then((err) => {
+        if (err) {
+          req.log.warn({ err: err.message }, 'attachment read failed');
+          return;
+        }
+        return recordFetch(req, info.metadata?.recipients, id).catch((e: unknown) =>
+          req.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'attachment fetch not recorded'),
+        );
+      });
+      return reply
+        .type('application/octet-stream')
+        .header('cache-control', 'no-store')
+        .header('content-length', String(info.size))
+        .send(Readable.fromWeb(result.data as NodeReadableStream<Uint8Array>));
     },
   );
 
