@@ -3,6 +3,24 @@
  * safety numbers, padding). Pure and isomorphic: no I/O; randomness, time and storage are
  * parameters. See README.md for the API and PROTOCOL.md for the protocol as built.
  */
+
+export {
+  BACKUP_MAX_PLAINTEXT,
+  BACKUP_MIN_PAD,
+  type BackupKeys,
+  backupPaddedLength,
+  backupVerifier,
+  deriveBackupKeys,
+  formatRecoveryKey,
+  generateRecoveryKey,
+  openBackupObject,
+  parseRecoveryKey,
+  RECOVERY_KEY_BYTES,
+  RECOVERY_KEY_DIGITS,
+  RECOVERY_KEY_GROUP,
+  sealBackupObject,
+  wipeBackupKeys,
+} from './backup.js';
 export {
   type BundleExpectations,
   type IdentityStatus,
