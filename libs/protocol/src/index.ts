@@ -1,4 +1,5 @@
 export * from './auth.js';
+export * from './backup.js';
 export * from './errors.js';
 export * from './groups.js';
 export * from './ids.js';

@@ -54,6 +54,7 @@ describe('retry policy', () => {
       .sort();
     expect(retryable).toEqual([
       'AUTH_RATE_LIMITED',
+      'BACKUP_RATE_LIMITED',
       'GW_NOT_READY',
       'GW_PUBLISH_FAILED',
       'GW_RATE_LIMITED',

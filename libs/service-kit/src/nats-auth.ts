@@ -61,10 +61,13 @@ export function rolePermissions(role: NatsAuditRole, prefix: string, stream: str
           s.linkAll,
           // Group routing records (`<stream>_GROUPS`, see the gateway's http/groups.ts).
           s.groupAll,
+          // Encrypted backups (`<stream>_BACKUP`, see the gateway's http/backup.ts).
+          `${p}bak.>`,
           '$JS.API.INFO',
           ...jsApi(stream),
           ...jsApi(`${stream}_LINK`),
           ...jsApi(`${stream}_GROUPS`),
+          ...jsApi(`${stream}_BACKUP`),
           `$JS.API.DIRECT.GET.${stream}_GROUPS`,
           `$JS.API.DIRECT.GET.${stream}_GROUPS.>`,
         ],

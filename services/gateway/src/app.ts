@@ -29,6 +29,7 @@ import {
   READY_PROBE_TIMEOUT_MS,
   WS_MAX_PAYLOAD,
 } from './constants.js';
+import { backupRoutes, backupStreamName, ensureBackupStream } from './http/backup.js';
 import { ensureGroupStream, groupRoutes, groupStreamName } from './http/groups.js';
 import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
@@ -105,6 +106,7 @@ const securityHeaders = helmetHeaders(HELMET);
 const REDACT = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'req.headers["x-backup-auth"]',
   'req.body',
   'res.headers["set-cookie"]',
   '*.token',
@@ -247,6 +249,8 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   const devices = new DeviceDirectory(rpc, s, deps.now);
   const groupStream = groupStreamName(config.streamName);
   await ensureGroupStream(jsm, groupStream, s, config.streamReplicas);
+  const backupStream = backupStreamName(config.streamName);
+  await ensureBackupStream(jsm, backupStream, s, config.streamReplicas);
   const hub = new Hub({
     nc,
     js,
@@ -405,6 +409,10 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
       groupStream,
       now: deps.now,
     }),
+  );
+
+  await app.register(async (scope) =>
+    backupRoutes(scope, { s, verifier, checkDevice, jsm, js, streamName: backupStream, now: deps.now }),
   );
 
   // Browsers send Origin on every WebSocket upgrade and let any page open one: without this check
