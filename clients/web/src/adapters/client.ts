@@ -1,6 +1,7 @@
 import { type Connection, HushClient } from '@hush/client';
 import { CloseCodes, type Credentials, closeAction, type SendFrame, type Session } from '@hush/protocol';
 import type { Link, LinkHandlers, ServerApi } from '../engine/ports.js';
+import { backupServer } from './backup.js';
 
 /**
  * ServerApi over @hush/client (HTTP API + /ws with reconnect and backoff, same-id resend of
@@ -35,6 +36,7 @@ export function clientServer(
       await client.linkSend(ch, to, body);
     },
     linkPoll: (ch, side, after, waitMs) => client.linkPoll(ch, side, after, waitMs),
+    backup: backupServer(client),
   };
 }
 

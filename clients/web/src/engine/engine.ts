@@ -1,3 +1,4 @@
+import { Backup } from './backup.js';
 import { EngineContext, type EngineDeps } from './context.js';
 import { Conversations } from './conversations.js';
 import { Devices } from './devices.js';
@@ -32,6 +33,10 @@ export class Engine implements Actions {
   /** Linking and "Linked devices" (engine/devices.ts); the views read `devices.view`. */
   readonly devices: Devices;
   private readonly history: History;
+  /** Encrypted backup (engine/backup.ts); the views read `backup.view`. Null without backup deps. */
+  readonly backup: Backup | null;
+  /** A restored device tells contacts and our devices about itself once it is online. */
+  private announce = false;
 
   constructor(deps: EngineDeps) {
     const ctx = new EngineContext(deps);
@@ -42,6 +47,11 @@ export class Engine implements Actions {
     const conversations = new Conversations(ctx, history, keys, signals);
     const outbox = new Outbox(ctx, history, keys);
     const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history));
+    // Our devices and every contact fetch the new signed list now (and show a notice).
+    const announceDevices = async () => {
+      await ctx.serial(() => keys.refreshOwnDevices()).catch(() => undefined);
+      for (const c of ctx.state.conversations) await signals.sendControl(c.peer, { v: 1, t: 'devices' });
+    };
     const devices = new Devices({
       crypto: ctx.crypto,
       now: () => ctx.now(),
@@ -59,22 +69,25 @@ export class Engine implements Actions {
         },
       },
       onLinked: (s) => this.session.linked(s),
-      onDeviceAdded: async () => {
-        // Our devices and every contact fetch the new signed list now (and show a notice).
-        await ctx.serial(() => keys.refreshOwnDevices()).catch(() => undefined);
-        for (const c of ctx.state.conversations) await signals.sendControl(c.peer, { v: 1, t: 'devices' });
-      },
+      onDeviceAdded: () => announceDevices(),
     });
     this.devices = devices;
     this.session = new SessionLifecycle(ctx, history, {
       // Not background work: the new device waits on the relay until the user acts (idle() must not wait for it).
-      linkThisDevice: (api, s) => void devices.linkThisDevice(api, s),
+      linkThisDevice: (api, s) => {
+        this.backup?.pendingDevice(api, s);
+        void devices.linkThisDevice(api, s);
+      },
       deliver: (f) => inbox.deliver(f),
       online: async () => {
         conversations.onOnline();
         await ctx.serial(() => keys.refreshOwnDevices()).catch(() => undefined);
         await outbox.flush();
         await conversations.flushReads();
+        if (this.announce) {
+          this.announce = false;
+          await announceDevices();
+        }
       },
       reset: () => {
         devices.cancel();
@@ -83,6 +96,16 @@ export class Engine implements Actions {
         inbox.reset();
       },
     });
+    this.backup = deps.backup
+      ? new Backup(ctx, deps.backup, {
+          prekeys: PREKEY_TARGET,
+          onRestored: async (s) => {
+            devices.cancel();
+            this.announce = true;
+            await this.session.linked(s);
+          },
+        })
+      : null;
     this.ctx = ctx;
     this.conversations = conversations;
     this.outbox = outbox;

@@ -18,6 +18,7 @@ import type {
 } from '@hush/protocol';
 import type { ChatMessage, Conversation } from '../core/model.js';
 import type { IdentityStatus } from '../core/trust.js';
+import type { BackupServer } from './backup-ports.js';
 import type { ConnectionState } from './types.js';
 
 /**
@@ -64,6 +65,8 @@ export interface ServerApi {
   publishDeviceList(list: SignedDeviceList): Promise<void>;
   linkSend(channel: string, to: LinkSide, body: string): Promise<void>;
   linkPoll(channel: string, side: LinkSide, after: number, waitMs: number): Promise<LinkMessages>;
+  /** Encrypted backup routes (engine/backup.ts); absent where the server or a test twin has none. */
+  backup?: BackupServer;
 }
 
 export interface DeviceAddress {
