@@ -70,6 +70,8 @@ export function rolePermissions(role: NatsAuditRole, prefix: string, stream: str
           ...jsApi(`${stream}_BACKUP`),
           `$JS.API.DIRECT.GET.${stream}_GROUPS`,
           `$JS.API.DIRECT.GET.${stream}_GROUPS.>`,
+          // Backup records are read one subject at a time (last message by subject).
+          `$JS.API.STREAM.MSG.GET.${stream}_BACKUP`,
         ],
         subscribe: [inbox, s.events.deviceRevoked, s.events.keysChangedAll, s.events.presenceChangedAll],
         allowResponses: false,

@@ -260,7 +260,8 @@ export class Backup {
     this.local = { ...local, segments, fp: rewrite ? fp : { ...local.fp, ...fp }, lastBackupAt: manifest.at };
     await this.d.store.save(this.local);
     const total = this.v.uploaded.total + uploaded;
-    this.set({ lastBackupAt: manifest.at, uploaded: { last: uploaded, total } });
+    const server = await srv.status().catch(() => this.v.server);
+    this.set({ lastBackupAt: manifest.at, uploaded: { last: uploaded, total }, server });
   }
 
   // ------------------------------------------------------------------ restoring
