@@ -156,7 +156,9 @@ export function BackupSettings({ onClose }: { onClose: () => void }) {
             </span>
           </p>
           <p class="meta" data-testid="backup-size">
-            {v.server?.enabled ? `${kib(v.server.bytes)} in ${v.server.chunks} encrypted parts on the server. ` : ''}
+            {v.server?.enabled
+              ? `${kib(v.server.bytes)} in ${v.server.chunks} encrypted ${v.server.chunks === 1 ? 'part' : 'parts'} on the server. `
+              : ''}
             {v.uploaded.last > 0 ? `Last upload: ${kib(v.uploaded.last)}.` : ''}
           </p>
           <div class="row">
