@@ -30,7 +30,7 @@ import {
 
 const PASSWORD = 'correct horse battery';
 
-describe.skipIf(!chromiumAvailable)('backup and restore into a fresh browser profile', { timeout: 180_000 }, () => {
+describe.skipIf(!chromiumAvailable)('backup and restore into a fresh browser profile', { timeout: 300_000 }, () => {
   let stack: Stack;
   let browser: Browser;
   let url: string;
@@ -86,7 +86,8 @@ describe.skipIf(!chromiumAvailable)('backup and restore into a fresh browser pro
     browser = await launch();
     alice = await person(browser, url, aliceName);
     bob = await person(browser, url, bobName);
-  }, 120_000);
+    // Generous: the build and six processes start on a shared 2-core machine.
+  }, 300_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -137,6 +137,10 @@ export class Backup {
     const n = keyGroups(this.v.key ?? '').length;
     this.set({ stage: 'confirm', ask: this.d.codec.positions(BACKUP_CONFIRM_GROUPS, n), error: null });
   }
+  /** The user is correcting what the last error was about. */
+  clearError(): void {
+    if (this.v.error) this.set({ error: null });
+  }
   /** Back to the key (to look again) or out of setup. */
   cancelSetup(): void {
     this.set({ stage: this.local ? 'on' : 'off', key: null, ask: [], rotating: false, error: null });

@@ -126,6 +126,7 @@ export function BackupSettings({ onClose }: { onClose: () => void }) {
                     const next = [...answers];
                     next[i] = e.currentTarget.value;
                     setAnswers(next);
+                    b.clearError();
                   }}
                 />
               </div>
@@ -213,7 +214,10 @@ export function RestoreFromBackup() {
             spellcheck={false}
             required
             value={text}
-            onInput={(e) => setText(e.currentTarget.value)}
+            onInput={(e) => {
+              setText(e.currentTarget.value);
+              b.clearError();
+            }}
           />
         </div>
         {v.restore && (

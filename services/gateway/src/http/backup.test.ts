@@ -61,7 +61,7 @@ describe('the encrypted backup store', () => {
       enabled: true,
       createdAt: expect.any(Number),
       updatedAt: expect.any(Number),
-      bytes: 2000,
+      bytes: 2000 + 1100,
       chunks: 1,
       writer: alice.device,
     });

@@ -55,8 +55,10 @@ interface Meta {
   verifier: string;
   createdAt: number;
   updatedAt: number | null;
+  /** Sealed bytes held: every chunk and the manifest. */
   bytes: number;
   chunks: number;
+  manifestBytes?: number;
   writer: string;
   failures: number;
   windowStart: number;
@@ -310,6 +312,9 @@ export async function backupRoutes(app: FastifyInstance, d: BackupRouteDeps): Pr
       await authorized(req, (m) => {
         mustWrite(req)(m);
         m.updatedAt = now();
+        m.bytes += bytes.length - (m.manifestBytes ?? 0);
+        m.manifestBytes = bytes.length;
+        if (m.bytes > BACKUP_MAX_ACCOUNT_BYTES) throw new HushError('BACKUP_TOO_LARGE');
       });
       await put(subj(req.identity!.userId, 'manifest'), bytes);
       return reply.code(204).send(null);
