@@ -52,7 +52,7 @@ describe('the recovery key', () => {
   });
 });
 
-describe('the backup keys (PROTOCOL.md §11.2)', () => {
+describe('the backup keys (PROTOCOL.md §12.2)', () => {
   it('are HKDF-SHA-256 of the recovery key salted with the account, as an independent RFC 5869 implementation computes them', () => {
     const k = deriveBackupKeys(key, user);
     const node = (info: Uint8Array) => new Uint8Array(hkdfSync('sha256', key, utf8(user), info, 32));
@@ -71,7 +71,7 @@ describe('the backup keys (PROTOCOL.md §11.2)', () => {
   });
 });
 
-describe('a sealed backup object (PROTOCOL.md §11.3)', () => {
+describe('a sealed backup object (PROTOCOL.md §12.3)', () => {
   const keys = deriveBackupKeys(key, user);
   const rnd = seededRandom(1);
 

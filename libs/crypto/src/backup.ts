@@ -1,5 +1,5 @@
 /**
- * Zero-knowledge backup (PROTOCOL.md §11): the recovery key, the keys derived from it, and the
+ * Zero-knowledge backup (PROTOCOL.md §12): the recovery key, the keys derived from it, and the
  * sealing of backup objects (the manifest and the chunks it lists). Pure: randomness is a
  * parameter, compression is the caller's (the bytes handed in may already be deflated).
  *
@@ -68,7 +68,7 @@ export function parseRecoveryKey(text: string): Uint8Array {
 }
 
 /**
- * §11.2: encryption = HKDF(ikm = recovery key, salt = utf8(userId), info = LABEL_BACKUP_ENCRYPTION, 32);
+ * §12.2: encryption = HKDF(ikm = recovery key, salt = utf8(userId), info = LABEL_BACKUP_ENCRYPTION, 32);
  * authenticator = HKDF(same ikm and salt, info = LABEL_BACKUP_AUTH, 32);
  * verifier = SHA-256(LABEL_BACKUP_VERIFIER ‖ authenticator). The salt binds the keys to the
  * account: the same recovery key on another account opens nothing.
@@ -113,7 +113,7 @@ function objectAd(userId: string, name: string): Uint8Array {
 }
 
 /**
- * §11.3: 0x01 ‖ nonce (24 random bytes) ‖ XChaCha20-Poly1305(encryption key, nonce, pad(plaintext), AD).
+ * §12.3: 0x01 ‖ nonce (24 random bytes) ‖ XChaCha20-Poly1305(encryption key, nonce, pad(plaintext), AD).
  * `name` is "manifest" or "chunk:<id>".
  */
 export function sealBackupObject(

@@ -3,7 +3,7 @@ import { BASE64_PATTERN } from './ids.js';
 import { DeviceId } from './keys.js';
 
 /**
- * Zero-knowledge backup (docs/ARCHITECTURE.md, "Encrypted backup"; libs/crypto/PROTOCOL.md §11).
+ * Zero-knowledge backup (docs/ARCHITECTURE.md, "Encrypted backup"; libs/crypto/PROTOCOL.md §12).
  * The gateway keeps one backup per account in a JetStream key-value bucket: sealed objects (a
  * manifest and the chunks it lists) it cannot read, and a verifier (SHA-256 of a key-derived
  * authenticator) to check that a caller holds the recovery key. Every read and write of backup
@@ -31,7 +31,7 @@ const Base64Of32 = T.String({ pattern: BASE64_PATTERN, minLength: 44, maxLength:
 
 /** PUT /v1/backup: turns backup on, or replaces the account's backup (a new recovery key). */
 export const CreateBackupBody = T.Object(
-  { verifier: { ...Base64Of32, description: 'SHA-256 of the authenticator (PROTOCOL.md §11.2)' } },
+  { verifier: { ...Base64Of32, description: 'SHA-256 of the authenticator (PROTOCOL.md §12.2)' } },
   { additionalProperties: false },
 );
 /** GET /v1/backup: whether the account has a backup; no secret, no content. */

@@ -21,7 +21,7 @@ import type { CryptoPort } from '../engine/ports.js';
 import type { Vault } from '../store/vault.js';
 
 /**
- * The backup's codec: recovery keys and sealing from @hush/crypto (PROTOCOL.md §11), with JSON
+ * The backup's codec: recovery keys and sealing from @hush/crypto (PROTOCOL.md §12), with JSON
  * deflated (the platform's CompressionStream, "deflate-raw") before padding and encryption.
  * Compressing before encrypting can leak through sizes when attacker text and secrets share one
  * object; chunks are padded to power-of-two buckets, and the manifest (which holds the identity

@@ -29,7 +29,7 @@ export interface BackupCodec {
   newRecoveryKey(): string;
   /** Throws an Error with a message for the user when the text is not a recovery key. */
   derive(recoveryKey: string, userId: string): Promise<BackupSecrets>;
-  /** JSON, deflate, pad, seal (libs/crypto PROTOCOL.md §11.3); base64 as the server stores it. */
+  /** JSON, deflate, pad, seal (libs/crypto PROTOCOL.md §12.3); base64 as the server stores it. */
   seal(s: BackupSecrets, name: string, value: unknown): Promise<string>;
   /** Throws when the object does not open (wrong key, altered, another name). */
   open<T>(s: BackupSecrets, name: string, data: string): Promise<T>;

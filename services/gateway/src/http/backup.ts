@@ -28,7 +28,7 @@ import { bearerAuth, type RouteDeps } from './routes.js';
 import { Empty, ErrorBody } from './schemas.js';
 
 /**
- * The verifier label of libs/crypto's backup.ts (PROTOCOL.md §11.2): verifier =
+ * The verifier label of libs/crypto's backup.ts (PROTOCOL.md §12.2): verifier =
  * SHA-256(label ‖ authenticator). The gateway recomputes it from the authenticator a caller sends.
  */
 const VERIFIER_LABEL = Buffer.from('hush/backup/verifier/v1');
