@@ -59,6 +59,8 @@ export interface BackupLocal {
   segments: BackupSegment[];
   fp: Fingerprints;
   lastBackupAt: number | null;
+  /** The device id that writes (a browser whose session expired signs in again under a new one). */
+  deviceId?: string;
 }
 
 export interface BackupStore {

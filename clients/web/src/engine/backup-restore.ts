@@ -54,9 +54,20 @@ export async function restoreBackup(
     segments: manifest.segments,
     fp: fingerprints(records),
     lastBackupAt: manifest.at,
+    deviceId: session.deviceId,
   };
   await d.store.save(local);
   return local;
+}
+
+/** When a backup run's failure means this device no longer writes the backup: what to tell the user. */
+export function stoppedNotice(e: unknown): string | null {
+  if (!isHushError(e)) return null;
+  if (e.code === 'BACKUP_OTHER_WRITER') return 'Another of your devices now writes the backup; this one stopped.';
+  if (e.code === 'BACKUP_NOT_FOUND') return 'The backup was turned off on another device.';
+  if (e.code === 'BACKUP_WRONG_KEY')
+    return 'The backup was given a new recovery key on another device; this one stopped.';
+  return null;
 }
 
 export function errorMessage(e: unknown): string {

@@ -107,4 +107,28 @@ describe('engine encrypted backup', () => {
     expect(a.e.backup!.view.stage).toBe('off');
     expect(server.accounts.size).toBe(0);
   });
+
+  it('keeps writing after this browser signs in again under a new device id, unless another device took over', async () => {
+    const server = new FakeBackupServer();
+    const { a, b, bobId } = await pair(server);
+    await turnOn(a.e.backup!);
+    const account = server.accounts.get(a.e.state.me!.userId)!;
+    // As after an expired session: the backup was written under this browser's previous device id.
+    const local = (a.e.backup as unknown as { local: { deviceId: string } }).local;
+    local.deviceId = 'olddevice01';
+    account.writer = 'olddevice01';
+    await a.e.send(bobId, 'after signing in again');
+    await settle(a.e, b.e);
+    await a.e.backup!.backupNow();
+    expect(account.writer).toBe(a.e.state.me!.deviceId);
+    expect(a.e.backup!.view.stage).toBe('on');
+    // Another device restored meanwhile: this one does not take the backup back.
+    local.deviceId = 'olddevice01';
+    account.writer = 'restored0001';
+    await a.e.send(bobId, 'one more');
+    await settle(a.e, b.e);
+    await a.e.backup!.backupNow();
+    expect(account.writer).toBe('restored0001');
+    expect(a.e.backup!.view.stage).toBe('off');
+  });
 });

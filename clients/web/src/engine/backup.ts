@@ -7,7 +7,7 @@
  * changed records. A run uploads one chunk of what changed since the last run plus the manifest;
  * past BACKUP_MAX_SEGMENTS chunks it rewrites the whole history and deletes the old chunks.
  */
-import { isHushError, type Session } from '@hush/protocol';
+import type { Session } from '@hush/protocol';
 import {
   BACKUP_CONFIRM_GROUPS,
   BACKUP_DELAY_MS,
@@ -23,7 +23,7 @@ import {
   splitRecords,
 } from '../core/backup.js';
 import type { BackupDeps, BackupLocal, BackupManifest, BackupServer, BackupView } from './backup-ports.js';
-import { errorMessage, restoreBackup, restoreMessage } from './backup-restore.js';
+import { errorMessage, restoreBackup, restoreMessage, stoppedNotice } from './backup-restore.js';
 import type { EngineContext } from './context.js';
 import type { ServerApi } from './ports.js';
 
@@ -159,7 +159,7 @@ export class Backup {
       const secrets = await this.d.codec.derive(key, me.userId);
       await this.server().create(secrets.verifier);
       // The old backup (if any) is gone with the new key; everything is uploaded again.
-      this.local = { secrets, segments: [], fp: {}, lastBackupAt: null };
+      this.local = { secrets, segments: [], fp: {}, lastBackupAt: null, deviceId: me.deviceId };
       await this.d.store.save(this.local);
       this.set({ stage: 'on', key: null, ask: [], rotating: false, busy: false });
       await this.backupNow();
@@ -204,15 +204,9 @@ export class Backup {
         } while (this.again);
         this.set({ error: null });
       } catch (e) {
-        if (isHushError(e) && (e.code === 'BACKUP_OTHER_WRITER' || e.code === 'BACKUP_NOT_FOUND')) {
-          await this.stopLocal(
-            e.code === 'BACKUP_OTHER_WRITER'
-              ? 'Another of your devices now writes the backup; this one stopped.'
-              : 'The backup was turned off on another device.',
-          );
-        } else if (isHushError(e) && e.code === 'BACKUP_WRONG_KEY') {
-          await this.stopLocal('The backup was given a new recovery key on another device; this one stopped.');
-        } else this.set({ error: `Backup failed: ${errorMessage(e)}` });
+        const stopped = stoppedNotice(e);
+        if (stopped) await this.stopLocal(stopped);
+        else this.set({ error: `Backup failed: ${errorMessage(e)}` });
       } finally {
         this.running = null;
         this.set({ running: false });
@@ -226,6 +220,13 @@ export class Backup {
     const api = this.ctx.api;
     if (!local || !api || this.ctx.state.phase !== 'ready') return;
     const srv = this.server(api);
+    const me = this.ctx.state.me?.deviceId;
+    // This browser signed in again under a new device id (an expired session): it still writes,
+    // unless another device took over meanwhile (then the write below stops it).
+    if (me && local.deviceId && local.deviceId !== me && (await srv.status()).writer === local.deviceId) {
+      await srv.claim(local.secrets.authenticator);
+      local.deviceId = me;
+    }
     const s = this.ctx.state;
     const all = backupRecords(s.conversations, s.messages);
     const rewrite = local.lastBackupAt === null || local.segments.length >= BACKUP_MAX_SEGMENTS;
