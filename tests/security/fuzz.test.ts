@@ -109,7 +109,15 @@ describe('fuzz', () => {
     const accounts = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => register(st.gw, `fh${i}`)));
     const u = users[0]!;
     const keys = keysFor(u.session.deviceId, 3);
-    const routes: { method: 'POST' | 'PUT'; url: string; body: unknown; auth?: boolean }[] = [
+    // Backup routes: a valid-looking authenticator that opens nothing (wrong keys are counted too).
+    const backupAuth = { 'x-backup-auth': Buffer.alloc(32, 7).toString('base64') };
+    const routes: {
+      method: 'POST' | 'PUT';
+      url: string;
+      body: unknown;
+      auth?: boolean;
+      headers?: Record<string, string>;
+    }[] = [
       { method: 'POST', url: '/v1/register', body: { username: 'fuzzer', password: 'p'.repeat(12), deviceName: 'x' } },
       { method: 'POST', url: '/v1/login', body: { username: u.username, password: 'p'.repeat(12), deviceName: 'x' } },
       { method: 'POST', url: '/v1/refresh', body: { refreshToken: 'r'.repeat(43) } },
@@ -117,6 +125,15 @@ describe('fuzz', () => {
       { method: 'POST', url: '/v1/keys/prekeys', body: { oneTimePrekeys: keys.oneTimePrekeys }, auth: true },
       { method: 'PUT', url: '/v1/keys/device-list', body: keys.deviceList, auth: true },
       { method: 'PUT', url: `/v1/contacts/${recipient.addr.user}`, body: {}, auth: true },
+      { method: 'PUT', url: '/v1/backup', body: { verifier: Buffer.alloc(32, 1).toString('base64') }, auth: true },
+      {
+        method: 'PUT',
+        url: '/v1/backup/chunks/AAAAAAAAAAAAAAAAAAAAAA',
+        body: { data: Buffer.alloc(1065, 2).toString('base64') },
+        auth: true,
+        headers: backupAuth,
+      },
+      { method: 'PUT', url: '/v1/backup/manifest', body: { data: 'AAAA' }, auth: true, headers: backupAuth },
     ];
     const types = [
       'application/json',
@@ -137,7 +154,11 @@ describe('fuzz', () => {
           method: r.method,
           url: r.url,
           payload: m.mutate(r.body),
-          headers: { 'content-type': m.pick(types), ...(r.auth ? { authorization: `Bearer ${token}` } : {}) },
+          headers: {
+            'content-type': m.pick(types),
+            ...(r.auth ? { authorization: `Bearer ${token}` } : {}),
+            ...r.headers,
+          },
         });
         bump(statuses, String(res.statusCode));
         if (res.statusCode >= 400) {

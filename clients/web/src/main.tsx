@@ -1,4 +1,5 @@
 import { render } from 'preact';
+import { backupCodec, vaultBackupStore } from './adapters/backup.js';
 import { clientServer } from './adapters/client.js';
 import { systemClock } from './adapters/clock.js';
 import { createCryptoPort } from './adapters/crypto.js';
@@ -8,16 +9,18 @@ import { VaultSlot } from './adapters/vault-history.js';
 import { Engine } from './engine/index.js';
 import { IdbRecordStore } from './store/idb.js';
 import { App } from './ui/App.js';
+import { BackupContext } from './ui/Backup.js';
 import { DevicesContext } from './ui/Devices.js';
 import { GroupsContext } from './ui/Groups.js';
 import { ActionsContext, StoreContext } from './ui/hooks.js';
-import { applyTheme, savedTheme } from './ui/theme.js';
+import { applyTheme, savedTheme, setTheme } from './ui/theme.js';
 import './styles/base.css';
 import './styles/layout.css';
 import './styles/chat.css';
 import './styles/verify.css';
 import './styles/devices.css';
 import './styles/groups.css';
+import './styles/backup.css';
 
 applyTheme(savedTheme());
 
@@ -59,17 +62,29 @@ async function main() {
     return;
   }
   const slot = new VaultSlot(await IdbRecordStore.open());
+  // Keys and sessions live in the same vault as the history (sign-out replaces both).
+  const cryptoPort = createCryptoPort(() => slot.vault());
   const engine = new Engine({
     history: await slot.open(),
     unlockHistory: (passphrase) => slot.unlock(passphrase),
     reopenHistory: () => slot.reopen(),
-    // Keys and sessions live in the same vault as the history (sign-out replaces both).
-    crypto: createCryptoPort(() => slot.vault()),
+    crypto: cryptoPort,
     groupCrypto: createMlsPort(() => slot.vault()),
     server: (session, onSession) => clientServer(location.origin, session, onSession),
     clock: systemClock,
     deviceName: deviceName(),
     isVisible: () => document.visibilityState === 'visible',
+    backup: {
+      codec: backupCodec(cryptoPort),
+      store: vaultBackupStore(() => slot.vault()),
+      // The theme travels with the backup; it is the only setting kept outside the engine.
+      settings: {
+        read: () => ({ theme: savedTheme() ?? '' }),
+        apply: (s) => {
+          if (s.theme === 'light' || s.theme === 'dark') setTheme(s.theme);
+        },
+      },
+    },
   });
   document.addEventListener('visibilitychange', () => engine.visibilityChanged());
   render(
@@ -77,7 +92,9 @@ async function main() {
       <ActionsContext.Provider value={engine}>
         <DevicesContext.Provider value={engine.devices}>
           <GroupsContext.Provider value={engine.groups}>
-            <App />
+            <BackupContext.Provider value={engine.backup}>
+              <App />
+            </BackupContext.Provider>
           </GroupsContext.Provider>
         </DevicesContext.Provider>
       </ActionsContext.Provider>

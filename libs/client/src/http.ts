@@ -1,4 +1,7 @@
 import {
+  BACKUP_AUTH_HEADER,
+  type BackupObject,
+  type BackupStatus,
   type ClaimedKeyPackages,
   type DeviceInfoList,
   type GroupCommitAccepted,
@@ -68,8 +71,14 @@ export class HushClient {
     this.onSession?.(s);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
-    const headers: Record<string, string> = {};
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    extra?: Record<string, string>,
+  ): Promise<T> {
+    const headers: Record<string, string> = { ...extra };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     let res: Response | undefined;
@@ -112,14 +121,14 @@ export class HushClient {
     return (await this.refresh()).accessToken;
   }
 
-  private async authed<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async authed<T>(method: string, path: string, body?: unknown, extra?: Record<string, string>): Promise<T> {
     const token = await this.accessToken();
     try {
-      return await this.request<T>(method, path, body, token);
+      return await this.request<T>(method, path, body, token, extra);
     } catch (e) {
       if (!(e instanceof HushError) || e.code !== 'AUTH_TOKEN_EXPIRED') throw e;
       await this.refresh();
-      return this.request<T>(method, path, body, this.session!.accessToken);
+      return this.request<T>(method, path, body, this.session!.accessToken, extra);
     }
   }
 
@@ -263,6 +272,34 @@ export class HushClient {
   /** One MLS message, fanned out by the gateway to every other member device. */
   groupMessage(groupId: string, id: string, body: string): Promise<GroupMessageAccepted> {
     return this.authed('POST', `/v1/groups/${encodeURIComponent(groupId)}/messages`, { id, body });
+  }
+  // --- encrypted backup (docs/PROTOCOL-WIRE.md, "Encrypted backup"); `auth` is the key-derived authenticator ---
+  backupStatus(): Promise<BackupStatus> {
+    return this.authed('GET', '/v1/backup');
+  }
+  /** Turns backup on, or replaces the account's backup under a new recovery key. */
+  backupCreate(verifier: string): Promise<void> {
+    return this.authed('PUT', '/v1/backup', { verifier });
+  }
+  /** Turns backup off: the server copy is deleted. */
+  backupDelete(): Promise<void> {
+    return this.authed('DELETE', '/v1/backup');
+  }
+  backupClaim(auth: string): Promise<void> {
+    return this.authed('POST', '/v1/backup/claim', undefined, { [BACKUP_AUTH_HEADER]: auth });
+  }
+  async backupGet(auth: string, what: 'manifest' | { chunk: string }): Promise<string> {
+    const path = what === 'manifest' ? '/v1/backup/manifest' : `/v1/backup/chunks/${encodeURIComponent(what.chunk)}`;
+    return (await this.authed<BackupObject>('GET', path, undefined, { [BACKUP_AUTH_HEADER]: auth })).data;
+  }
+  backupPut(auth: string, what: 'manifest' | { chunk: string }, data: string): Promise<void> {
+    const path = what === 'manifest' ? '/v1/backup/manifest' : `/v1/backup/chunks/${encodeURIComponent(what.chunk)}`;
+    return this.authed('PUT', path, { data }, { [BACKUP_AUTH_HEADER]: auth });
+  }
+  backupDeleteChunk(auth: string, chunk: string): Promise<void> {
+    return this.authed('DELETE', `/v1/backup/chunks/${encodeURIComponent(chunk)}`, undefined, {
+      [BACKUP_AUTH_HEADER]: auth,
+    });
   }
 
   /** Opens /ws (and keeps it open, reconnecting with backoff) until `close()`. */

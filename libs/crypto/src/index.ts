@@ -6,6 +6,23 @@
 
 export * from './attachment.js';
 export {
+  BACKUP_MAX_PLAINTEXT,
+  BACKUP_MIN_PAD,
+  type BackupKeys,
+  backupPaddedLength,
+  backupVerifier,
+  deriveBackupKeys,
+  formatRecoveryKey,
+  generateRecoveryKey,
+  openBackupObject,
+  parseRecoveryKey,
+  RECOVERY_KEY_BYTES,
+  RECOVERY_KEY_DIGITS,
+  RECOVERY_KEY_GROUP,
+  sealBackupObject,
+  wipeBackupKeys,
+} from './backup.js';
+export {
   type BundleExpectations,
   type IdentityStatus,
   type VerifiedDevice,

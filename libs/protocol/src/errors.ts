@@ -77,6 +77,20 @@ export const ErrorCodes = {
     retryable: true,
     message: 'The server has no room for attachments now; try again later',
   },
+  // encrypted backup (the server holds ciphertext and a verifier only)
+  BACKUP_NOT_FOUND: { status: 404, retryable: false, message: 'This account has no backup' },
+  BACKUP_WRONG_KEY: { status: 403, retryable: false, message: 'That recovery key does not open this backup' },
+  BACKUP_RATE_LIMITED: {
+    status: 429,
+    retryable: true,
+    message: 'Too many wrong recovery keys for this account; try again later',
+  },
+  BACKUP_TOO_LARGE: { status: 413, retryable: false, message: 'The backup would be larger than this server allows' },
+  BACKUP_OTHER_WRITER: {
+    status: 409,
+    retryable: false,
+    message: 'Another device of this account now writes the backup',
+  },
   // users / presence
   USER_NOT_FOUND: { status: 404, retryable: false, message: 'No such user' },
   PRESENCE_FORBIDDEN: { status: 403, retryable: false, message: 'Presence is shared only with contacts' },

@@ -1,5 +1,6 @@
 export * from './attachments.js';
 export * from './auth.js';
+export * from './backup.js';
 export * from './errors.js';
 export * from './groups.js';
 export * from './ids.js';

@@ -55,6 +55,7 @@ describe('retry policy', () => {
     expect(retryable).toEqual([
       'ATTACH_STORE_FULL',
       'AUTH_RATE_LIMITED',
+      'BACKUP_RATE_LIMITED',
       'GW_NOT_READY',
       'GW_PUBLISH_FAILED',
       'GW_RATE_LIMITED',

@@ -69,6 +69,8 @@ export function rolePermissions(role: NatsAuditRole, prefix: string, stream: str
           `$JS.API.DIRECT.GET.OBJ_${stream}_ATT.>`,
           `$JS.API.STREAM.MSG.GET.OBJ_${stream}_ATT`,
           ...jsApi(`${stream}_ATTFETCH`),
+          // Encrypted backups (`<stream>_BACKUP`, see the gateway's http/backup.ts).
+          `${p}bak.>`,
           '$JS.API.INFO',
           ...jsApi(stream),
           ...jsApi(`${stream}_LINK`),
@@ -76,8 +78,11 @@ export function rolePermissions(role: NatsAuditRole, prefix: string, stream: str
           // Reading a group's record (`getMessage` last_by_subj): STREAM.MSG.GET has two tokens,
           // which `$JS.API.STREAM.*.<stream>` does not cover.
           `$JS.API.STREAM.MSG.GET.${stream}_GROUPS`,
+          ...jsApi(`${stream}_BACKUP`),
           `$JS.API.DIRECT.GET.${stream}_GROUPS`,
           `$JS.API.DIRECT.GET.${stream}_GROUPS.>`,
+          // Backup records are read one subject at a time (last message by subject).
+          `$JS.API.STREAM.MSG.GET.${stream}_BACKUP`,
         ],
         subscribe: [inbox, s.events.deviceRevoked, s.events.keysChangedAll, s.events.presenceChangedAll],
         allowResponses: false,

@@ -30,6 +30,7 @@ import {
   WS_MAX_PAYLOAD,
 } from './constants.js';
 import { attachmentRoutes, ensureAttachmentStore } from './http/attachments.js';
+import { backupRoutes, backupStreamName, ensureBackupStream } from './http/backup.js';
 import { ensureGroupStream, groupRoutes, groupStreamName } from './http/groups.js';
 import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
@@ -106,6 +107,7 @@ const securityHeaders = helmetHeaders(HELMET);
 const REDACT = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'req.headers["x-backup-auth"]',
   'req.body',
   'res.headers["set-cookie"]',
   '*.token',
@@ -263,6 +265,8 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     replicas: config.streamReplicas,
   };
   const attachmentStore = await ensureAttachmentStore(attachmentDeps);
+  const backupStream = backupStreamName(config.streamName);
+  await ensureBackupStream(jsm, backupStream, s, config.streamReplicas);
   const hub = new Hub({
     nc,
     js,
@@ -422,6 +426,10 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
       groupStream,
       now: deps.now,
     }),
+  );
+
+  await app.register(async (scope) =>
+    backupRoutes(scope, { s, verifier, checkDevice, jsm, js, streamName: backupStream, now: deps.now }),
   );
 
   // Browsers send Origin on every WebSocket upgrade and let any page open one: without this check

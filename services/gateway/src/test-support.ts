@@ -143,6 +143,7 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
       const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(nc);
       await jsm.streams.delete(config.streamName).catch(() => undefined);
       await jsm.streams.delete(`${config.streamName}_LINK`).catch(() => undefined);
+      await jsm.streams.delete(`${config.streamName}_BACKUP`).catch(() => undefined);
       await nc.drain();
       await nats.stop();
     },

@@ -1,6 +1,7 @@
 import { type Connection, HushClient } from '@hush/client';
 import { CloseCodes, type Credentials, closeAction, type SendFrame, type Session } from '@hush/protocol';
 import type { Link, LinkHandlers, ServerApi } from '../engine/ports.js';
+import { backupServer } from './backup.js';
 
 /**
  * ServerApi over @hush/client (HTTP API + /ws with reconnect and backoff, same-id resend of
@@ -46,6 +47,7 @@ export function clientServer(
       groupCommit: (id, b) => client.groupCommit(id, b),
       groupMessage: (id, mid, body) => client.groupMessage(id, mid, body),
     },
+    backup: backupServer(client),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Session } from '@hush/protocol';
+import type { BackupDeps } from './backup-ports.js';
 import type { GroupCryptoPort } from './group-ports.js';
 import type { Clock, CryptoPort, HistoryPort, Link, ServerApi } from './ports.js';
 import { initialState, StateStore } from './store.js';
@@ -19,6 +20,8 @@ export interface EngineDeps {
   deviceName?: string;
   /** Whether the user can see the page (read receipts are sent only then). */
   isVisible?: () => boolean;
+  /** Encrypted backup (engine/backup.ts); without it the engine has no backup. */
+  backup?: BackupDeps;
 }
 
 /**

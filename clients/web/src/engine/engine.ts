@@ -1,5 +1,6 @@
 import type { FileRef } from '../core/content.js';
 import { Attachments, type PickedFile } from './attachments.js';
+import { Backup } from './backup.js';
 import { EngineContext, type EngineDeps } from './context.js';
 import { Conversations } from './conversations.js';
 import { Devices } from './devices.js';
@@ -39,6 +40,10 @@ export class Engine implements Actions {
   private readonly attachments: Attachments;
   /** Group chats on MLS (engine/groups.ts); the views read `groups.view`. Null without a GroupCryptoPort. */
   readonly groups: Groups | null;
+  /** Encrypted backup (engine/backup.ts); the views read `backup.view`. Null without backup deps. */
+  readonly backup: Backup | null;
+  /** A restored device tells contacts and our devices about itself once it is online. */
+  private announce = false;
 
   constructor(deps: EngineDeps) {
     const ctx = new EngineContext(deps);
@@ -53,6 +58,13 @@ export class Engine implements Actions {
     const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history), attachments);
     const groups = deps.groupCrypto ? new Groups(ctx, deps.groupCrypto, conversations, keys) : null;
     this.groups = groups;
+    // Our devices and every contact fetch the new signed list now (a notice when it grew), and
+    // our groups add a newly linked device as a leaf.
+    const announceDevices = async () => {
+      await ctx.serial(() => keys.refreshOwnDevices()).catch(() => undefined);
+      for (const c of ctx.state.conversations) await signals.sendControl(c.peer, { v: 1, t: 'devices' });
+      groups?.ownDevicesChanged();
+    };
     const devices = new Devices({
       crypto: ctx.crypto,
       now: () => ctx.now(),
@@ -70,17 +82,15 @@ export class Engine implements Actions {
         },
       },
       onLinked: (s) => this.session.linked(s),
-      onDeviceListChanged: async () => {
-        // Our devices and every contact fetch the new signed list now (a notice when it grew).
-        await ctx.serial(() => keys.refreshOwnDevices()).catch(() => undefined);
-        for (const c of ctx.state.conversations) await signals.sendControl(c.peer, { v: 1, t: 'devices' });
-        groups?.ownDevicesChanged();
-      },
+      onDeviceListChanged: () => announceDevices(),
     });
     this.devices = devices;
     this.session = new SessionLifecycle(ctx, history, {
       // Not background work: the new device waits on the relay until the user acts (idle() must not wait for it).
-      linkThisDevice: (api, s) => void devices.linkThisDevice(api, s),
+      linkThisDevice: (api, s) => {
+        this.backup?.pendingDevice(api, s);
+        void devices.linkThisDevice(api, s);
+      },
       deliver: (f) => {
         if (!f.group) inbox.deliver(f);
         else if (groups) groups.deliver(f);
@@ -92,6 +102,10 @@ export class Engine implements Actions {
         await outbox.flush();
         await conversations.flushReads();
         if (groups) ctx.background(() => groups.online());
+        if (this.announce) {
+          this.announce = false;
+          await announceDevices();
+        }
       },
       reset: () => {
         devices.cancel();
@@ -100,6 +114,16 @@ export class Engine implements Actions {
         inbox.reset();
       },
     });
+    this.backup = deps.backup
+      ? new Backup(ctx, deps.backup, {
+          prekeys: PREKEY_TARGET,
+          onRestored: async (s) => {
+            devices.cancel();
+            this.announce = true;
+            await this.session.linked(s);
+          },
+        })
+      : null;
     this.ctx = ctx;
     this.conversations = conversations;
     this.outbox = outbox;

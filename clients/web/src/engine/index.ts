@@ -3,6 +3,7 @@
  * import from here only; they never reach into the engine's parts, the store or the adapters.
  */
 export { b64Bytes } from '../core/b64.js';
+export { formatBackupAge, keyGroups } from '../core/backup.js';
 export { type FileRef, MAX_TEXT_CHARS } from '../core/content.js';
 export {
   effectiveAdmins,
@@ -25,6 +26,7 @@ export {
   type Tick,
   type WireRecord,
 } from '../core/model.js';
+export type { Backup, BackupView } from './backup.js';
 export type { DeviceRow, Devices, DevicesView, LinkState } from './devices.js';
 export { Engine, type EngineDeps } from './engine.js';
 export type { Groups, GroupsView } from './groups.js';

@@ -19,6 +19,7 @@ import type {
 } from '@hush/protocol';
 import type { ChatMessage, Conversation } from '../core/model.js';
 import type { IdentityStatus } from '../core/trust.js';
+import type { BackupServer } from './backup-ports.js';
 import type { GroupApi } from './group-ports.js';
 import type { ConnectionState } from './types.js';
 
@@ -72,6 +73,8 @@ export interface ServerApi {
   linkPoll(channel: string, side: LinkSide, after: number, waitMs: number): Promise<LinkMessages>;
   /** MLS groups' routes (engine/groups.ts); absent in fakes of tests that have no groups. */
   groups?: GroupApi;
+  /** Encrypted backup routes (engine/backup.ts); absent where the server or a test twin has none. */
+  backup?: BackupServer;
 }
 
 export interface DeviceAddress {

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Auth } from './Auth.js';
+import { BackupSettings } from './Backup.js';
 import { Chat } from './Chat.js';
 import { LinkedDevices } from './Devices.js';
 import { GroupChat } from './GroupChat.js';
@@ -16,6 +17,7 @@ export function App() {
   const [selected, setSelected] = useState<string | null>(null);
   const [verifying, setVerifying] = useState(false);
   const [devices, setDevices] = useState(false);
+  const [backup, setBackup] = useState(false);
 
   // Groups are selected as `g:<id>` (`g:new`: the "New group" form); GroupChat tells the engine.
   const group = selected?.startsWith('g:') ? selected.slice(2) : null;
@@ -39,20 +41,29 @@ export function App() {
   const select = (peer: string | null) => {
     setVerifying(false);
     setDevices(false);
+    setBackup(false);
     setSelected(peer);
   };
   return (
-    <div class={`shell${selected || devices ? ' in-chat' : ''}`}>
+    <div class={`shell${selected || devices || backup ? ' in-chat' : ''}`}>
       <Sidebar
         selected={selected}
         onSelect={select}
         onDevices={() => {
           setSelected(null);
+          setBackup(false);
           setDevices(true);
+        }}
+        onBackup={() => {
+          setSelected(null);
+          setDevices(false);
+          setBackup(true);
         }}
       />
       <main class="chat-pane">
-        {devices ? (
+        {backup ? (
+          <BackupSettings onClose={() => setBackup(false)} />
+        ) : devices ? (
           <LinkedDevices onClose={() => setDevices(false)} />
         ) : group === 'new' ? (
           <NewGroup onCreated={(id) => select(`g:${id}`)} onCancel={() => select(null)} />

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { LinkState } from '../engine/index.js';
+import { RestoreFromBackup } from './Backup.js';
 import { useDevicesView } from './Devices.js';
 import { useActions, useAppState } from './hooks.js';
 import { Qr } from './Qr.js';
@@ -77,6 +78,7 @@ export function LinkThisDevice() {
           Start again
         </button>
       )}
+      <RestoreFromBackup />
       <details class="reset">
         <summary>No other device?</summary>
         <p class="notice">

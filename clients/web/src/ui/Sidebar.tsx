@@ -11,10 +11,12 @@ export function Sidebar({
   selected,
   onSelect,
   onDevices,
+  onBackup,
 }: {
   selected: string | null;
   onSelect: (peer: string) => void;
   onDevices: () => void;
+  onBackup?: () => void;
 }) {
   const s = useAppState();
   const a = useActions();
@@ -91,6 +93,11 @@ export function Sidebar({
         <button class="btn small" type="button" onClick={onDevices}>
           Linked devices
         </button>
+        {onBackup && (
+          <button class="btn small" type="button" onClick={onBackup}>
+            Backup
+          </button>
+        )}
         <button class="btn small" type="button" onClick={() => void a.logout()}>
           Sign out
         </button>
