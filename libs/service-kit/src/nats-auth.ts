@@ -68,6 +68,8 @@ export function rolePermissions(role: NatsAuditRole, prefix: string, stream: str
           `$JS.API.DIRECT.GET.OBJ_${stream}_ATT`,
           `$JS.API.DIRECT.GET.OBJ_${stream}_ATT.>`,
           `$JS.API.STREAM.MSG.GET.OBJ_${stream}_ATT`,
+          // Reading an object is a push consumer with flow control: its replies go here.
+          `$JS.FC.OBJ_${stream}_ATT.>`,
           ...jsApi(`${stream}_ATTFETCH`),
           // Encrypted backups (`<stream>_BACKUP`, see the gateway's http/backup.ts).
           `${p}bak.>`,
