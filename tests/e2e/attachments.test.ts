@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { natsOptions, repoRoot, type Stack, startStack } from '@hush/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -29,11 +30,31 @@ import {
 
 const PASSWORD = 'correct horse battery';
 const CANARY = `attach-canary-${Math.random().toString(36).slice(2, 12)}`;
-/** A 2x2 PNG (red, green, blue, white), enough for the browser to decode and lay out. */
-const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==',
-  'base64',
-);
+/** A 160x100 RGB PNG with a gradient, made here (zlib for the pixels, CRC-32 for the chunks). */
+function gradientPng(w = 160, h = 100): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
+  const rows = Buffer.alloc(h * (1 + w * 3));
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) rows.set([(x * 255) / w, (y * 255) / h, 180], y * (1 + w * 3) + 1 + x * 3);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+const PNG = gradientPng();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeout: 300_000 }, () => {
@@ -69,7 +90,7 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
   }, 60_000);
 
   it('sends an image that shows inline on the other side', async () => {
-    const file = join(dir, 'dot.png');
+    const file = join(dir, 'gradient.png');
     writeFileSync(file, PNG);
     await alice.page.getByTestId('attach-input').setInputFiles(file);
     await alice.page.getByTestId('attachment-image').waitFor({ timeout: 30_000 });
@@ -77,10 +98,10 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
     await openChat(bob, aliceName);
     const img = bob.page.getByTestId('attachment-image');
     await img.waitFor({ timeout: 30_000 });
-    expect(await img.getAttribute('alt')).toBe('dot.png');
+    expect(await img.getAttribute('alt')).toBe('gradient.png');
     await waitFor(
       bob.page,
-      async () => (await img.evaluate((e) => (e as HTMLImageElement).naturalWidth)) === 2,
+      async () => (await img.evaluate((e) => (e as HTMLImageElement).naturalWidth)) === 160,
       'decoded',
     );
     await shoot(bob.page, 'image-desktop');

@@ -13,7 +13,7 @@ describe('attachments in the engine', () => {
     await settle(a.e, b.e);
     const sent = a.e.state.messages[bobId]!.at(-1)!;
     expect(sent.file).toMatchObject({ name: 'notes.txt', mime: 'text/plain', size: 5000 });
-    expect(a.e.state.conversations.find((c) => c.peer === bobId)!.lastText).toBe('📎 notes.txt');
+    expect(a.e.state.conversations.find((c) => c.peer === bobId)!.lastText).toBe('File: notes.txt');
     const got = b.e.state.messages[aliceId]!.at(-1)!;
     expect(got.file?.id).toBe(sent.file!.id);
     // Fetched on arrival: every named device has it, so the server copy is gone.

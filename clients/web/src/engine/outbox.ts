@@ -131,5 +131,5 @@ export function textContent(m: ChatMessage): Content {
 
 /** What the conversation list shows for a message: its text, or the attached file's name. */
 export function previewText(m: Pick<ChatMessage, 'text' | 'file'>): string {
-  return m.text || (m.file ? `📎 ${m.file.name}` : '');
+  return m.text || (m.file ? `File: ${m.file.name}` : '');
 }

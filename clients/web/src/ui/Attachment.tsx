@@ -12,6 +12,35 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
+/** Icons as inline SVG: emoji fonts are missing on many systems (headless Chromium shows boxes). */
+function PaperclipIcon() {
+  return (
+    <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false" class="icon">
+      <path
+        d="M21 11.5l-8.6 8.6a5.5 5.5 0 01-7.8-7.8l9.2-9.2a3.7 3.7 0 015.2 5.2l-9.2 9.2a1.8 1.8 0 01-2.6-2.6l8.5-8.5"
+        fill="none"
+        stroke="currentColor"
+        stroke-width="2"
+        stroke-linecap="round"
+        stroke-linejoin="round"
+      />
+    </svg>
+  );
+}
+function FileIcon() {
+  return (
+    <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" focusable="false" class="icon">
+      <path
+        d="M14 3H7a2 2 0 00-2 2v14a2 2 0 002 2h10a2 2 0 002-2V8zM14 3v5h5"
+        fill="none"
+        stroke="currentColor"
+        stroke-width="2"
+        stroke-linejoin="round"
+      />
+    </svg>
+  );
+}
+
 /** "Attach": picks a file and sends it end-to-end encrypted. */
 export function AttachButton({ peer, disabled }: { peer: string; disabled: boolean }) {
   const a = useActions();
@@ -47,7 +76,7 @@ export function AttachButton({ peer, disabled }: { peer: string; disabled: boole
         disabled={disabled || sending !== null}
         onClick={() => input.current?.click()}
       >
-        {sending ? '…' : '📎'}
+        {sending ? '…' : <PaperclipIcon />}
       </button>
       {sending && (
         <span class="sr-only" role="status">
@@ -106,8 +135,8 @@ export function FileView({ file }: { file: FileRef }) {
     );
   return (
     <div class="attachment-file" data-testid="attachment-file">
-      <span aria-hidden="true" class="attachment-icon">
-        📄
+      <span class="attachment-icon">
+        <FileIcon />
       </span>
       <span class="attachment-name" dir="auto">
         {file.name}
