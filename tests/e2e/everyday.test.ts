@@ -16,6 +16,7 @@ import {
   type Person,
   person,
   register,
+  send,
   startChat,
   waitFor,
 } from './browser.js';
@@ -90,6 +91,32 @@ describe.skipIf(!chromiumAvailable)(
         'outbox empty',
         60_000,
       );
+    });
+
+    it('asks before the page closes while the outbox holds a message, and sends it after the reload', async () => {
+      await alice.context.setOffline(true);
+      await alice.page.getByTestId('offline-banner').waitFor();
+      await send(alice, 'written offline, then reloaded');
+      await alice.page.locator('[data-testid="message"][data-tick="pending"]').waitFor();
+      const before = alice.leaveWarnings!.length;
+      await alice.page.reload();
+      expect(alice.leaveWarnings!.length).toBe(before + 1);
+      await alice.context.setOffline(false);
+      await openChat(alice, bobName);
+      await waitFor(
+        bob.page,
+        async () => (await bubbles(bob.page)).includes('written offline, then reloaded'),
+        'the queued message at bob',
+      );
+      // Nothing waits any more: closing now asks nothing.
+      await waitFor(
+        alice.page,
+        async () => (await alice.page.locator('[data-testid="message"][data-tick="pending"]').count()) === 0,
+        'outbox empty',
+      );
+      await alice.page.reload();
+      expect(alice.leaveWarnings!.length).toBe(before + 1);
+      await openChat(alice, bobName);
     });
   },
 );

@@ -68,6 +68,11 @@ async function main() {
     isVisible: () => document.visibilityState === 'visible',
   });
   document.addEventListener('visibilitychange', () => engine.visibilityChanged());
+  // Messages in the outbox are stored and go out after a reload, but not from a closed tab: ask
+  // first ("Leave site?"; browsers show their own words, not ours).
+  addEventListener('beforeunload', (e) => {
+    if (engine.hasUnsent()) e.preventDefault();
+  });
   render(
     <StoreContext.Provider value={engine.store}>
       <ActionsContext.Provider value={engine}>

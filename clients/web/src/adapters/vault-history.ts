@@ -47,6 +47,12 @@ export class VaultHistory implements HistoryPort {
   putMessage(m: ChatMessage) {
     return this.vault.put(K.msg(m.conv, m.id), m);
   }
+  putMany(messages: readonly ChatMessage[], conversations: readonly Conversation[] = []) {
+    return this.vault.putMany([
+      ...messages.map((m) => [K.msg(m.conv, m.id), m] as const),
+      ...conversations.map((c) => [K.conv(c.peer), c] as const),
+    ]);
+  }
   wipe() {
     return this.vault.wipe();
   }

@@ -59,6 +59,26 @@ export class EngineContext {
     void p.finally(() => this.tasks.delete(p));
   }
 
+  private readonly coalesced = new Set<string>();
+
+  /**
+   * Runs `work` once, in the background, after the ratchet work queued right now (a burst's
+   * deliveries); calls with the same key meanwhile join that run. One receipt then answers a
+   * whole burst instead of one receipt (one encryption, one frame) per message.
+   */
+  coalesce(key: string, work: () => Promise<unknown>): void {
+    if (this.coalesced.has(key)) return;
+    this.coalesced.add(key);
+    this.background(async () => {
+      try {
+        await this.serial(async () => undefined);
+      } finally {
+        this.coalesced.delete(key);
+      }
+      await work();
+    });
+  }
+
   /** Resolves once no background work and no queued ratchet work is left (re-keying waits on it; so do tests). */
   async idle(): Promise<void> {
     for (;;) {

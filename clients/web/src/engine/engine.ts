@@ -112,6 +112,10 @@ export class Engine implements Actions {
   flushOutbox(): Promise<void> {
     return this.outbox.flush();
   }
+  /** True while a message the user wrote has not reached the gateway (the page warns before closing). */
+  hasUnsent(): boolean {
+    return this.outbox.hasUnsent();
+  }
   /** The page became visible or hidden: read receipts go only for what the user can see. */
   visibilityChanged(): void {
     this.conversations.visibilityChanged();

@@ -90,6 +90,11 @@ export interface CryptoPort {
   knownDevices(userId: string): Promise<string[] | null>;
   encrypt(to: DeviceAddress, plaintext: Uint8Array): Promise<string>;
   /**
+   * Runs `fn` (encryptions) with the protocol store's writes committed once, durably, before it
+   * resolves: a burst costs one flush to disk, and nothing encrypted inside may leave before then.
+   */
+  batch<T>(fn: () => Promise<T>): Promise<T>;
+  /**
    * Resolves with the plaintext, or with the reason the envelope itself cannot be decrypted (proven
    * about the message, so it may be acked). Rejects only on a local failure (storage, quota): the
    * envelope must then stay in the mailbox.
@@ -223,6 +228,8 @@ export interface HistoryPort {
   messages(peer: string): Promise<ChatMessage[]>;
   putConversation(c: Conversation): Promise<void>;
   putMessage(m: ChatMessage): Promise<void>;
+  /** Messages and conversations in one durable write (one transaction): all or none. */
+  putMany(messages: readonly ChatMessage[], conversations?: readonly Conversation[]): Promise<void>;
   /** Deletes everything, keys and sessions included (sign-out). */
   wipe(): Promise<void>;
   /** Re-encrypts every record under a passphrase-derived key (or back under the stored key). */

@@ -46,6 +46,10 @@ export class FlakyHistory implements HistoryPort {
     this.check();
     await this.inner.putMessage(m);
   }
+  async putMany(messages: readonly ChatMessage[], conversations?: readonly Conversation[]) {
+    this.check();
+    await this.inner.putMany(messages, conversations);
+  }
   wipe() {
     return this.inner.wipe();
   }

@@ -1,3 +1,4 @@
+import { Component } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import {
   b64Bytes,
@@ -202,7 +203,19 @@ function KeyChangeBanner({ conv, onVerify }: { conv: Conversation; onVerify: () 
   );
 }
 
-function Bubble({
+type BubbleProps = Parameters<typeof BubbleView>[0];
+/** Only the bubbles whose props changed re-render (a burst otherwise re-renders every bubble per tick). */
+class Bubble extends Component<BubbleProps> {
+  override shouldComponentUpdate(next: BubbleProps): boolean {
+    const p = this.props as Record<string, unknown>;
+    return Object.entries(next).some(([k, v]) => p[k] !== v);
+  }
+  override render() {
+    return BubbleView(this.props);
+  }
+}
+
+function BubbleView({
   m,
   now,
   fresh,
