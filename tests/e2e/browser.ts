@@ -57,8 +57,11 @@ export async function person(browser: Browser, url: string, username: string, vi
 }
 
 export async function register(p: Person, password: string, mode: 'Register' | 'Sign in' = 'Register') {
+  // Creating an account is its own form (password typed twice).
+  if (mode === 'Register') await p.page.getByRole('button', { name: 'Create account', exact: true }).click();
   await p.page.getByLabel('Username', { exact: true }).fill(p.username);
   await p.page.getByLabel('Password', { exact: true }).fill(password);
+  if (mode === 'Register') await p.page.getByLabel('Confirm password', { exact: true }).fill(password);
   await p.page.getByRole('button', { name: mode, exact: true }).click();
   await p.page.getByRole('button', { name: 'New chat', exact: true }).waitFor({ timeout: 20_000 });
 }

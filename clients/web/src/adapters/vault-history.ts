@@ -80,6 +80,11 @@ export class VaultSlot {
     this.current = new VaultHistory(await Vault.open(this.records));
     return this.current;
   }
+  /** Deletes every record and key without opening the vault (a forgotten app-lock passphrase). */
+  async erase(): Promise<VaultHistory> {
+    await this.records.clear();
+    return this.reopen();
+  }
   async unlock(passphrase: string): Promise<VaultHistory> {
     this.current = new VaultHistory(await Vault.unlock(this.records, passphrase));
     return this.current;

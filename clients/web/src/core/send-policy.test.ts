@@ -46,4 +46,14 @@ describe('key fetch error classification', () => {
     expect(sentence(new TypeError('x'))).toMatch(/Cannot reach the server/);
     expect(sentence('?')).toBe('Something went wrong.');
   });
+
+  it('says how long to wait when rate-limited', () => {
+    expect(sentence(new HushError('AUTH_RATE_LIMITED', undefined, { retryAfter: 90 }))).toBe(
+      'Too many attempts. Try again in 2 minutes.',
+    );
+    expect(sentence(new HushError('AUTH_RATE_LIMITED', undefined, { retryAfter: 1 }))).toBe(
+      'Too many attempts. Try again in 1 second.',
+    );
+    expect(sentence(new HushError('AUTH_RATE_LIMITED'))).toBe('Too many attempts; try again later');
+  });
 });

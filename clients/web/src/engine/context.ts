@@ -16,6 +16,10 @@ export interface EngineDeps {
   deviceName?: string;
   /** Whether the user can see the page (read receipts are sent only then). */
   isVisible?: () => boolean;
+  /** Reloads the page (locking drops the app lock's key from memory). */
+  reload?: () => void;
+  /** Erases the whole local store without opening it (a forgotten app-lock passphrase). */
+  eraseStore?: () => Promise<HistoryPort>;
 }
 
 /**

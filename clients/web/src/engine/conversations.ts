@@ -80,11 +80,13 @@ export class Conversations {
     }
     const c = newConversation(peer, name, this.ctx.now());
     await this.history.addConv(c);
-    // Share presence with people we talk to, and watch theirs.
+    // Share presence with people we talk to, and watch theirs: asked once the contact exists
+    // (asked before, the answer was "offline" for someone online).
     const api = this.ctx.api;
-    if (api) this.ctx.background(() => api.addContact(peer).catch(() => undefined));
-    this.ctx.link?.subscribePresence([peer]);
-    this.ctx.background(() => this.refreshPresence([peer]));
+    this.ctx.background(async () => {
+      await api?.addContact(peer).catch(() => undefined);
+      this.watchPresence(peer);
+    });
     return c;
   }
 
@@ -137,6 +139,17 @@ export class Conversations {
         }
       }
     }
+  }
+
+  /**
+   * (Re)subscribes to a contact's presence and asks for it now. Presence is shared only between
+   * contacts, so this runs again when the peer shows they added us (their first message or receipt).
+   */
+  watchPresence(peer: string): void {
+    this.ctx.coalesce(`presence:${peer}`, async () => {
+      this.ctx.link?.subscribePresence([peer]);
+      await this.refreshPresence([peer]);
+    });
   }
 
   /** Back online: watch every contact's presence again. */

@@ -118,6 +118,8 @@ export class Inbox {
         // Off the queue that encrypts our sends: the ticks are written (batched) and the envelope
         // acked once they are stored, while the next envelope is already being decrypted.
         const written = this.receiveReceipt(route.peer, route.receipt, route.ids);
+        // A receipt shows the peer added us as a contact: their presence is visible now.
+        if (!this.ctx.state.presence[route.peer]?.online) this.conversations.watchPresence(route.peer);
         this.unsaved.delete(key);
         this.ctx.background(async () => {
           await written;
@@ -219,7 +221,7 @@ export class Inbox {
       if (!this.conversations.isOnScreen(peer)) this.signals.deliveredReceipt(peer, content.id);
       // Presence is shared only between contacts: a peer who wrote to us has added us by now,
       // so ask again if we could not see them before.
-      if (!this.ctx.state.presence[peer]?.online) this.ctx.background(() => this.conversations.refreshPresence([peer]));
+      if (!this.ctx.state.presence[peer]?.online) this.conversations.watchPresence(peer);
       if (this.conversations.isOpen(peer)) this.conversations.scheduleRead();
     }
   }

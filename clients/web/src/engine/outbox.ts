@@ -69,7 +69,12 @@ export class Outbox {
     // In the durable outbox before it is shown: a message on screen survives a reload or a crash.
     this.storing++;
     try {
-      await this.history.putMessageAndConv(m, { ...(this.history.conv(peer) ?? c), lastAt: now, lastText: text });
+      await this.history.putMessageAndConv(m, {
+        ...(this.history.conv(peer) ?? c),
+        lastAt: now,
+        lastText: text,
+        draft: '',
+      });
     } finally {
       this.storing--;
     }

@@ -33,6 +33,11 @@ export interface LinkHandlers {
   onRevoked(): void;
   /** The session can no longer be refreshed (expired): sign in again; local history stays. */
   onExpired(): void;
+  /**
+   * Closed with 4409 REPLACED: another connection of this device took over, or the device is being
+   * signed out (the gateway's "replaced" can arrive before its "revoked"). The engine asks which.
+   */
+  onReplaced(): void;
 }
 
 export interface Link {

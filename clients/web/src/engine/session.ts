@@ -10,6 +10,19 @@ import type { Me } from './types.js';
 export const PREKEY_TARGET = 100;
 export const PREKEY_LOW_WATER = 25;
 
+/** Refusals that mean this device is signed out (not a passing network or server problem). */
+const SIGNED_OUT_CODES = new Set([
+  'AUTH_DEVICE_REVOKED',
+  'AUTH_TOKEN_INVALID',
+  'AUTH_TOKEN_MISSING',
+  'AUTH_REFRESH_INVALID',
+  'AUTH_REFRESH_REUSED',
+]);
+
+export const SIGNED_OUT_ELSEWHERE =
+  'This device was signed out, from another of your devices or because its sign-in was used somewhere ' +
+  'else. To keep them safe, its messages and keys were erased from this browser. Sign in to use Hush here again.';
+
 /** What the session tells the rest of the engine. */
 export interface SessionEvents {
   deliver(f: DeliverFrame): void;
@@ -142,6 +155,7 @@ export class SessionLifecycle {
       },
       onRevoked: () => ctx.background(() => this.signedOutElsewhere()),
       onExpired: () => ctx.background(() => this.sessionExpired()),
+      onReplaced: () => ctx.background(() => this.replaced()),
     });
   }
 
@@ -223,7 +237,53 @@ export class SessionLifecycle {
 
   private async signedOutElsewhere(): Promise<void> {
     await this.wipeLocal();
-    this.ctx.store.update({ notice: 'This device was signed out.' });
+    this.ctx.store.update({ notice: SIGNED_OUT_ELSEWHERE });
+  }
+
+  /**
+   * Closed with 4409 REPLACED. Either another window of this device took the connection over, or
+   * the device was signed out and the gateway's "replaced" overtook its "revoked" (both close this
+   * socket). One authenticated call tells them apart: a signed-out device is refused.
+   */
+  private async replaced(): Promise<void> {
+    const { ctx } = this;
+    const api = ctx.api;
+    if (!api) return;
+    try {
+      await api.prekeyCount();
+    } catch (e) {
+      if (isHushError(e) && SIGNED_OUT_CODES.has(e.code)) return this.signedOutElsewhere();
+    }
+    ctx.link?.close();
+    ctx.link = null;
+    ctx.store.update({ connection: 'replaced' });
+  }
+
+  /** "Use here": take the connection back from the other window. */
+  async useHere(): Promise<void> {
+    const session = await this.ctx.history.getSession();
+    if (session && this.ctx.state.phase === 'ready') {
+      this.ctx.link?.close();
+      this.start(session);
+    }
+  }
+
+  /** A forgotten app-lock passphrase: erase the store unopened (the server still lists the device). */
+  async eraseDevice(): Promise<void> {
+    const { ctx } = this;
+    const fresh = await ctx.deps.eraseStore?.();
+    if (!fresh) return;
+    this.pending = null;
+    this.disconnect();
+    this.events.reset();
+    ctx.history = fresh;
+    ctx.store.update({
+      ...initialState(),
+      phase: 'signed-out',
+      notice:
+        'Hush was erased from this browser: its messages and keys are gone. The device still shows in your ' +
+        'account’s “Linked devices” until you sign it out there.',
+    });
   }
 
   /** Tokens are gone but the device was not revoked: ask for the password again, keep history. */
