@@ -104,9 +104,9 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
       {status === 'red' && (
         <div class="banner bad" role="alert" data-testid="cannot-encrypt">
           <p>
-            Hush cannot encrypt to {conv.username}: {conv.cannotEncrypt ?? 'they have no keys published yet'}. So that
-            nothing leaks, nothing you write here is sent. This usually means {conv.username} has not opened Hush since
-            signing up, or their keys failed a check; Hush looks again each time you open this chat.
+            Hush cannot encrypt to {conv.username} ({(conv.cannotEncrypt ?? 'no keys published yet').replace(/\.$/, '')}
+            ). So that nothing leaks, nothing you write here is sent. This usually means {conv.username} has not opened
+            Hush since signing up, or their keys failed a check; Hush looks again each time you open this chat.
           </p>
         </div>
       )}
@@ -117,6 +117,7 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
         now={now}
         showWire={s.showWire}
         typing={Boolean(s.typing[peer])}
+        empty={status === 'red' ? 'No messages.' : 'No messages yet. Say hello; it is end-to-end encrypted.'}
       />
       <div class="typing" aria-live="polite" data-testid="typing">
         {s.typing[peer] ? `${conv.username} is typing…` : ''}

@@ -29,7 +29,10 @@ export function Timeline({
   now,
   showWire,
   typing,
+  empty,
 }: {
+  /** What an empty conversation says. */
+  empty: string;
   messages: ChatMessage[];
   peerName: string;
   now: number;
@@ -110,11 +113,7 @@ export function Timeline({
           if (atBottom.current && below > 0) setBelow(0);
         }}
       >
-        {messages.length === 0 ? (
-          <p class="empty">No messages yet. Say hello; it is end-to-end encrypted.</p>
-        ) : (
-          <ol class="msgs">{items}</ol>
-        )}
+        {messages.length === 0 ? <p class="empty">{empty}</p> : <ol class="msgs">{items}</ol>}
       </div>
       {below > 0 && (
         <button class="btn small new-below" type="button" data-testid="new-below" onClick={toBottom}>
