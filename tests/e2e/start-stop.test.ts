@@ -15,7 +15,12 @@ describe.skipIf(!canRun)('npm start', { timeout: 240_000 }, () => {
     const port = await freePort();
     const metrics = await freePort();
     // Own servers on free ports (the shared ones stay untouched): no NATS_URL / REDIS_URL.
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), METRICS_PORT: String(metrics), LOG_FORMAT: 'json' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      METRICS_PORT: String(metrics),
+      LOG_FORMAT: 'json',
+    };
     delete env.NATS_URL;
     delete env.REDIS_URL;
     delete env.HUSH_START_GROUP;
