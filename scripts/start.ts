@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { ensureSecrets, type SecretsLayout } from '@hush/service-kit';
@@ -147,4 +148,25 @@ async function main(): Promise<void> {
   );
 }
 
-void main();
+/**
+ * Ctrl-C in a terminal signals the whole foreground process group at once: the services, NATS and
+ * Redis would all stop together, and each service would print errors about the servers vanishing
+ * under it. So the stack runs in its own process group (a detached copy of this script); this
+ * process only turns Ctrl-C into one SIGTERM for it, and it stops the services first, then NATS
+ * and Redis, quietly.
+ */
+if (process.env.HUSH_START_GROUP === '1') void main();
+else {
+  const stack = spawn(process.execPath, ['--import', 'tsx', ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    detached: true,
+    env: { ...process.env, HUSH_START_GROUP: '1' },
+  });
+  const forward = () => {
+    if (stack.exitCode === null) stack.kill('SIGTERM');
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  process.on('SIGHUP', forward);
+  stack.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}

@@ -12,16 +12,29 @@ export interface Person {
   csp: string[];
   /** JavaScript dialogs (alert, confirm) the page opened: an XSS would show here. */
   dialogs: string[];
+  /** "Leave site?" prompts (beforeunload) the page raised; each was answered "Leave". */
+  leaveWarnings?: string[];
 }
 
 export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1280, height: 800 };
 
-export async function openPage(context: BrowserContext, url: string, p?: Pick<Person, 'csp' | 'dialogs'>) {
+export async function openPage(
+  context: BrowserContext,
+  url: string,
+  p?: Pick<Person, 'csp' | 'dialogs'> & Partial<Pick<Person, 'leaveWarnings'>>,
+) {
   const page = await context.newPage();
   const csp = p?.csp ?? [];
   const dialogs = p?.dialogs ?? [];
+  const leaveWarnings = p?.leaveWarnings ?? [];
   page.on('dialog', (d) => {
+    // The page asks before it closes with messages still in its outbox: the tests go ahead.
+    if (d.type() === 'beforeunload') {
+      leaveWarnings.push(page.url());
+      void d.accept();
+      return;
+    }
     dialogs.push(d.message());
     void d.dismiss();
   });
@@ -34,18 +47,21 @@ export async function openPage(context: BrowserContext, url: string, p?: Pick<Pe
     );
   });
   await page.goto(url);
-  return { page, csp, dialogs };
+  return { page, csp, dialogs, leaveWarnings };
 }
 
 export async function person(browser: Browser, url: string, username: string, viewport = DESKTOP): Promise<Person> {
   const context = await browser.newContext({ viewport });
-  const { page, csp, dialogs } = await openPage(context, url);
-  return { context, page, username, csp, dialogs };
+  const { page, csp, dialogs, leaveWarnings } = await openPage(context, url);
+  return { context, page, username, csp, dialogs, leaveWarnings };
 }
 
 export async function register(p: Person, password: string, mode: 'Register' | 'Sign in' = 'Register') {
+  // Creating an account is its own form (password typed twice).
+  if (mode === 'Register') await p.page.getByRole('button', { name: 'Create account', exact: true }).click();
   await p.page.getByLabel('Username', { exact: true }).fill(p.username);
   await p.page.getByLabel('Password', { exact: true }).fill(password);
+  if (mode === 'Register') await p.page.getByLabel('Confirm password', { exact: true }).fill(password);
   await p.page.getByRole('button', { name: mode, exact: true }).click();
   await p.page.getByRole('button', { name: 'New chat', exact: true }).waitFor({ timeout: 20_000 });
 }

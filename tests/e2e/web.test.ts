@@ -205,6 +205,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     const before = await bubbles(alice.page);
     await alice.page.getByRole('button', { name: 'App lock' }).click();
     await alice.page.getByLabel('App lock passphrase').fill('a long passphrase');
+    await alice.page.getByLabel('Confirm passphrase').fill('a long passphrase');
     await alice.page.getByRole('button', { name: 'Set lock' }).click();
     await alice.page.getByRole('button', { name: 'App lock (on)' }).waitFor();
     await alice.page.reload();
@@ -416,12 +417,17 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     await erin.page.getByLabel('Username', { exact: true }).waitFor();
     const focused = () =>
       erin.page.evaluate(() => document.activeElement?.getAttribute('id') ?? document.activeElement?.textContent ?? '');
-    await k.press('Tab');
-    expect(await focused()).toBe('username');
+    // Creating an account is its own form: reach "Create account" (after the sign-in fields and
+    // button), then username, password twice, "Register".
+    for (let i = 0; i < 4; i++) await k.press('Tab');
+    expect(await focused()).toBe('Create account');
+    await k.press('Enter');
+    await waitFor(erin.page, async () => (await focused()) === 'username', 'focus in the username field');
     await k.type(erin.username);
     await k.press('Tab');
     await k.type(PASSWORD);
     await k.press('Tab');
+    await k.type(PASSWORD);
     await k.press('Tab');
     expect(await focused()).toBe('Register');
     expect(await erin.page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).toBe('solid');
@@ -478,7 +484,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
         const ctx = await browser.newContext({ viewport, colorScheme: theme });
         const page = await ctx.newPage();
         await page.goto(url);
-        await page.getByRole('button', { name: 'Register' }).waitFor();
+        await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
         await shoot(page, `${size}-${theme}-sign-in`);
         await ctx.close();
         await alice.page.setViewportSize(viewport);

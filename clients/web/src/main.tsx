@@ -4,7 +4,7 @@ import { clientServer } from './adapters/client.js';
 import { systemClock } from './adapters/clock.js';
 import { createCryptoPort } from './adapters/crypto.js';
 import { createMlsPort } from './adapters/mls.js';
-import { holdDeviceLock, whenDeviceLockFree } from './adapters/tab-lock.js';
+import { askToTakeOver, holdDeviceLock, onTakeOver, waitDeviceLock } from './adapters/tab-lock.js';
 import { VaultSlot } from './adapters/vault-history.js';
 import { Engine } from './engine/index.js';
 import { IdbRecordStore } from './store/idb.js';
@@ -21,6 +21,7 @@ import './styles/verify.css';
 import './styles/devices.css';
 import './styles/groups.css';
 import './styles/backup.css';
+import './styles/everyday.css';
 
 applyTheme(savedTheme());
 
@@ -50,17 +51,18 @@ function insecureContextNotice(): boolean {
 }
 
 async function main() {
-  // One tab per device holds the keys and sessions; another tab says so and waits its turn.
+  // One tab per device holds the keys and sessions; another tab says so and waits its turn, or
+  // asks the holder to hand over ("Use here"): that tab reloads into this waiting state.
   if (!(await holdDeviceLock())) {
-    render(
-      <main class="placeholder" role="status">
-        Hush is open in another tab. Use it there, or close it: this tab takes over when it closes.
-      </main>,
-      document.getElementById('app')!,
-    );
-    whenDeviceLockFree(() => location.reload());
-    return;
+    render(<OtherTab />, document.getElementById('app')!);
+    await waitDeviceLock();
+    render(null, document.getElementById('app')!);
   }
+  let leaving = false;
+  onTakeOver(() => {
+    leaving = true;
+    location.reload();
+  });
   const slot = new VaultSlot(await IdbRecordStore.open());
   // Keys and sessions live in the same vault as the history (sign-out replaces both).
   const cryptoPort = createCryptoPort(() => slot.vault());
@@ -85,8 +87,15 @@ async function main() {
         },
       },
     },
+    reload: () => location.reload(),
+    eraseStore: () => slot.erase(),
   });
   document.addEventListener('visibilitychange', () => engine.visibilityChanged());
+  // Messages in the outbox are stored and go out after a reload, but not from a closed tab: ask
+  // first ("Leave site?"; browsers show their own words, not ours).
+  addEventListener('beforeunload', (e) => {
+    if (!leaving && engine.hasUnsent()) e.preventDefault();
+  });
   render(
     <StoreContext.Provider value={engine.store}>
       <ActionsContext.Provider value={engine}>
@@ -102,6 +111,22 @@ async function main() {
     document.getElementById('app')!,
   );
   await engine.boot();
+}
+
+/** Shown while another tab of this browser holds Hush. */
+function OtherTab() {
+  return (
+    <main class="auth" aria-labelledby="other-tab-title">
+      <h1 id="other-tab-title">Hush is open in another tab</h1>
+      <p>
+        One tab at a time can use Hush on this device. Keep using the other tab, or use Hush here: the other tab then
+        stops, and its messages waiting to be sent go out from here.
+      </p>
+      <button class="btn primary" type="button" onClick={() => askToTakeOver()}>
+        Use here
+      </button>
+    </main>
+  );
 }
 
 function deviceName(): string {

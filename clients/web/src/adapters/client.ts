@@ -72,8 +72,10 @@ function link(client: HushClient, h: LinkHandlers): Link {
       else if (state === 'closed') {
         h.onState('offline');
         // Closed for good by the server (not by us): a terminal code means the token or device is
-        // gone, except REPLACED (another tab or window of this device took over; the session lives).
-        if (!closed && code !== undefined && closeAction(code) === 'stop' && code !== CloseCodes.REPLACED) {
+        // gone, except REPLACED: another window of this device took over, or the device is being
+        // signed out and the "revoked" close is yet to come: the engine asks the server which.
+        if (!closed && code === CloseCodes.REPLACED) h.onReplaced();
+        else if (!closed && code !== undefined && closeAction(code) === 'stop') {
           closed = true;
           h.onExpired();
         }

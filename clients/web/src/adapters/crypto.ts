@@ -155,6 +155,10 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       return usable.length === listed.length ? usable : null;
     },
 
+    async batch(fn) {
+      return (await ctx()).store.batch(fn);
+    },
+
     async encrypt(to: DeviceAddress, plaintext) {
       const { mgr } = await ctx();
       const k = akey(to.user, to.device);

@@ -1,11 +1,13 @@
 /**
  * One tab at a time holds this device's crypto state (Web Locks API). Two tabs on one IndexedDB
  * would each load the same ratchet state, encrypt with the same message keys and overwrite each
- * other's sessions; with an exclusive lock the second tab stays out and says so, and takes over
- * when the first one closes. The device is the browser profile (one IndexedDB database), so the
- * lock name is fixed.
+ * other's sessions; with an exclusive lock the second tab stays out and says so ("Hush is open in
+ * another tab", with "Use here"), and takes over when the first one closes or hands over. The
+ * device is the browser profile (one IndexedDB database), so the lock name is fixed.
  */
 export const DEVICE_LOCK = 'hush-device';
+/** Tabs of this profile ask the holder to hand over here (BroadcastChannel, same origin only). */
+export const TAB_CHANNEL = 'hush-tabs';
 
 /**
  * Resolves true when this tab now holds the lock (for the life of the page), false when another
@@ -22,7 +24,28 @@ export function holdDeviceLock(locks: LockManager | undefined = navigator.locks)
   });
 }
 
-/** Calls `then` once the tab holding the lock has closed (the lock is free again). */
-export function whenDeviceLockFree(then: () => void, locks: LockManager | undefined = navigator.locks): void {
-  void locks?.request(DEVICE_LOCK, async () => then());
+/** Waits for the lock (the other tab closed or handed over) and then holds it for the life of the page. */
+export function waitDeviceLock(locks: LockManager | undefined = navigator.locks): Promise<void> {
+  if (!locks) return Promise.resolve();
+  return new Promise((resolve) => {
+    void locks.request(DEVICE_LOCK, () => {
+      resolve();
+      return new Promise<never>(() => {});
+    });
+  });
+}
+
+/** The waiting tab: asks the tab holding the lock to let go ("Use here"). */
+export function askToTakeOver(): void {
+  const ch = new BroadcastChannel(TAB_CHANNEL);
+  ch.postMessage({ t: 'take-over' });
+  ch.close();
+}
+
+/** The holding tab: calls `leave` when another tab asks to take over. */
+export function onTakeOver(leave: () => void): void {
+  const ch = new BroadcastChannel(TAB_CHANNEL);
+  ch.onmessage = (e: MessageEvent) => {
+    if ((e.data as { t?: unknown } | null)?.t === 'take-over') leave();
+  };
 }

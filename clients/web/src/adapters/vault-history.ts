@@ -56,6 +56,12 @@ export class VaultHistory implements HistoryPort {
   getAttachment(id: string): Promise<Uint8Array | undefined> {
     return this.vault.get<Uint8Array>(K.att(id));
   }
+  putMany(messages: readonly ChatMessage[], conversations: readonly Conversation[] = []) {
+    return this.vault.putMany([
+      ...messages.map((m) => [K.msg(m.conv, m.id), m] as const),
+      ...conversations.map((c) => [K.conv(c.peer), c] as const),
+    ]);
+  }
   wipe() {
     return this.vault.wipe();
   }
@@ -82,6 +88,11 @@ export class VaultSlot {
   async reopen(): Promise<VaultHistory> {
     this.current = new VaultHistory(await Vault.open(this.records));
     return this.current;
+  }
+  /** Deletes every record and key without opening the vault (a forgotten app-lock passphrase). */
+  async erase(): Promise<VaultHistory> {
+    await this.records.clear();
+    return this.reopen();
   }
   async unlock(passphrase: string): Promise<VaultHistory> {
     this.current = new VaultHistory(await Vault.unlock(this.records, passphrase));

@@ -3,7 +3,9 @@ import {
   advanceTick,
   applyReceipt,
   type ChatMessage,
+  dayLabel,
   encryptionStatus,
+  formatClock,
   groupSafetyNumber,
   insertMessage,
   markRead,
@@ -119,4 +121,15 @@ it('a safety number is shown as 12 groups of 5 digits', () => {
   const g = groupSafetyNumber('0'.repeat(30) + '1'.repeat(30));
   expect(g).toHaveLength(12);
   expect(g.every((x) => x.length === 5)).toBe(true);
+});
+
+describe('times in the timeline', () => {
+  it('labels days Today, Yesterday, then by date', () => {
+    const now = new Date(2026, 11, 2, 9, 30).getTime();
+    expect(dayLabel(new Date(2026, 11, 2, 0, 1).getTime(), now)).toBe('Today');
+    expect(dayLabel(new Date(2026, 11, 1, 23, 59).getTime(), now)).toBe('Yesterday');
+    expect(dayLabel(new Date(2026, 10, 30, 12).getTime(), now)).not.toMatch(/Today|Yesterday|2026/);
+    expect(dayLabel(new Date(2025, 10, 30, 12).getTime(), now)).toMatch(/2025/);
+    expect(formatClock(new Date(2026, 11, 2, 7, 5).getTime())).toBe('07:05');
+  });
 });

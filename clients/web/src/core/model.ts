@@ -85,6 +85,8 @@ export interface Conversation {
   sendHold?: SendHold;
   /** Set when we cannot encrypt to this peer (no keys, or a bundle that fails verification). */
   cannotEncrypt: string | null;
+  /** What the user was writing and has not sent (kept across reloads, encrypted at rest like all of it). */
+  draft?: string;
 }
 
 export type EncryptionStatus = 'green' | 'yellow' | 'red';
@@ -218,6 +220,28 @@ export function groupSafetyNumber(digits: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < clean.length; i += 5) out.push(clean.slice(i, i + 5));
   return out;
+}
+
+/** "12:04", local time (the day is in the timeline's separators). */
+export function formatClock(ms: number): string {
+  const d = new Date(ms);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+/** A day separator's words: "Today", "Yesterday", else the weekday and date (with the year when not this year). */
+export function dayLabel(ms: number, now: number): string {
+  const d = new Date(ms);
+  const n = new Date(now);
+  const y = new Date(now);
+  y.setDate(n.getDate() - 1);
+  if (d.toDateString() === n.toDateString()) return 'Today';
+  if (d.toDateString() === y.toDateString()) return 'Yesterday';
+  return d.toLocaleDateString(undefined, {
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    ...(d.getFullYear() === n.getFullYear() ? {} : { year: 'numeric' }),
+  });
 }
 
 /** "12:04", or a short date for older messages; local time. */

@@ -49,4 +49,14 @@ describe('key fetch error classification', () => {
     const stale = Object.assign(new Error('Device list version 2 < 3'), { code: 'E2E_STALE_DEVICE_LIST' });
     expect(sentence(stale)).toMatch(/older list of their devices than one already seen/);
   });
+
+  it('says how long to wait when rate-limited', () => {
+    expect(sentence(new HushError('AUTH_RATE_LIMITED', undefined, { retryAfter: 90 }))).toBe(
+      'Too many attempts. Try again in 2 minutes.',
+    );
+    expect(sentence(new HushError('AUTH_RATE_LIMITED', undefined, { retryAfter: 1 }))).toBe(
+      'Too many attempts. Try again in 1 second.',
+    );
+    expect(sentence(new HushError('AUTH_RATE_LIMITED'))).toBe('Too many attempts; try again later');
+  });
 });

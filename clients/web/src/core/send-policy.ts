@@ -44,9 +44,24 @@ const KEY_REFUSALS: Record<string, string> = {
   E2E_BAD_BUNDLE: 'Their keys are malformed.',
 };
 
+/** "45 seconds", "1 minute", "3 minutes" (rounded up: never tell someone to come back too early). */
+export function waitWords(seconds: number): string {
+  if (seconds < 60) {
+    const s = Math.ceil(seconds);
+    return `${s} second${s === 1 ? '' : 's'}`;
+  }
+  const m = Math.ceil(seconds / 60);
+  return `${m} minute${m === 1 ? '' : 's'}`;
+}
+
 /** A sentence for the user; codes come from the protocol's catalogue. */
 export function describe(e: unknown): string {
-  if (isHushError(e)) return e.message;
+  if (isHushError(e)) {
+    // Rate limits say how long to wait (the server's retryAfter, seconds).
+    if (e.retryAfter !== undefined && e.retryAfter > 0)
+      return `${e.message.replace(/[;.]?\s*try again later\.?$/i, '')}. Try again in ${waitWords(e.retryAfter)}.`;
+    return e.message;
+  }
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && KEY_REFUSALS[code]) return KEY_REFUSALS[code];
   if (e instanceof TypeError) return 'Cannot reach the server. Check your connection and try again.';

@@ -22,6 +22,10 @@ export interface EngineDeps {
   isVisible?: () => boolean;
   /** Encrypted backup (engine/backup.ts); without it the engine has no backup. */
   backup?: BackupDeps;
+  /** Reloads the page (locking drops the app lock's key from memory). */
+  reload?: () => void;
+  /** Erases the whole local store without opening it (a forgotten app-lock passphrase). */
+  eraseStore?: () => Promise<HistoryPort>;
 }
 
 /**
@@ -63,6 +67,26 @@ export class EngineContext {
     const p = work().catch((e: unknown) => console.warn('hush: background work failed', e));
     this.tasks.add(p);
     void p.finally(() => this.tasks.delete(p));
+  }
+
+  private readonly coalesced = new Set<string>();
+
+  /**
+   * Runs `work` once, in the background, after the ratchet work queued right now (a burst's
+   * deliveries); calls with the same key meanwhile join that run. One receipt then answers a
+   * whole burst instead of one receipt (one encryption, one frame) per message.
+   */
+  coalesce(key: string, work: () => Promise<unknown>): void {
+    if (this.coalesced.has(key)) return;
+    this.coalesced.add(key);
+    this.background(async () => {
+      try {
+        await this.serial(async () => undefined);
+      } finally {
+        this.coalesced.delete(key);
+      }
+      await work();
+    });
   }
 
   /** Resolves once no background work and no queued ratchet work is left (re-keying waits on it; so do tests). */

@@ -1,10 +1,11 @@
 import { HushError, normaliseUsername } from '@hush/protocol';
-import { type Conversation, encryptionStatus, markRead, newConversation } from '../core/model.js';
+import { MAX_RECEIPT_IDS } from '../core/content.js';
+import { type Conversation, encryptionStatus, markRead, newConversation, unreadCount } from '../core/model.js';
 import { describe } from '../core/send-policy.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { PeerKeys } from './keys.js';
-import type { Signals } from './signals.js';
+import { chunks, type Signals } from './signals.js';
 
 /**
  * Conversations: starting one, the one the user has open, read tracking (read receipts go only
@@ -25,6 +26,16 @@ export class Conversations {
 
   isOpen(peer: string): boolean {
     return this.open === peer;
+  }
+  /** Open and the page visible: what arrives is read at once. */
+  isOnScreen(peer: string): boolean {
+    const visible = this.ctx.deps.isVisible;
+    return this.open === peer && (!visible || visible());
+  }
+
+  /** Marks what is on screen read, once the deliveries queued now are stored (one receipt for a burst). */
+  scheduleRead(): void {
+    this.ctx.coalesce('read', () => this.readOpen());
   }
 
   async startChat(rawUsername: string): Promise<string | null> {
@@ -69,18 +80,20 @@ export class Conversations {
     }
     const c = newConversation(peer, name, this.ctx.now());
     await this.history.addConv(c);
-    // Share presence with people we talk to, and watch theirs.
+    // Share presence with people we talk to, and watch theirs: asked once the contact exists
+    // (asked before, the answer was "offline" for someone online).
     const api = this.ctx.api;
-    if (api) this.ctx.background(() => api.addContact(peer).catch(() => undefined));
-    this.ctx.link?.subscribePresence([peer]);
-    this.ctx.background(() => this.refreshPresence([peer]));
+    this.ctx.background(async () => {
+      await api?.addContact(peer).catch(() => undefined);
+      this.watchPresence(peer);
+    });
     return c;
   }
 
   openConversation(peer: string | null): void {
     this.open = peer;
     if (!peer) return;
-    this.ctx.background(() => this.readOpen());
+    this.scheduleRead();
     // A red conversation may have been fixed since (keys published, a good bundle), and one
     // waiting for a changed identity's bundle should get it: look again.
     const c = this.history.conv(peer);
@@ -89,7 +102,7 @@ export class Conversations {
   }
 
   visibilityChanged(): void {
-    if (this.open) this.ctx.background(() => this.readOpen());
+    if (this.open) this.scheduleRead();
   }
 
   /** Marks what the user can see in the open conversation as read and sends read receipts. */
@@ -100,13 +113,12 @@ export class Conversations {
     const r = markRead(this.history.messages(peer));
     if (r.ids.length === 0) return;
     const ids = new Set(r.ids);
-    await this.history.replaceMessages(
+    await this.history.updateMessages(
       peer,
-      r.list,
       r.list.filter((m) => ids.has(m.id)),
     );
     const c = this.history.conv(peer);
-    if (c) await this.history.saveConv({ ...c, unread: 0 });
+    if (c) await this.history.saveConv({ ...c, unread: unreadCount(this.history.messages(peer)) });
     const pend = this.pendingReads.get(peer) ?? new Set<string>();
     for (const id of r.ids) pend.add(id);
     this.pendingReads.set(peer, pend);
@@ -118,13 +130,26 @@ export class Conversations {
     for (const [peer, ids] of [...this.pendingReads]) {
       this.pendingReads.delete(peer);
       // `to` lets our own other devices mark the same messages read (read state sync).
-      const ok = await this.signals.sendControl(peer, { v: 1, t: 'receipt', kind: 'read', ids: [...ids], to: peer });
-      if (!ok) {
-        const again = this.pendingReads.get(peer) ?? new Set<string>();
-        for (const id of ids) again.add(id);
-        this.pendingReads.set(peer, again);
+      for (const chunk of chunks([...ids], MAX_RECEIPT_IDS)) {
+        const ok = await this.signals.sendControl(peer, { v: 1, t: 'receipt', kind: 'read', ids: chunk, to: peer });
+        if (!ok) {
+          const again = this.pendingReads.get(peer) ?? new Set<string>();
+          for (const id of chunk) again.add(id);
+          this.pendingReads.set(peer, again);
+        }
       }
     }
+  }
+
+  /**
+   * (Re)subscribes to a contact's presence and asks for it now. Presence is shared only between
+   * contacts, so this runs again when the peer shows they added us (their first message or receipt).
+   */
+  watchPresence(peer: string): void {
+    this.ctx.coalesce(`presence:${peer}`, async () => {
+      this.ctx.link?.subscribePresence([peer]);
+      await this.refreshPresence([peer]);
+    });
   }
 
   /** Back online: watch every contact's presence again. */

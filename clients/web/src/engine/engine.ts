@@ -161,6 +161,28 @@ export class Engine implements Actions {
   flushOutbox(): Promise<void> {
     return this.outbox.flush();
   }
+  private locking = false;
+  /** True while a message the user wrote has not reached the gateway (the page warns before closing). */
+  hasUnsent(): boolean {
+    return !this.locking && this.outbox.hasUnsent();
+  }
+  lockNow(): void {
+    // Queued messages stay stored and go out after the unlock: no "Leave site?" for this reload.
+    this.locking = true;
+    this.ctx.deps.reload?.();
+  }
+  useHere(): void {
+    // Background work, so idle() (and the tests' settle) waits for the reconnect to start.
+    this.ctx.background(() => this.session.useHere());
+  }
+  eraseDevice(): Promise<void> {
+    this.devices.cancel();
+    return this.session.eraseDevice();
+  }
+  async saveDraft(peer: string, text: string): Promise<void> {
+    const c = this.ctx.state.conversations.find((x) => x.peer === peer);
+    if (c && (c.draft ?? '') !== text) await this.history.saveConv({ ...c, draft: text });
+  }
   /** The page became visible or hidden: read receipts go only for what the user can see. */
   visibilityChanged(): void {
     this.conversations.visibilityChanged();

@@ -1,4 +1,5 @@
 import {
+  advanceTick,
   type ChatMessage,
   type Conversation,
   compareMessages,
@@ -7,6 +8,7 @@ import {
 } from '../core/model.js';
 import { type ChangeSource, changeNotice, observeIdentity } from '../core/trust.js';
 import type { EngineContext } from './context.js';
+import { WriteBatch } from './write-batch.js';
 
 /**
  * The conversations and messages in AppState, kept in step with the HistoryPort: every change is
@@ -15,8 +17,16 @@ import type { EngineContext } from './context.js';
 export class History {
   /** Next local order number (ChatMessage.n); continues from the stored history. */
   private order = 0;
+  /**
+   * Every history write goes through one coalescing batch: writes that arrive while one is on its
+   * way to disk share the next transaction (one flush for a burst's messages, ticks and
+   * conversations instead of one each). Each caller still waits for its own write to be durable.
+   */
+  private readonly batch: WriteBatch;
 
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(private readonly ctx: EngineContext) {
+    this.batch = new WriteBatch((ms, cs) => this.ctx.history.putMany(ms, cs));
+  }
 
   conv(peer: string): Conversation | undefined {
     return this.ctx.state.conversations.find((c) => c.peer === peer);
@@ -52,10 +62,21 @@ export class History {
   // stored one.
 
   async saveConv(c: Conversation): Promise<void> {
-    await this.ctx.history.putConversation(c);
+    await this.batch.write([], [c]);
+    this.showConv(c);
+  }
+
+  private showConv(c: Conversation): void {
     this.ctx.store.update((s) => ({
       conversations: sortConversations([...s.conversations.filter((x) => x.peer !== c.peer), c]),
     }));
+  }
+
+  /** A message and its conversation in one durable write, then shown together (a new outgoing message). */
+  async putMessageAndConv(m: ChatMessage, c: Conversation): Promise<void> {
+    await this.batch.write([m], [c]);
+    this.showMessages(m.conv, [m]);
+    this.showConv(c);
   }
 
   /** Adds a conversation (and its empty message list) unless one exists. */
@@ -65,18 +86,44 @@ export class History {
   }
 
   async putMessage(m: ChatMessage): Promise<void> {
-    await this.ctx.history.putMessage(m);
+    const v = this.forward(m);
+    await this.batch.write([v], []);
+    this.showMessages(v.conv, [v]);
+  }
+
+  /**
+   * Ticks only move forward (core/model.ts advanceTick): an update computed from an older copy
+   * (an "accepted" that raced a "delivered" receipt) must not take a tick back.
+   */
+  private forward(m: ChatMessage): ChatMessage {
+    const cur = this.findMessage(m.conv, m.id);
+    if (!cur || cur.tick === m.tick) return m;
+    const tick = advanceTick(cur.tick, m.tick);
+    return tick === m.tick ? m : { ...m, tick };
+  }
+
+  /**
+   * Puts these versions into the conversation's list as it is now (not as it was when the caller
+   * read it: a list computed before an await would drop messages added meanwhile, which is how a
+   * burst once lost one from the outbox's view).
+   */
+  private showMessages(peer: string, ms: readonly ChatMessage[]): void {
+    if (ms.length === 0) return;
     this.ctx.store.update((s) => {
-      const list = s.messages[m.conv] ?? [];
-      const idx = list.findIndex((x) => x.id === m.id);
-      let next: ChatMessage[];
-      if (idx === -1) next = insertMessage(list, m) ?? list;
-      else {
-        next = [...list];
-        next[idx] = m;
-        if (list[idx]!.ts !== m.ts) next = next.sort(compareMessages);
+      let next = [...(s.messages[peer] ?? [])];
+      let resort = false;
+      for (const m of ms) {
+        const idx = next.findIndex((x) => x.id === m.id);
+        if (idx === -1) next = insertMessage(next, m) ?? next;
+        else {
+          const cur = next[idx]!;
+          if (cur.ts !== m.ts) resort = true;
+          const tick = advanceTick(cur.tick, m.tick);
+          next[idx] = tick === m.tick ? m : { ...m, tick };
+        }
       }
-      return { messages: { ...s.messages, [m.conv]: next } };
+      if (resort) next.sort(compareMessages);
+      return { messages: { ...s.messages, [peer]: next } };
     });
   }
 
@@ -104,9 +151,11 @@ export class History {
     await this.saveConv(next);
   }
 
-  /** Replaces a conversation's list (receipts, reads) and writes the messages that changed. */
-  async replaceMessages(peer: string, list: ChatMessage[], changed: readonly ChatMessage[]): Promise<void> {
-    for (const m of changed) await this.ctx.history.putMessage(m);
-    this.ctx.store.update((s) => ({ messages: { ...s.messages, [peer]: list } }));
+  /** Writes the messages that changed (receipts, reads) in one batch, then shows them. */
+  async updateMessages(peer: string, changed: readonly ChatMessage[]): Promise<void> {
+    if (changed.length === 0) return;
+    const vs = changed.map((m) => this.forward(m));
+    await this.batch.write(vs, []);
+    this.showMessages(peer, vs);
   }
 }

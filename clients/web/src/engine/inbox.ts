@@ -132,8 +132,19 @@ export class Inbox {
       if (opened.identityKey && f.from.user !== me.userId)
         await this.history.noteIdentity(route.peer, opened.identityKey, 'message', f.ts);
       if (route.kind === 'text') await this.receiveText(f, route.content, route.fromMe, route.peer);
-      else if (route.kind === 'receipt') await this.receiveReceipt(route.peer, route.receipt, route.ids);
-      else this.signals.showTyping(route.peer, route.on);
+      else if (route.kind === 'receipt') {
+        // Off the queue that encrypts our sends: the ticks are written (batched) and the envelope
+        // acked once they are stored, while the next envelope is already being decrypted.
+        const written = this.receiveReceipt(route.peer, route.receipt, route.ids);
+        // A receipt shows the peer added us as a contact: their presence is visible now.
+        if (!this.ctx.state.presence[route.peer]?.online) this.conversations.watchPresence(route.peer);
+        this.unsaved.delete(key);
+        this.ctx.background(async () => {
+          await written;
+          this.ctx.link?.ack(f.seq);
+        });
+        return;
+      } else this.signals.showTyping(route.peer, route.on);
     }
     this.unsaved.delete(key);
     this.ctx.link?.ack(f.seq);
@@ -216,24 +227,23 @@ export class Inbox {
       wire: receivedWire(f),
       ...(content.file ? { file: content.file } : {}),
     };
-    await this.history.putMessage(m);
-    if (content.file) this.files?.received(content.file);
-    this.signals.showTyping(peer, false);
     const c = this.history.conv(peer)!;
-    await this.history.saveConv({
+    const others = this.history.messages(peer).filter((x) => x.id !== m.id);
+    await this.history.putMessageAndConv(m, {
       ...c,
       lastAt: Math.max(c.lastAt, f.ts),
       lastText: previewText(m),
-      unread: unreadCount(this.history.messages(peer)),
+      unread: unreadCount([...others, m]),
     });
+    if (content.file) this.files?.received(content.file);
+    this.signals.showTyping(peer, false);
     if (!fromMe) {
-      this.ctx.background(() =>
-        this.signals.sendControl(peer, { v: 1, t: 'receipt', kind: 'delivered', ids: [content.id] }),
-      );
+      // A chat on screen answers with "read" (which implies delivered): one receipt, not two.
+      if (!this.conversations.isOnScreen(peer)) this.signals.deliveredReceipt(peer, content.id);
       // Presence is shared only between contacts: a peer who wrote to us has added us by now,
       // so ask again if we could not see them before.
-      if (!this.ctx.state.presence[peer]?.online) this.ctx.background(() => this.conversations.refreshPresence([peer]));
-      if (this.conversations.isOpen(peer)) this.ctx.background(() => this.conversations.readOpen());
+      if (!this.ctx.state.presence[peer]?.online) this.conversations.watchPresence(peer);
+      if (this.conversations.isOpen(peer)) this.conversations.scheduleRead();
     }
   }
 
@@ -244,14 +254,13 @@ export class Inbox {
     const changed = list.filter((m) => m.dir === 'in' && set.has(m.id) && m.tick !== 'read');
     if (changed.length === 0) return;
     const read = changed.map((m) => ({ ...m, tick: 'read' as const }));
-    const next = list.map((m) => read.find((x) => x.id === m.id) ?? m);
-    await this.history.replaceMessages(peer, next, read);
+    await this.history.updateMessages(peer, read);
     const c = this.history.conv(peer);
-    if (c) await this.history.saveConv({ ...c, unread: unreadCount(next) });
+    if (c) await this.history.saveConv({ ...c, unread: unreadCount(this.history.messages(peer)) });
   }
 
   private async receiveReceipt(peer: string, kind: 'delivered' | 'read', ids: string[]): Promise<void> {
     const r = applyReceipt(this.history.messages(peer), kind, ids);
-    if (r.changed.length > 0) await this.history.replaceMessages(peer, r.list, r.changed);
+    await this.history.updateMessages(peer, r.changed);
   }
 }

@@ -17,8 +17,10 @@ export { MIN_PASSPHRASE_CHARS } from '../core/limits.js';
 export {
   type ChatMessage,
   type Conversation,
+  dayLabel,
   type EncryptionStatus,
   encryptionStatus,
+  formatClock,
   formatLastSeen,
   formatTime,
   groupSafetyNumber,

@@ -36,6 +36,11 @@ export interface LinkHandlers {
   onRevoked(): void;
   /** The session can no longer be refreshed (expired): sign in again; local history stays. */
   onExpired(): void;
+  /**
+   * Closed with 4409 REPLACED: another connection of this device took over, or the device is being
+   * signed out (the gateway's "replaced" can arrive before its "revoked"). The engine asks which.
+   */
+  onReplaced(): void;
 }
 
 export interface Link {
@@ -110,6 +115,11 @@ export interface CryptoPort {
   /** Devices of a user we hold sessions with (null: we never accepted a bundle for them). */
   knownDevices(userId: string): Promise<string[] | null>;
   encrypt(to: DeviceAddress, plaintext: Uint8Array): Promise<string>;
+  /**
+   * Runs `fn` (encryptions) with the protocol store's writes committed once, durably, before it
+   * resolves: a burst costs one flush to disk, and nothing encrypted inside may leave before then.
+   */
+  batch<T>(fn: () => Promise<T>): Promise<T>;
   /**
    * Resolves with the plaintext, or with the reason the envelope itself cannot be decrypted (proven
    * about the message, so it may be acked). Rejects only on a local failure (storage, quota): the
@@ -248,6 +258,8 @@ export interface HistoryPort {
   /** A decrypted attachment kept on this device (encrypted at rest like the history). */
   putAttachment(id: string, bytes: Uint8Array): Promise<void>;
   getAttachment(id: string): Promise<Uint8Array | undefined>;
+  /** Messages and conversations in one durable write (one transaction): all or none. */
+  putMany(messages: readonly ChatMessage[], conversations?: readonly Conversation[]): Promise<void>;
   /** Deletes everything, keys and sessions included (sign-out). */
   wipe(): Promise<void>;
   /** Re-encrypts every record under a passphrase-derived key (or back under the stored key). */

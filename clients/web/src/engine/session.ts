@@ -1,9 +1,11 @@
 import { type DeliverFrame, HushError, isHushError, normaliseUsername, type Session } from '@hush/protocol';
 import { describe } from '../core/send-policy.js';
+import { openLocked, reencrypt } from './app-lock.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { ServerApi } from './ports.js';
 import { PREKEY_TARGET, PrekeyMaintenance } from './prekeys.js';
+import { accountHasIdentity, ERASED, SIGNED_OUT_ELSEWHERE, whyReplaced } from './signed-out.js';
 import { initialState } from './store.js';
 import type { Me } from './types.js';
 
@@ -56,17 +58,6 @@ export class SessionLifecycle {
     }
     await this.history.load();
     this.start(session);
-  }
-
-  /** True when the key directory holds an identity for the account (it has a linked device). */
-  private async accountHasIdentity(api: ServerApi, userId: string): Promise<boolean> {
-    try {
-      await api.fetchBundle(userId);
-      return true;
-    } catch (e) {
-      if (isHushError(e) && e.code === 'KEYS_NOT_FOUND') return false;
-      throw e;
-    }
   }
 
   private async renewDevice(api: ServerApi, session: Session, oldDeviceId: string): Promise<void> {
@@ -142,6 +133,7 @@ export class SessionLifecycle {
       },
       onRevoked: () => ctx.background(() => this.signedOutElsewhere()),
       onExpired: () => ctx.background(() => this.sessionExpired()),
+      onReplaced: () => ctx.background(() => this.replaced()),
     });
   }
 
@@ -177,7 +169,7 @@ export class SessionLifecycle {
           // This browser still holds the account identity (its session expired): it becomes
           // the new device itself, replacing its old device id in the signed list.
           await this.renewDevice(authed, session, local.deviceId);
-        } else if (mode === 'login' && (await this.accountHasIdentity(authed, session.userId))) {
+        } else if (mode === 'login' && (await accountHasIdentity(authed, session.userId))) {
           // An account that already has an identity is never reset by signing in: this device
           // waits, pending, to be linked from one of the account's devices.
           await ctx.history.putSession(saved ?? session);
@@ -210,7 +202,33 @@ export class SessionLifecycle {
 
   private async signedOutElsewhere(): Promise<void> {
     await this.wipeLocal();
-    this.ctx.store.update({ notice: 'This device was signed out.' });
+    this.ctx.store.update({ notice: SIGNED_OUT_ELSEWHERE });
+  }
+
+  /** Closed with 4409 REPLACED: signed out (say so), or paused for another window ("Use here"). */
+  private async replaced(): Promise<void> {
+    const { ctx } = this;
+    if (!ctx.api) return;
+    if ((await whyReplaced(ctx.api)) === 'signed-out') return this.signedOutElsewhere();
+    this.disconnect();
+    ctx.store.update({ connection: 'replaced' });
+  }
+
+  /** "Use here": take the connection back from the other window. */
+  async useHere(): Promise<void> {
+    const session = await this.ctx.history.getSession();
+    this.ctx.link?.close();
+    if (session && this.ctx.state.phase === 'ready') this.start(session);
+  }
+
+  /** A forgotten app-lock passphrase: erase the store unopened (the server still lists the device). */
+  async eraseDevice(): Promise<void> {
+    const { ctx } = this;
+    const fresh = await ctx.deps.eraseStore?.();
+    if (!fresh) return;
+    this.forget();
+    ctx.history = fresh;
+    ctx.store.update({ ...initialState(), phase: 'signed-out', notice: ERASED });
   }
 
   /** Tokens are gone but the device was not revoked: ask for the password again, keep history. */
@@ -228,49 +246,34 @@ export class SessionLifecycle {
     this.ctx.api = null;
   }
 
-  private async wipeLocal(): Promise<void> {
-    const { ctx } = this;
+  /** No pending link, no socket, no in-memory state of the session. */
+  private forget(): void {
     this.pending = null;
     this.disconnect();
     this.events.reset();
+  }
+
+  private async wipeLocal(): Promise<void> {
+    const { ctx } = this;
+    this.forget();
     await ctx.history.wipe();
     ctx.history = await ctx.deps.reopenHistory();
     ctx.store.update({ ...initialState(), phase: 'signed-out' });
   }
 
-  // ---------------------------------------------------------------- app lock
-
+  /** App lock (engine/app-lock.ts): opens the locked store, then boots. */
   async unlock(passphrase: string): Promise<void> {
-    const { ctx } = this;
-    if (!ctx.deps.unlockHistory) return;
-    ctx.store.update({ busy: true, notice: null });
-    try {
-      ctx.history = await ctx.deps.unlockHistory(passphrase);
-    } catch (e) {
-      ctx.store.update({
-        busy: false,
-        notice: e instanceof Error && e.name === 'WrongPassphraseError' ? 'Wrong passphrase.' : describe(e),
-      });
-      return;
-    }
-    ctx.store.update({ busy: false });
-    await this.boot();
+    if (await openLocked(this.ctx, passphrase)) await this.boot();
   }
 
   /** Re-encrypts the store (app lock set or removed); the socket pauses so no write races the re-key. */
   async rekey(fn: () => Promise<void>): Promise<void> {
-    const { ctx } = this;
-    ctx.store.update({ busy: true, notice: null });
-    ctx.link?.close();
-    ctx.link = null;
+    this.ctx.link?.close();
+    this.ctx.link = null;
     try {
-      await ctx.serial(fn);
-      ctx.store.update({ appLock: ctx.history.hasLock });
-    } catch (e) {
-      ctx.store.update({ notice: describe(e) });
+      await reencrypt(this.ctx, fn);
     } finally {
-      ctx.store.update({ busy: false });
-      const session = await ctx.history.getSession();
+      const session = await this.ctx.history.getSession();
       if (session) this.start(session);
     }
   }

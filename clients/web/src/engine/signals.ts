@@ -1,4 +1,4 @@
-import { type Content, newMessageId } from '../core/content.js';
+import { type Content, MAX_RECEIPT_IDS, newMessageId } from '../core/content.js';
 import { sendGate } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
@@ -17,6 +17,8 @@ export const TYPING_SHOW_MS = 7_000;
 export class Signals {
   private readonly typingSent = new Map<string, { on: boolean; at: number; idle?: unknown }>();
   private readonly typingShown = new Map<string, unknown>();
+  /** Delivered receipts waiting for the current burst to be stored, per peer. */
+  private readonly delivered = new Map<string, Set<string>>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -39,6 +41,24 @@ export class Signals {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * A "delivered" receipt for a message we stored, batched: the ids of everything received in the
+   * same burst go in one receipt (chunks of MAX_RECEIPT_IDS), sent once the queued deliveries are
+   * handled. Best effort, as before: one that cannot go now is not sent again.
+   */
+  deliveredReceipt(peer: string, id: string): void {
+    const set = this.delivered.get(peer) ?? new Set<string>();
+    set.add(id);
+    this.delivered.set(peer, set);
+    this.ctx.coalesce('delivered', async () => {
+      const batch = [...this.delivered];
+      this.delivered.clear();
+      for (const [p, ids] of batch)
+        for (const chunk of chunks([...ids], MAX_RECEIPT_IDS))
+          await this.sendControl(p, { v: 1, t: 'receipt', kind: 'delivered', ids: chunk });
+    });
   }
 
   /** Our typing state for a peer (the composer calls this on each change). */
@@ -80,5 +100,12 @@ export class Signals {
     for (const t of this.typingShown.values()) clock.clearTimeout(t);
     this.typingSent.clear();
     this.typingShown.clear();
+    this.delivered.clear();
   }
+}
+
+export function chunks<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
 }

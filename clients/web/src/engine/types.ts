@@ -8,7 +8,8 @@ export interface Me {
   username: string;
   deviceId: string;
 }
-export type ConnectionState = 'offline' | 'connecting' | 'online';
+/** 'replaced': this device's socket was taken over by another window (close 4409) and stays closed until "Use here". */
+export type ConnectionState = 'offline' | 'connecting' | 'online' | 'replaced';
 export interface Presence {
   online: boolean;
   lastSeen: number | null;
@@ -81,4 +82,13 @@ export interface Actions {
   setAppLock(passphrase: string): Promise<void>;
   removeAppLock(): Promise<void>;
   clearNotice(): void;
+  // --- everyday use (issue 16)
+  /** Reconnects after another window took this device's connection over ("Use here"). */
+  useHere(): void;
+  /** Keeps an unsent draft (encrypted at rest with the conversation). */
+  saveDraft(peer: string, text: string): Promise<void>;
+  /** Locks now (the app lock's key leaves memory: the page reloads to the lock screen). */
+  lockNow(): void;
+  /** On the lock screen, passphrase forgotten: erases everything this browser holds for Hush. */
+  eraseDevice(): Promise<void>;
 }

@@ -51,6 +51,11 @@ export class IdbRecordStore implements RecordStore {
   put(key: string, rec: StoredRecord): Promise<void> {
     return this.write(DATA, (s) => s.put(rec, key));
   }
+  putMany(entries: readonly (readonly [string, StoredRecord])[]): Promise<void> {
+    return this.write(DATA, (s) => {
+      for (const [k, r] of entries) s.put(r, k);
+    });
+  }
   delete(key: string): Promise<void> {
     return this.write(DATA, (s) => s.delete(key));
   }

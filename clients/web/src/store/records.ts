@@ -11,6 +11,8 @@ export interface StoredRecord {
 export interface RecordStore {
   get(key: string): Promise<StoredRecord | undefined>;
   put(key: string, rec: StoredRecord): Promise<void>;
+  /** Several records in one transaction: all or none, one flush to disk for the lot. */
+  putMany(entries: readonly (readonly [string, StoredRecord])[]): Promise<void>;
   delete(key: string): Promise<void>;
   /** Keys starting with prefix, in key order. */
   keys(prefix: string): Promise<string[]>;
@@ -30,6 +32,9 @@ export class MemoryRecordStore implements RecordStore {
   }
   async put(key: string, rec: StoredRecord) {
     this.data.set(key, rec);
+  }
+  async putMany(entries: readonly (readonly [string, StoredRecord])[]) {
+    for (const [k, r] of entries) this.data.set(k, r);
   }
   async delete(key: string) {
     this.data.delete(key);

@@ -171,6 +171,13 @@ export class Vault {
     return this.write(name, value);
   }
 
+  /** Several records in one durable transaction (a burst's ticks, a message and its conversation). */
+  async putMany(entries: readonly (readonly [string, unknown])[]): Promise<void> {
+    while (this.gate) await this.gate;
+    const sealed = await Promise.all(entries.map(async ([n, v]) => [n, await this.seal(n, v)] as const));
+    await this.records.putMany(sealed);
+  }
+
   private async read<T>(name: string): Promise<T | undefined> {
     const rec = await this.records.get(name);
     if (!rec) return undefined;
@@ -182,14 +189,18 @@ export class Vault {
     return deserialize<T>(dec.decode(pt));
   }
 
-  private async write(name: string, value: unknown): Promise<void> {
+  private async seal(name: string, value: unknown): Promise<{ iv: Uint8Array; ct: Uint8Array }> {
     const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
     const ct = await crypto.subtle.encrypt(
       { name: 'AES-GCM', iv, additionalData: enc.encode(name) },
       this.key,
       enc.encode(serialize(value)),
     );
-    await this.records.put(name, { iv, ct: new Uint8Array(ct) });
+    return { iv, ct: new Uint8Array(ct) };
+  }
+
+  private async write(name: string, value: unknown): Promise<void> {
+    await this.records.put(name, await this.seal(name, value));
   }
 
   async delete(name: string): Promise<void> {

@@ -79,6 +79,9 @@ export class FakeCrypto implements CryptoPort {
   async knownDevices(userId: string) {
     return this.sessions.get(userId) ?? null;
   }
+  batch<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
   async encrypt(_to: DeviceAddress, pt: Uint8Array) {
     return toB64(new TextEncoder().encode(JSON.stringify({ idk: this.identity, n: Math.random(), pt: toB64(pt) })));
   }

@@ -53,6 +53,10 @@ export class FlakyHistory implements HistoryPort {
   getAttachment(id: string) {
     return this.inner.getAttachment(id);
   }
+  async putMany(messages: readonly ChatMessage[], conversations?: readonly Conversation[]) {
+    this.check();
+    await this.inner.putMany(messages, conversations);
+  }
   wipe() {
     return this.inner.wipe();
   }

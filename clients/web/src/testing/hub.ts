@@ -25,6 +25,8 @@ interface Account {
 }
 
 export class FakeHub {
+  /** Devices the auth service refuses (signed out), for the 4409-before-4403 race. */
+  readonly revokedDevices = new Set<string>();
   constructor(readonly clock: FakeClock = new FakeClock()) {}
   readonly accounts = new Map<string, Account>();
   readonly mailboxes = new Map<string, DeliverFrame[]>();
@@ -85,6 +87,12 @@ export class FakeLink implements Link {
   revoke() {
     this.online = false;
     this.h.onRevoked();
+  }
+  /** Closed with 4409 REPLACED (another connection of this device, or a sign-out racing it). */
+  replace() {
+    this.online = false;
+    this.h.onState('offline');
+    this.h.onReplaced();
   }
   /** The server closed the socket for good because the session cannot be refreshed. */
   expire() {
@@ -217,6 +225,7 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
         return hub.prekeys;
       },
       async prekeyCount() {
+        if (hub.revokedDevices.has(me().deviceId)) throw new HushError('AUTH_DEVICE_REVOKED');
         return hub.prekeys;
       },
       async fetchBundle(userId): Promise<UserBundle> {

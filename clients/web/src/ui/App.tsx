@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useState } from 'preact/hooks';
 import { Auth } from './Auth.js';
 import { BackupSettings } from './Backup.js';
 import { Chat } from './Chat.js';
@@ -7,14 +7,15 @@ import { GroupChat } from './GroupChat.js';
 import { NewGroup } from './Groups.js';
 import { useActions, useAppState } from './hooks.js';
 import { LinkThisDevice } from './Link.js';
-import { Unlock } from './Lock.js';
+import { savedIdleMinutes, Unlock, useIdleLock } from './Lock.js';
+import { restoreOpenChat, useKeepOpenChat } from './open-chat.js';
 import { Sidebar } from './Sidebar.js';
 import { Verify } from './Verify.js';
 
 export function App() {
   const s = useAppState();
   const a = useActions();
-  const [selected, setSelected] = useState<string | null>(null);
+  const [selected, setSelected] = useState<string | null>(restoreOpenChat);
   const [verifying, setVerifying] = useState(false);
   const [devices, setDevices] = useState(false);
   const [backup, setBackup] = useState(false);
@@ -25,8 +26,19 @@ export function App() {
     a.openConversation(selected?.startsWith('g:') ? null : selected);
   }, [selected, a]);
   useEffect(() => {
-    if (s.phase !== 'ready') setSelected(null);
+    if (s.phase === 'signed-out' || s.phase === 'link') setSelected(null);
   }, [s.phase]);
+  // The open chat survives a reload (and an app-lock unlock).
+  useKeepOpenChat(s.phase === 'ready' ? selected : undefined);
+  // With an app lock, an idle page locks itself after the chosen time.
+  const [idleMinutes, setIdleMinutes] = useState(savedIdleMinutes);
+  useEffect(() => {
+    const on = () => setIdleMinutes(savedIdleMinutes());
+    addEventListener('hush-idle-changed', on);
+    return () => removeEventListener('hush-idle-changed', on);
+  }, []);
+  const lockNow = useCallback(() => a.lockNow(), [a]);
+  useIdleLock(s.appLock && s.phase === 'ready', idleMinutes, lockNow);
 
   if (s.phase === 'loading')
     return (
@@ -76,7 +88,7 @@ export function App() {
         ) : verifying ? (
           <Verify peer={selected} onClose={() => setVerifying(false)} />
         ) : (
-          <Chat peer={selected} onBack={() => select(null)} onVerify={() => setVerifying(true)} />
+          <Chat key={selected} peer={selected} onBack={() => select(null)} onVerify={() => setVerifying(true)} />
         )}
       </main>
     </div>

@@ -1,31 +1,19 @@
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import {
-  b64Bytes,
-  type ChatMessage,
-  type Conversation,
-  encryptionStatus,
-  formatLastSeen,
-  formatTime,
-  MAX_TEXT_CHARS,
-  type Tick,
-  type WireRecord,
-} from '../engine/index.js';
-import { AttachButton, FileView } from './Attachment.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { type Conversation, encryptionStatus, formatLastSeen, MAX_TEXT_CHARS } from '../engine/index.js';
+import { AttachButton } from './Attachment.js';
 import { DeviceNoticeBanner } from './Devices.js';
 import { useActions, useAppState, useNow } from './hooks.js';
+import { Timeline } from './Timeline.js';
 
-const TICK_TEXT: Record<Tick, { mark: string; label: string }> = {
-  pending: { mark: '○', label: 'Waiting to send' },
-  sent: { mark: '✓', label: 'Sent' },
-  delivered: { mark: '✓✓', label: 'Delivered' },
-  read: { mark: '✓✓', label: 'Read' },
-  failed: { mark: '!', label: 'Not sent' },
-};
 const BADGE = {
   green: 'Verified',
   yellow: 'Not verified',
   red: 'Cannot encrypt',
 } as const;
+
+/** Show the counter from this many characters on (and always once over the limit). */
+const COUNTER_FROM = Math.floor(MAX_TEXT_CHARS * 0.8);
+const DRAFT_SAVE_MS = 400;
 
 export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => void; onVerify: () => void }) {
   const s = useAppState();
@@ -33,33 +21,37 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
   const now = useNow();
   const conv = s.conversations.find((c) => c.peer === peer);
   const messages = s.messages[peer] ?? [];
-  const [draft, setDraft] = useState('');
-  const log = useRef<HTMLDivElement>(null);
+  // The draft comes back from the encrypted store (kept across reloads) and is saved as typed.
+  const [draft, setDraft] = useState(conv?.draft ?? '');
+  const saveTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const input = useRef<HTMLTextAreaElement>(null);
-  // Messages present when the chat opened do not animate; later arrivals do.
-  const seen = useRef<Set<string> | null>(null);
-  if (seen.current === null) seen.current = new Set(messages.map((m) => m.id));
 
-  useLayoutEffect(() => {
-    const el = log.current;
-    if (el) el.scrollTop = el.scrollHeight;
-  }, [messages.length, s.typing[peer]]);
   useEffect(() => {
     input.current?.focus();
   }, [peer]);
+  useEffect(() => () => clearTimeout(saveTimer.current), []);
 
   if (!conv) return <div class="placeholder">Choose a conversation.</div>;
   const status = encryptionStatus(conv);
-  const canSend = status !== 'red' && draft.trim().length > 0 && draft.length <= MAX_TEXT_CHARS;
+  const over = draft.length - MAX_TEXT_CHARS;
+  const canSend = status !== 'red' && draft.trim().length > 0 && over <= 0;
 
+  const edit = (v: string) => {
+    setDraft(v);
+    a.typing(peer, v.length > 0);
+    clearTimeout(saveTimer.current);
+    saveTimer.current = setTimeout(() => void a.saveDraft(peer, v), DRAFT_SAVE_MS);
+  };
   const send = (e?: Event) => {
     e?.preventDefault();
     if (!canSend) return;
     const text = draft;
+    clearTimeout(saveTimer.current);
     setDraft('');
     a.typing(peer, false);
     void a.send(peer, text);
   };
+  const self = s.connection;
 
   return (
     <section class="chat" aria-labelledby="chat-title" data-status={status}>
@@ -69,8 +61,9 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
         </button>
         <div class="who">
           <h2 id="chat-title">{conv.username}</h2>
+          {/* While we are not connected we know nothing new about them: say where we are instead. */}
           <div class="presence" data-testid="presence">
-            {formatLastSeen(s.presence[peer], now)}
+            {self === 'online' ? formatLastSeen(s.presence[peer], now) : SELF_STATE[self]}
           </div>
         </div>
         <button
@@ -87,42 +80,46 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
           {BADGE[status]}
         </button>
       </header>
-      {s.connection !== 'online' && (
+      {self === 'replaced' ? (
         <div class="banner offline" role="status" data-testid="offline-banner">
           <p>
-            {s.connection === 'connecting' ? 'Reconnecting…' : 'You are offline.'} Messages you write wait in the outbox
-            and go out when the connection is back.
+            Hush connected from another window on this device, so this one paused. Messages you write here wait in the
+            outbox.
           </p>
+          <button class="btn small" type="button" onClick={() => a.useHere()}>
+            Use here
+          </button>
         </div>
+      ) : (
+        self !== 'online' && (
+          <div class="banner offline" role="status" data-testid="offline-banner">
+            <p>
+              {self === 'connecting' ? 'Reconnecting…' : 'You are offline.'} Messages you write wait in the outbox and
+              go out when the connection is back.
+            </p>
+          </div>
+        )
       )}
       <KeyChangeBanner conv={conv} onVerify={onVerify} />
       <DeviceNoticeBanner conv={conv} />
       {status === 'red' && (
-        <div class="banner bad" role="alert">
+        <div class="banner bad" role="alert" data-testid="cannot-encrypt">
           <p>
-            Cannot encrypt to {conv.username}: {conv.cannotEncrypt ?? 'no keys yet'}. Nothing will be sent until this is
-            fixed.
+            Hush cannot encrypt to {conv.username} ({(conv.cannotEncrypt ?? 'no keys published yet').replace(/\.$/, '')}
+            ). So that nothing leaks, nothing you write here is sent. This usually means {conv.username} has not opened
+            Hush since signing up, or their keys failed a check; Hush looks again each time you open this chat.
           </p>
         </div>
       )}
-      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (WCAG 2.1.1, axe scrollable-region-focusable) */}
-      <div class="log" ref={log} role="log" aria-label={`Messages with ${conv.username}`} tabIndex={0}>
-        {messages.length === 0 && (
-          <p class="empty">
-            {status === 'red' ? 'No messages.' : 'No messages yet. Say hello; it is end-to-end encrypted.'}
-          </p>
-        )}
-        {messages.map((m) => (
-          <Bubble
-            key={m.id}
-            m={m}
-            now={now}
-            fresh={!seen.current!.has(m.id)}
-            showWire={s.showWire}
-            peerName={conv.username}
-          />
-        ))}
-      </div>
+      <Timeline
+        key={peer}
+        messages={messages}
+        peerName={conv.username}
+        now={now}
+        showWire={s.showWire}
+        typing={Boolean(s.typing[peer])}
+        empty={status === 'red' ? 'No messages.' : 'No messages yet. Say hello; it is end-to-end encrypted.'}
+      />
       <div class="typing" aria-live="polite" data-testid="typing">
         {s.typing[peer] ? `${conv.username} is typing…` : ''}
       </div>
@@ -135,6 +132,8 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
             id="composer"
             ref={input}
             rows={1}
+            aria-describedby={draft.length >= COUNTER_FROM ? 'composer-count' : undefined}
+            aria-invalid={over > 0 ? 'true' : undefined}
             placeholder={
               status === 'red'
                 ? 'Cannot encrypt: sending is off'
@@ -142,17 +141,18 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
                   ? 'Messages wait until you verify or accept the new safety number'
                   : 'Message'
             }
-            maxLength={MAX_TEXT_CHARS}
             value={draft}
-            onInput={(e) => {
-              const v = e.currentTarget.value;
-              setDraft(v);
-              a.typing(peer, v.length > 0);
-            }}
+            onInput={(e) => edit(e.currentTarget.value)}
             onKeyDown={(e) => {
               if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) send(e);
             }}
           />
+          {draft.length >= COUNTER_FROM && (
+            <p id="composer-count" class={`count${over > 0 ? ' over' : ''}`} data-testid="composer-count">
+              {draft.length.toLocaleString('en')} / {MAX_TEXT_CHARS.toLocaleString('en')} characters
+              {over > 0 && ` — ${over.toLocaleString('en')} too many: shorten it or send it in parts.`}
+            </p>
+          )}
         </div>
         <AttachButton peer={peer} disabled={status === 'red'} />
         <button class="btn primary" type="submit" disabled={!canSend}>
@@ -162,6 +162,13 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
     </section>
   );
 }
+
+const SELF_STATE = {
+  online: '',
+  connecting: 'Connecting…',
+  offline: 'You are offline',
+  replaced: 'Paused: open in another window',
+} as const;
 
 function KeyChangeBanner({ conv, onVerify }: { conv: Conversation; onVerify: () => void }) {
   const a = useActions();
@@ -201,67 +208,5 @@ function KeyChangeBanner({ conv, onVerify }: { conv: Conversation; onVerify: () 
         </button>
       </div>
     </div>
-  );
-}
-
-function Bubble({
-  m,
-  now,
-  fresh,
-  showWire,
-  peerName,
-}: {
-  m: ChatMessage;
-  now: number;
-  fresh: boolean;
-  showWire: boolean;
-  peerName: string;
-}) {
-  if (m.dir === 'event')
-    return (
-      <p class="event" data-testid="timeline-notice">
-        <span aria-hidden="true">⚠ </span>
-        {m.text}
-        <time dateTime={new Date(m.sentAt).toISOString()}> · {formatTime(m.sentAt, now)}</time>
-      </p>
-    );
-  const t = TICK_TEXT[m.tick];
-  return (
-    <div class={`msg ${m.dir}${fresh ? ' fresh' : ''}`} data-id={m.id} data-tick={m.tick} data-testid="message">
-      <span class="sr-only">{m.dir === 'out' ? 'You:' : `${peerName}:`}</span>
-      {m.undecryptable ? (
-        <div class="bubble undecryptable" data-testid="undecryptable">
-          Could not decrypt this message.
-        </div>
-      ) : (
-        <div class="bubble">
-          {m.file && <FileView file={m.file} />}
-          {m.text}
-        </div>
-      )}
-      <div class="meta">
-        <time dateTime={new Date(m.sentAt).toISOString()}>{formatTime(m.sentAt, now)}</time>
-        {m.dir === 'out' && (
-          <span class="tick" data-tick={m.tick} title={m.error ?? t.label}>
-            <span aria-hidden="true">{t.mark}</span>
-            <span class="sr-only">{m.error ? `${t.label}: ${m.error}` : t.label}</span>
-          </span>
-        )}
-      </div>
-      {showWire && <WireView w={m.wire} />}
-    </div>
-  );
-}
-
-/** The envelope(s) exactly as the gateway got or gave them: routing, base64 ciphertext, sizes. */
-function WireView({ w }: { w: WireRecord | null }) {
-  if (!w) return <pre class="wire">Not sent yet: still in the outbox on this device.</pre>;
-  const json = JSON.stringify(w.frame, null, 1);
-  const bodies = w.kind === 'sent' ? w.frame.envelopes.map((e) => e.body) : [w.frame.body];
-  const ct = bodies.reduce((n, b) => n + b64Bytes(b), 0);
-  return (
-    <pre class="wire" data-testid="wire">
-      {`${w.kind === 'sent' ? 'Sent frame' : 'Delivered frame'}: ${bodies.length} envelope${bodies.length === 1 ? '' : 's'}, ${ct} bytes of ciphertext, ${new TextEncoder().encode(json).length} bytes JSON\n${json}`}
-    </pre>
   );
 }
