@@ -1,4 +1,4 @@
-import { type DeliverFrame, HushError, isHushError, normaliseUsername, type Session } from '@hush/protocol';
+import { type DeliverFrame, HushError, normaliseUsername, type Session } from '@hush/protocol';
 import { describe } from '../core/send-policy.js';
 import { openLocked, reencrypt } from './app-lock.js';
 import type { EngineContext } from './context.js';
