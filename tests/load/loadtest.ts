@@ -98,14 +98,26 @@ async function startEnv(a: LoadArgs, gateways: number): Promise<Env> {
   }
   const env: Record<string, string> = { ...LOAD_STACK_ENV };
   err(`starting stack: nats-server, redis-server, auth, keydir, presence, ${gateways} gateway(s)...`);
+  // The broker is a private nats-server without nkey users: the raw reference publishes to its
+  // own stream and subjects, which no Hush role may touch on a secured bus (the stack would
+  // otherwise secure it). The gateway runs the same code either way; only the permission check
+  // per subject differs, which the raw reference then skips as well.
+  const nats = await startNats({ isolated: true, jetstream: true });
   // Node 20 refuses --cpu-prof in NODE_OPTIONS, so profiled gateways are spawned here with the flag.
-  const stack = await startStack({ gateways: a.cpuProf ? 0 : gateways, env });
+  let stack: Stack;
+  try {
+    stack = await startStack({ gateways: a.cpuProf ? 0 : gateways, env, nats });
+  } catch (e) {
+    await nats.stop();
+    throw e;
+  }
   if (a.cpuProf) {
     for (let i = 0; i < gateways; i++) stack.gateways.push(await spawnProfiledGateway(stack, resolve(a.cpuProf), i));
   }
   const np = natsServerPid(stack.nats.port);
   return {
     stack,
+    nats,
     natsUrl: stack.nats.url,
     gatewayUrls: stack.gatewayUrls,
     streamName: stack.env.STREAM_NAME!,
@@ -151,6 +163,11 @@ async function spawnProfiledGateway(stack: Stack, dir: string, i: number): Promi
   await waitReady(url, 30_000, sp);
   err(`profiling gateway pid ${proc.pid} into ${dir}`);
   return sp;
+}
+
+async function stopEnv(env: Env): Promise<void> {
+  await env.stack?.stop();
+  await env.nats?.stop();
 }
 
 function phaseOpts(a: LoadArgs, env: Env, rate: number, seconds: number, tag: string): PhaseOptions {
@@ -256,7 +273,7 @@ async function standard(a: LoadArgs, tag: string): Promise<void> {
       }),
     );
   } finally {
-    await env.stack?.stop();
+    await stopEnv(env);
   }
 }
 
@@ -337,7 +354,7 @@ async function findPeak(a: LoadArgs, tag: string): Promise<void> {
       }),
     );
   } finally {
-    await env.stack?.stop();
+    await stopEnv(env);
   }
 }
 
@@ -472,7 +489,7 @@ async function connections(a: LoadArgs, tag: string): Promise<void> {
           }),
       ),
     );
-    await env.stack?.stop();
+    await stopEnv(env);
   }
 }
 
