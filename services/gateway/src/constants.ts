@@ -58,6 +58,11 @@ export const PULL_EXPIRES_MS = 5_000;
  */
 export const MAILBOX_IDLE_MS = 15_000;
 /**
+ * An idle mailbox looks for a stored envelope once more this long after it subscribed: route
+ * interest in a NATS cluster lags our own server's confirmation (ws/mailbox.ts recheckLater).
+ */
+export const MAILBOX_RECHECK_MS = 2_000;
+/**
  * The server removes a mailbox consumer nobody pulled from for this long (inactive_threshold): one
  * left behind by a gateway that died. A live consumer pulls every PULL_EXPIRES_MS; a socket stalled
  * by a slow reader longer than this loses its consumer and is closed with 4003 (it reconnects and

@@ -8,7 +8,14 @@ import {
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos, type Subscription } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
-import { MAILBOX_IDLE_MS, MAX_ACK_PENDING, PULL_BATCH, PULL_EXPIRES_MS, STALE_CONSUMER_MS } from '../constants.js';
+import {
+  MAILBOX_IDLE_MS,
+  MAILBOX_RECHECK_MS,
+  MAX_ACK_PENDING,
+  PULL_BATCH,
+  PULL_EXPIRES_MS,
+  STALE_CONSUMER_MS,
+} from '../constants.js';
 import type { MailboxMessage, MailboxStream } from './context.js';
 
 export interface MailboxDeps {
@@ -18,6 +25,10 @@ export interface MailboxDeps {
   streamName: string;
   ackWaitMs: number;
   log: FastifyBaseLogger;
+  /** Default MAILBOX_IDLE_MS (tests shorten it). */
+  idleMs?: number;
+  /** Default MAILBOX_RECHECK_MS. */
+  recheckMs?: number;
 }
 
 /**
@@ -27,8 +38,12 @@ export interface MailboxDeps {
 export class MailboxPool {
   readonly active = new Set<LazyMailbox>();
   private timer: NodeJS.Timeout | undefined;
+  readonly idleMs: number;
 
-  constructor(readonly d: MailboxDeps) {}
+  constructor(readonly d: MailboxDeps) {
+    this.idleMs = d.idleMs ?? MAILBOX_IDLE_MS;
+    this.recheckMs = d.recheckMs ?? MAILBOX_RECHECK_MS;
+  }
 
   open(subject: string, consumerName: string): Promise<LazyMailbox> {
     return LazyMailbox.open(this, subject, consumerName);
@@ -37,23 +52,48 @@ export class MailboxPool {
   /** Called by a mailbox that got a consumer: the sweep runs while any mailbox holds one. */
   activated(m: LazyMailbox): void {
     this.active.add(m);
-    if (!this.timer) {
-      this.timer = setInterval(() => this.sweep(), Math.max(250, MAILBOX_IDLE_MS / 4));
-      this.timer.unref();
-    }
+    this.ensureTimer();
   }
 
   deactivated(m: LazyMailbox): void {
     this.active.delete(m);
-    if (this.active.size === 0 && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
+  }
+
+  /**
+   * Looks at an idle mailbox's subject once more after MAILBOX_RECHECK_MS. In a NATS cluster a new
+   * subscription's interest reaches the other servers over routes a moment after our own server
+   * confirmed it (the flush), so an envelope published through another server in that moment is
+   * stored but not heard; this second look finds it. Kept in one queue, swept by the pool's timer.
+   */
+  recheckLater(m: LazyMailbox): void {
+    this.rechecks.push({ m, at: performance.now() + this.recheckMs });
+    this.ensureTimer();
+  }
+
+  private readonly rechecks: { m: LazyMailbox; at: number }[] = [];
+  private rechecksHead = 0;
+  readonly recheckMs: number;
+
+  private ensureTimer(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.sweep(), Math.max(20, Math.min(this.idleMs, this.recheckMs) / 4));
+    this.timer.unref();
   }
 
   private sweep(): void {
     const now = performance.now();
     for (const m of [...this.active]) m.maybeIdle(now);
+    while (this.rechecksHead < this.rechecks.length && this.rechecks[this.rechecksHead]!.at <= now) {
+      this.rechecks[this.rechecksHead++]!.m.recheckNow();
+    }
+    if (this.rechecksHead > 1024 && this.rechecksHead * 2 > this.rechecks.length) {
+      this.rechecks.splice(0, this.rechecksHead);
+      this.rechecksHead = 0;
+    }
+    if (this.active.size === 0 && this.rechecksHead >= this.rechecks.length && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
   }
 
   stop(): void {
@@ -114,7 +154,14 @@ export class LazyMailbox implements MailboxStream {
     m.listen();
     await pool.d.nc.flush();
     if (await m.hasBacklog()) await m.activate(true);
+    else pool.recheckLater(m);
     return m;
+  }
+
+  /** The pool's delayed look (see MailboxPool.recheckLater). */
+  recheckNow(): void {
+    if (this.closed || this.transition || this.inner) return;
+    void this.run(() => this.recheck());
   }
 
   get isActive(): boolean {
@@ -173,8 +220,17 @@ export class LazyMailbox implements MailboxStream {
     if (await this.hasBacklog()) await this.activate(false);
   }
 
+  /**
+   * Is any envelope stored on this device's subject? Asked as "the first message at or after
+   * sequence 0" (`next_by_subj`), not `last_by_subj`: nats-server 2.9.10 answers "no message" to
+   * `last_by_subj` once the subject's newest message was deleted (acked) even while older ones
+   * remain, which is the normal state of a work-queue mailbox after a failover (checked on this
+   * machine; the fault suite lost messages with it). `next_by_subj` is a server field the nats.js
+   * types do not list for this request, hence the cast.
+   */
   private async hasBacklog(): Promise<boolean> {
-    const m = await this.pool.d.jsm.streams.getMessage(this.pool.d.streamName, { last_by_subj: this.subject });
+    const query = { seq: 0, next_by_subj: this.subject } as unknown as { seq: number };
+    const m = await this.pool.d.jsm.streams.getMessage(this.pool.d.streamName, query);
     return m !== null;
   }
 
@@ -187,7 +243,8 @@ export class LazyMailbox implements MailboxStream {
     this.dirty = false;
     const old = this.inner;
     this.inner = undefined;
-    if (old) await old.close().catch(() => undefined);
+    // Not awaited: close() resolves only once its iterator is read to the end.
+    if (old) void old.close().catch(() => undefined);
     if (recreate || old) await jsm.consumers.delete(streamName, this.consumerName).catch(() => undefined);
     await jsm.consumers.add(streamName, {
       durable_name: this.consumerName,
@@ -227,7 +284,7 @@ export class LazyMailbox implements MailboxStream {
   /** Idle long enough, and nothing in flight: back to a bare subscription. */
   maybeIdle(now: number): void {
     if (this.closed || this.transition || !this.inner || this.outstanding > 0) return;
-    if (now - this.lastActivity < MAILBOX_IDLE_MS) return;
+    if (now - this.lastActivity < this.pool.idleMs) return;
     void this.run(() => this.deactivate());
   }
 
@@ -243,10 +300,11 @@ export class LazyMailbox implements MailboxStream {
     this.generation++;
     this.outstanding = 0;
     this.pool.deactivated(this);
-    if (inner) await inner.close().catch(() => undefined);
+    if (inner) void inner.close().catch(() => undefined);
     await jsm.consumers.delete(streamName, this.consumerName).catch(() => undefined);
     // Stored before the subscription existed (or a delivery whose ack the deletion overtook).
     if (!this.closed && (await this.hasBacklog())) await this.activate(false);
+    else this.pool.recheckLater(this);
   }
 
   private fail(e: unknown): void {
@@ -367,6 +425,6 @@ export class LazyMailbox implements MailboxStream {
     this.waiter?.({ value: undefined, done: true });
     this.waiter = undefined;
     for (const w of this.statusWaiters.splice(0)) w({ value: undefined, done: true });
-    if (inner) await inner.close().catch(() => undefined);
+    if (inner) void inner.close().catch(() => undefined);
   }
 }
