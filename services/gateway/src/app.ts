@@ -424,9 +424,11 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     if (!originAllowed(req)) throw new HushError('GW_ORIGIN_FORBIDDEN');
   };
 
-  app.get('/ws', { websocket: true, schema: { hide: true }, preValidation: checkOrigin }, (socket, req) => {
+  app.get('/ws', { websocket: true, schema: { hide: true }, preValidation: checkOrigin }, (socket) => {
     const transport = new WsTransport(socket);
-    const conn = new Connection(transport, hub, req.log);
+    // The gateway's logger, not the request's child: a socket lives for hours and a child logger
+    // per socket is memory per idle connection (docs/SCALING.md); log lines carry the conn id.
+    const conn = new Connection(transport, hub, app.log);
     transport.attach(conn, (e) => conn.socketError(e));
   });
 
