@@ -425,11 +425,19 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   };
 
   app.get('/ws', { websocket: true, schema: { hide: true }, preValidation: checkOrigin }, (socket) => {
+    // @fastify/websocket's own 'error' listener closes over the upgrade's request and reply, which
+    // then live as long as the socket (kilobytes per idle connection: docs/SCALING.md). It is
+    // replaced by one that does the same as the errorHandler above without holding them.
+    socket.removeAllListeners('error');
     const transport = new WsTransport(socket);
-    // The gateway's logger, not the request's child: a socket lives for hours and a child logger
-    // per socket is memory per idle connection (docs/SCALING.md); log lines carry the conn id.
+    // The gateway's logger, not the request's child, for the same reason; log lines carry the conn id.
     const conn = new Connection(transport, hub, app.log);
-    transport.attach(conn, (e) => conn.socketError(e));
+    transport.attach(conn, (e) => {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) hub.protocolViolations.add(code);
+      conn.socketError(e);
+      socket.terminate();
+    });
   });
 
   const index = join(config.webRoot, 'index.html');
