@@ -261,10 +261,9 @@ export class LazyMailbox implements MailboxStream {
       // restart only means redelivery of unacked envelopes (clients dedupe; docs/BENCHMARKS.md).
       mem_storage: true,
     });
-    if (this.closed) {
-      await jsm.consumers.delete(streamName, this.consumerName).catch(() => undefined);
-      return;
-    }
+    // Closed meanwhile (the socket went, or a reconnect reopened the mailbox): leave the consumer;
+    // the device's next mailbox recreates it, and deleting it here could hit that newer one.
+    if (this.closed) return;
     const consumer = await js.consumers.get(streamName, this.consumerName);
     // Pull requests live PULL_EXPIRES_MS: nats.js notices a dead pull after two missed idle
     // heartbeats (half the expiry each), so a consumer resumes within seconds after the broker
@@ -294,6 +293,7 @@ export class LazyMailbox implements MailboxStream {
     this.dirty = false;
     this.listen();
     await nc.flush();
+    if (this.closed) return;
     const inner = this.inner;
     this.inner = undefined;
     this.it = undefined;
