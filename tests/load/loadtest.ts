@@ -67,7 +67,7 @@ const CONNS_PER_WORKER = Number(process.env.LOADTEST_CONNS_PER_WORKER) || Math.m
 /** Sockets per gateway process in the connections mode (same descriptor limit on the server side). */
 const CONNS_PER_GATEWAY = Math.max(100, FD_LIMIT - 1_500);
 /** Connections mode: registration and opening must finish within these (it stops there), scaled by count. */
-const connRegisterDeadlineMs = (n: number) => Math.max(300_000, n * 12);
+const connRegisterDeadlineMs = (n: number) => Math.max(300_000, n * 30);
 const connOpenDeadlineMs = (n: number) => Math.max(420_000, n * 18);
 /** Loopback source addresses the holders spread sockets over (ports per source and gateway port are ~28 000). */
 const SOURCE_ADDRESSES = 8;
