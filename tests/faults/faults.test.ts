@@ -332,8 +332,7 @@ describe.sequential('fault suite: three-node NATS cluster, two gateways', () => 
       for (const id of c.received.keys()) expect(traffic.sent.get(id)?.to).toBe(i);
     }
     await stopClients(cs);
-  }, // Two gateway starts (tsx compiles on a loaded 2-core machine) plus the settle bound.
-  150_000);
+  }, 150_000); // Two gateway starts (tsx compiles on a loaded 2-core machine) plus the settle bound.
 });
 
 /** Asks the stream's leader to step down until another node than `name` leads it. */
