@@ -63,6 +63,12 @@ export const MAILBOX_IDLE_MS = 15_000;
  */
 export const MAILBOX_RECHECK_MS = 2_000;
 /**
+ * JetStream calls of one mailbox that may fail in a row (each retried after MAILBOX_RECHECK_MS)
+ * before its socket is closed with 4003: a broker election takes a few seconds, and closing every
+ * socket on it would make all clients reconnect at once.
+ */
+export const MAILBOX_MAX_FAILURES = 5;
+/**
  * The server removes a mailbox consumer nobody pulled from for this long (inactive_threshold): one
  * left behind by a gateway that died. A live consumer pulls every PULL_EXPIRES_MS; a socket stalled
  * by a slow reader longer than this loses its consumer and is closed with 4003 (it reconnects and

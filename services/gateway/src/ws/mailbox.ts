@@ -10,6 +10,7 @@ import { type NatsConnection, nanos, type Subscription } from '@nats-io/transpor
 import type { FastifyBaseLogger } from 'fastify';
 import {
   MAILBOX_IDLE_MS,
+  MAILBOX_MAX_FAILURES,
   MAILBOX_RECHECK_MS,
   MAX_ACK_PENDING,
   PULL_BATCH,
@@ -130,6 +131,8 @@ export class LazyMailbox implements MailboxStream {
   private it: AsyncIterator<JsMsg> | undefined;
   /** Heard a publish (or a failover) while a transition was running: look again after it. */
   private dirty = false;
+  /** JetStream calls that failed in a row (retryOrFail). */
+  private failures = 0;
   private transition: Promise<void> | undefined;
   private closed = false;
   /** Deliveries handed out by the current consumer and not yet acked, nak'ed or term'ed. */
@@ -153,8 +156,14 @@ export class LazyMailbox implements MailboxStream {
     const m = new LazyMailbox(pool, subject, consumerName);
     m.listen();
     await pool.d.nc.flush();
-    if (await m.hasBacklog()) await m.activate(true);
-    else pool.recheckLater(m);
+    try {
+      if (await m.hasBacklog()) await m.activate(true);
+      else pool.recheckLater(m);
+    } catch (e) {
+      // JetStream unavailable for a moment (an election after a node died): the subscription is in
+      // place, so the socket can open and the mailbox looks again shortly (retryOrFail).
+      m.retryOrFail(e);
+    }
     return m;
   }
 
@@ -201,18 +210,22 @@ export class LazyMailbox implements MailboxStream {
   }
 
   private async run(step: () => Promise<void>): Promise<void> {
+    let failed = false;
     const t = (async () => {
       try {
         await step();
+        this.failures = 0;
       } catch (e) {
-        this.fail(e);
+        failed = true;
+        this.retryOrFail(e);
       }
     })();
     this.transition = t;
     await t;
     this.transition = undefined;
-    // Something was heard during the transition and no consumer is running: look again.
-    if (this.dirty && !this.closed && !this.inner) void this.run(() => this.recheck());
+    // Something was heard during the transition and no consumer is running: look again (after a
+    // failure the pool's delayed look does, not a tight loop).
+    if (this.dirty && !failed && !this.closed && !this.inner) void this.run(() => this.recheck());
   }
 
   private async recheck(): Promise<void> {
@@ -305,6 +318,21 @@ export class LazyMailbox implements MailboxStream {
     // Stored before the subscription existed (or a delivery whose ack the deletion overtook).
     if (!this.closed && (await this.hasBacklog())) await this.activate(false);
     else this.pool.recheckLater(this);
+  }
+
+  /**
+   * A JetStream call failed (typically an election after a broker node died): look again after
+   * MAILBOX_RECHECK_MS, and give up (the socket closes with 4003 and the client reconnects) only
+   * after MAILBOX_MAX_FAILURES in a row, so a failover does not make every client reconnect.
+   */
+  retryOrFail(e: unknown): void {
+    if (this.closed) return;
+    this.failures++;
+    if (this.failures >= MAILBOX_MAX_FAILURES) {
+      this.fail(e);
+      return;
+    }
+    this.pool.recheckLater(this);
   }
 
   private fail(e: unknown): void {
