@@ -259,7 +259,7 @@ export class LazyMailbox implements MailboxStream {
     // Not awaited: close() resolves only once its iterator is read to the end.
     if (old) void old.close().catch(() => undefined);
     if (recreate || old) await jsm.consumers.delete(streamName, this.consumerName).catch(() => undefined);
-    await jsm.consumers.add(streamName, {
+    const info = await jsm.consumers.add(streamName, {
       durable_name: this.consumerName,
       filter_subject: this.subject,
       ack_policy: AckPolicy.Explicit,
@@ -277,7 +277,8 @@ export class LazyMailbox implements MailboxStream {
     // Closed meanwhile (the socket went, or a reconnect reopened the mailbox): leave the consumer;
     // the device's next mailbox recreates it, and deleting it here could hit that newer one.
     if (this.closed) return;
-    const consumer = await js.consumers.get(streamName, this.consumerName);
+    // From the create's answer: no second JetStream API call (consumer info) per activation.
+    const consumer = js.consumers.getConsumerFromInfo(info);
     // Pull requests live PULL_EXPIRES_MS: nats.js notices a dead pull after two missed idle
     // heartbeats (half the expiry each), so a consumer resumes within seconds after the broker
     // node holding its leader dies (docs/ARCHITECTURE.md 16).
