@@ -170,7 +170,7 @@ export class LazyMailbox implements MailboxStream {
   /** The pool's delayed look (see MailboxPool.recheckLater). */
   recheckNow(): void {
     if (this.closed || this.transition || this.inner) return;
-    void this.run(() => this.recheck());
+    void this.run(() => (this.dirty ? this.activate(false) : this.recheck()));
   }
 
   get isActive(): boolean {
@@ -223,9 +223,11 @@ export class LazyMailbox implements MailboxStream {
     this.transition = t;
     await t;
     this.transition = undefined;
-    // Something was heard during the transition and no consumer is running: look again (after a
-    // failure the pool's delayed look does, not a tight loop).
-    if (this.dirty && !failed && !this.closed && !this.inner) void this.run(() => this.recheck());
+    // A publish was heard during the transition and no consumer is running: make one. Not a look
+    // for a stored envelope: the notification can precede the store (by a whole leader election:
+    // the fault suite lost envelopes stored after such a look), while a consumer sees it whenever
+    // it is stored. After a failure the pool's delayed retry does it, not a tight loop.
+    if (this.dirty && !failed && !this.closed && !this.inner) void this.run(() => this.activate(false));
   }
 
   private async recheck(): Promise<void> {
@@ -252,8 +254,18 @@ export class LazyMailbox implements MailboxStream {
    * every unacked envelope comes again at once, in stream order (docs/ARCHITECTURE.md 13).
    */
   private async activate(recreate: boolean): Promise<void> {
-    const { jsm, js, streamName, ackWaitMs } = this.pool.d;
     this.dirty = false;
+    try {
+      await this.openConsumer(recreate);
+    } catch (e) {
+      // Still owed a consumer: the retry (retryOrFail → recheckNow) activates again.
+      this.dirty = true;
+      throw e;
+    }
+  }
+
+  private async openConsumer(recreate: boolean): Promise<void> {
+    const { jsm, js, streamName, ackWaitMs } = this.pool.d;
     const old = this.inner;
     this.inner = undefined;
     // Not awaited: close() resolves only once its iterator is read to the end.
