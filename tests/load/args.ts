@@ -56,11 +56,11 @@ export const LIMITS = {
   devices: 5_000,
   seconds: 600,
   rate: 1_000_000,
-  gateways: 8,
+  gateways: 16,
   size: 150 * 1024,
   window: 100_000,
   grace: 120,
-  connections: 20_000,
+  connections: 200_000,
 } as const;
 
 const NUMERIC: Record<string, keyof LoadArgs> = {

@@ -3,8 +3,8 @@ import { openSocket, pool } from './ws-transport.js';
 
 /**
  * Child process of the connections mode: holds up to CONNS_PER_WORKER idle authenticated sockets.
- * A process may hold at most `ulimit -n` (20 000 here) descriptors, so 20 000 sockets need
- * several holders. Messages from the parent: {urls, devices: [{token, gateway}]}, then {close}.
+ * A process may hold at most `ulimit -n` (20 000 here, and the hard limit: not raisable inside
+ * this machine's container) descriptors, so many sockets need several holders. Messages from the parent: {urls, devices: [{token, gateway}]}, then {close}.
  */
 
 /** Sockets opened at once per worker. */
@@ -12,7 +12,7 @@ const CONCURRENCY = 24;
 
 interface Job {
   urls: string[];
-  devices: { token: string; gateway: number }[];
+  devices: { token: string; gateway: number; localAddress?: string }[];
 }
 
 const sockets: WebSocket[] = [];
@@ -32,7 +32,7 @@ process.on('message', async (m: { type: 'job'; job: Job } | { type: 'close' }) =
   await pool(m.job.devices, CONCURRENCY, async (d) => {
     if (closing) return;
     try {
-      const ws = await openSocket(m.job.urls[d.gateway]!, d.token);
+      const ws = await openSocket(m.job.urls[d.gateway]!, d.token, undefined, d.localAddress);
       sockets.push(ws);
       opened++;
     } catch (e) {

@@ -142,7 +142,11 @@ describe('load test harness', () => {
     const a = parseArgs(['--devices', '20', '--seconds=3', '--rate', '500', '--gateways', '2', '--find-peak']);
     expect(a).toMatchObject({ devices: 20, seconds: 3, rate: 500, gateways: 2, findPeak: true });
     expect(() => parseArgs(['--seconds', '100000'])).toThrow(/bound/);
-    expect(() => parseArgs(['--connections', '50000'])).toThrow(/bound/);
+    expect(() => parseArgs(['--connections', '500000'])).toThrow(/bound/);
+    expect(parseArgs(['--connections', '200000', '--gateways', '4'])).toMatchObject({
+      connections: 200_000,
+      gateways: 4,
+    });
     expect(() => parseArgs(['--bogus'])).toThrow(/unknown flag/);
   });
 

@@ -1,4 +1,4 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,7 +13,7 @@ import {
   startStack,
   waitReady,
 } from '@hush/testkit';
-import { type LoadArgs, parseArgs } from './args.js';
+import { LIMITS, type LoadArgs, parseArgs } from './args.js';
 import { type LoadDevice, registerDevices } from './devices.js';
 import { type PhaseOptions, type PhaseResult, runPhase } from './phase.js';
 import { natsServerPid, totalRssKb } from './proc.js';
@@ -49,13 +49,28 @@ export const LOAD_STACK_ENV: Record<string, string> = {
 const PEAK_DRAIN_MS = 5_000;
 /** The peak search stops after this many steps whatever happens (1 000 * 1.5^13 ≈ 194 000 msg/s). */
 const MAX_PEAK_STEPS = 14;
+/**
+ * Descriptors one process may hold (`ulimit -n`). On this machine the soft and hard limits are both
+ * 20 000 and a container denies raising them even to root, so it bounds sockets per process on both
+ * ends: the connections mode spreads sockets over as many gateways and holder processes as needed.
+ */
+const FD_LIMIT = (() => {
+  try {
+    const v = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
+    return v === 'unlimited' ? 1_000_000 : Number(v) || 1_024;
+  } catch {
+    return 1_024;
+  }
+})();
 /** Sockets per connection-holder process (below `ulimit -n` with room for other descriptors). */
-const CONNS_PER_WORKER = Number(process.env.LOADTEST_CONNS_PER_WORKER) || 9_000;
+const CONNS_PER_WORKER = Number(process.env.LOADTEST_CONNS_PER_WORKER) || Math.max(100, FD_LIMIT - 2_000);
 /** Sockets per gateway process in the connections mode (same descriptor limit on the server side). */
-const CONNS_PER_GATEWAY = 15_000;
-/** Connections mode: the whole registration and opening must finish within these (it stops there). */
-const CONN_REGISTER_DEADLINE_MS = 300_000;
-const CONN_OPEN_DEADLINE_MS = 420_000;
+const CONNS_PER_GATEWAY = Math.max(100, FD_LIMIT - 1_500);
+/** Connections mode: registration and opening must finish within these (it stops there), scaled by count. */
+const connRegisterDeadlineMs = (n: number) => Math.max(300_000, n * 30);
+const connOpenDeadlineMs = (n: number) => Math.max(420_000, n * 18);
+/** Loopback source addresses the holders spread sockets over (ports per source and gateway port are ~28 000). */
+const SOURCE_ADDRESSES = 8;
 /** Let RSS settle after the last socket opened before reading it. */
 const SETTLE_MS = 3_000;
 
@@ -98,14 +113,26 @@ async function startEnv(a: LoadArgs, gateways: number): Promise<Env> {
   }
   const env: Record<string, string> = { ...LOAD_STACK_ENV };
   err(`starting stack: nats-server, redis-server, auth, keydir, presence, ${gateways} gateway(s)...`);
+  // The broker is a private nats-server without nkey users: the raw reference publishes to its
+  // own stream and subjects, which no Hush role may touch on a secured bus (the stack would
+  // otherwise secure it). The gateway runs the same code either way; only the permission check
+  // per subject differs, which the raw reference then skips as well.
+  const nats = await startNats({ isolated: true, jetstream: true });
   // Node 20 refuses --cpu-prof in NODE_OPTIONS, so profiled gateways are spawned here with the flag.
-  const stack = await startStack({ gateways: a.cpuProf ? 0 : gateways, env });
+  let stack: Stack;
+  try {
+    stack = await startStack({ gateways: a.cpuProf ? 0 : gateways, env, nats });
+  } catch (e) {
+    await nats.stop();
+    throw e;
+  }
   if (a.cpuProf) {
     for (let i = 0; i < gateways; i++) stack.gateways.push(await spawnProfiledGateway(stack, resolve(a.cpuProf), i));
   }
   const np = natsServerPid(stack.nats.port);
   return {
     stack,
+    nats,
     natsUrl: stack.nats.url,
     gatewayUrls: stack.gatewayUrls,
     streamName: stack.env.STREAM_NAME!,
@@ -151,6 +178,11 @@ async function spawnProfiledGateway(stack: Stack, dir: string, i: number): Promi
   await waitReady(url, 30_000, sp);
   err(`profiling gateway pid ${proc.pid} into ${dir}`);
   return sp;
+}
+
+async function stopEnv(env: Env): Promise<void> {
+  await env.stack?.stop();
+  await env.nats?.stop();
 }
 
 function phaseOpts(a: LoadArgs, env: Env, rate: number, seconds: number, tag: string): PhaseOptions {
@@ -256,7 +288,7 @@ async function standard(a: LoadArgs, tag: string): Promise<void> {
       }),
     );
   } finally {
-    await env.stack?.stop();
+    await stopEnv(env);
   }
 }
 
@@ -337,7 +369,7 @@ async function findPeak(a: LoadArgs, tag: string): Promise<void> {
       }),
     );
   } finally {
-    await env.stack?.stop();
+    await stopEnv(env);
   }
 }
 
@@ -376,6 +408,13 @@ async function referenceOnly(a: LoadArgs, tag: string): Promise<void> {
 async function connections(a: LoadArgs, tag: string): Promise<void> {
   const n = a.connections;
   const gateways = Math.max(a.gateways, Math.ceil(n / CONNS_PER_GATEWAY));
+  if (gateways > a.gateways) {
+    out(
+      `# ${n} sockets need ${gateways} gateway processes here, not ${a.gateways}: one process may hold ${FD_LIMIT} descriptors (ulimit -n; the hard limit, not raisable in this container), so at most ${CONNS_PER_GATEWAY} sockets each`,
+    );
+  }
+  if (gateways > LIMITS.gateways)
+    throw new Error(`${n} sockets need ${gateways} gateways, above the bound ${LIMITS.gateways}`);
   const env = await startEnv({ ...a, gateways }, gateways);
   const workers: ChildProcess[] = [];
   try {
@@ -383,7 +422,7 @@ async function connections(a: LoadArgs, tag: string): Promise<void> {
     const natsPidsFresh = env.procs['nats-server'] ?? [];
     const fresh = totalRssKb(gwPidsFresh) + totalRssKb(natsPidsFresh);
     const t0 = performance.now();
-    const devices = await registerDevices(env.gatewayUrls, n, tag, err, Date.now() + CONN_REGISTER_DEADLINE_MS, false);
+    const devices = await registerDevices(env.gatewayUrls, n, tag, err, Date.now() + connRegisterDeadlineMs(n), false);
     err(`registered ${devices.length} devices in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     const gwPids = env.procs.gateway ?? [];
     const natsPids = env.procs['nats-server'] ?? [];
@@ -403,7 +442,7 @@ async function connections(a: LoadArgs, tag: string): Promise<void> {
             });
             workers.push(w);
             let last = { opened: 0, failed: 0, firstError: 'deadline' };
-            const deadline = setTimeout(() => resolveDone(last), CONN_OPEN_DEADLINE_MS);
+            const deadline = setTimeout(() => resolveDone(last), connOpenDeadlineMs(n));
             w.on('message', (m: { type: string; opened: number; failed: number; firstError?: string }) => {
               last = { opened: m.opened, failed: m.failed, firstError: m.firstError ?? '' };
               if (m.type === 'done') {
@@ -417,7 +456,14 @@ async function connections(a: LoadArgs, tag: string): Promise<void> {
             });
             w.send({
               type: 'job',
-              job: { urls: env.gatewayUrls, devices: chunk.map((d) => ({ token: d.accessToken, gateway: d.gateway })) },
+              job: {
+                urls: env.gatewayUrls,
+                devices: chunk.map((d, k) => ({
+                  token: d.accessToken,
+                  gateway: d.gateway,
+                  localAddress: `127.0.0.${1 + (k % SOURCE_ADDRESSES)}`,
+                })),
+              },
             });
           }),
       ),
@@ -439,7 +485,7 @@ async function connections(a: LoadArgs, tag: string): Promise<void> {
       `  gateway RSS ${(gw0 / 1024).toFixed(0)} -> ${(gw1 / 1024).toFixed(0)} MB: ${per(gw1 - gw0).toFixed(1)} kB per connection`,
     );
     out(
-      `  nats-server RSS ${(nats0 / 1024).toFixed(0)} -> ${(nats1 / 1024).toFixed(0)} MB: ${per(nats1 - nats0).toFixed(1)} kB per connection (its durable consumer)`,
+      `  nats-server RSS ${(nats0 / 1024).toFixed(0)} -> ${(nats1 / 1024).toFixed(0)} MB: ${per(nats1 - nats0).toFixed(1)} kB per connection (an idle device: its subscription; a JetStream consumer only while it has a backlog)`,
     );
     out(`  gateway + nats-server: ${connKb.toFixed(1)} kB per idle connection (target < 20 kB)`);
     out(
@@ -472,7 +518,7 @@ async function connections(a: LoadArgs, tag: string): Promise<void> {
           }),
       ),
     );
-    await env.stack?.stop();
+    await stopEnv(env);
   }
 }
 

@@ -25,9 +25,11 @@ export function openSocket(
   url: string,
   token: string,
   onFrame?: (f: ServerFrame, ws: WebSocket) => void,
+  /** Source address (any of 127.0.0.0/8 on loopback): one address has ~28 000 ports per gateway port. */
+  localAddress?: string,
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl(url), { perMessageDeflate: false });
+    const ws = new WebSocket(wsUrl(url), { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
     let ready = false;
     const timer = setTimeout(() => {
       ws.terminate();

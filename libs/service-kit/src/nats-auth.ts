@@ -85,8 +85,18 @@ export function rolePermissions(role: NatsAuditRole, prefix: string, stream: str
           `$JS.API.DIRECT.GET.${stream}_GROUPS.>`,
           // Backup records are read one subject at a time (last message by subject).
           `$JS.API.STREAM.MSG.GET.${stream}_BACKUP`,
+          // An idle mailbox looks for a stored envelope before it subscribes (gateway ws/mailbox.ts).
+          `$JS.API.STREAM.MSG.GET.${stream}`,
         ],
-        subscribe: [inbox, s.events.deviceRevoked, s.events.keysChangedAll, s.events.presenceChangedAll],
+        subscribe: [
+          inbox,
+          s.events.deviceRevoked,
+          s.events.keysChangedAll,
+          s.events.presenceChangedAll,
+          // An idle connected device's mailbox is a core subscription on its subject instead of a
+          // JetStream consumer (gateway ws/mailbox.ts); the gateway reads mailboxes anyway.
+          s.mailboxAll,
+        ],
         allowResponses: false,
       };
     case 'auth':

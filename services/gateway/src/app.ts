@@ -449,10 +449,20 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     if (!originAllowed(req)) throw new HushError('GW_ORIGIN_FORBIDDEN');
   };
 
-  app.get('/ws', { websocket: true, schema: { hide: true }, preValidation: checkOrigin }, (socket, req) => {
+  app.get('/ws', { websocket: true, schema: { hide: true }, preValidation: checkOrigin }, (socket) => {
+    // @fastify/websocket's own 'error' listener closes over the upgrade's request and reply, which
+    // then live as long as the socket (kilobytes per idle connection: docs/SCALING.md). It is
+    // replaced by one that does the same as the errorHandler above without holding them.
+    socket.removeAllListeners('error');
     const transport = new WsTransport(socket);
-    const conn = new Connection(transport, hub, req.log);
-    transport.attach(conn, (e) => conn.socketError(e));
+    // The gateway's logger, not the request's child, for the same reason; log lines carry the conn id.
+    const conn = new Connection(transport, hub, app.log);
+    transport.attach(conn, (e) => {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) hub.protocolViolations.add(code);
+      conn.socketError(e);
+      socket.terminate();
+    });
   });
 
   const index = join(config.webRoot, 'index.html');

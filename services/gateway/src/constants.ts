@@ -48,8 +48,33 @@ export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** How long graceful shutdown waits for sockets to close before draining NATS anyway. */
 export const SHUTDOWN_GRACE_MS = 5_000;
 
-/** Lifetime of one mailbox pull request; see Hub.consumeOptions for why it is short. */
+/** Lifetime of one mailbox pull request; see LazyMailbox.activate for why it is short. */
 export const PULL_EXPIRES_MS = 5_000;
+/**
+ * A device's mailbox drops its JetStream consumer after this long with nothing delivered or acked
+ * and nothing outstanding, and goes back to a core NATS subscription (ws/mailbox.ts). Long enough
+ * that a conversation keeps its consumer between messages (creating one costs two JetStream API
+ * calls), short enough that an idle device costs a subscription, not a consumer (docs/SCALING.md).
+ */
+export const MAILBOX_IDLE_MS = 15_000;
+/**
+ * An idle mailbox looks for a stored envelope once more this long after it subscribed: route
+ * interest in a NATS cluster lags our own server's confirmation (ws/mailbox.ts recheckLater).
+ */
+export const MAILBOX_RECHECK_MS = 2_000;
+/**
+ * JetStream calls of one mailbox that may fail in a row (each retried after MAILBOX_RECHECK_MS)
+ * before its socket is closed with 4003: a broker election takes a few seconds, and closing every
+ * socket on it would make all clients reconnect at once.
+ */
+export const MAILBOX_MAX_FAILURES = 5;
+/**
+ * The server removes a mailbox consumer nobody pulled from for this long (inactive_threshold): one
+ * left behind by a gateway that died. A live consumer pulls every PULL_EXPIRES_MS; a socket stalled
+ * by a slow reader longer than this loses its consumer and is closed with 4003 (it reconnects and
+ * gets everything unacked again).
+ */
+export const STALE_CONSUMER_MS = 5 * 60_000;
 
 /**
  * Bytes of frames a socket may have waiting to be handled (they run one at a time, in order), each

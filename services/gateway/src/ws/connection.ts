@@ -16,7 +16,8 @@ import { MAX_BUFFERED_BYTES, MAX_QUEUED_BYTES, QUEUED_FRAME_OVERHEAD } from '../
 import { countFrame } from '../metrics.js';
 import type { TokenIdentity } from '../tokens.js';
 import type { ConnectionContext, MailboxMessage, MailboxStream } from './context.js';
-import { errorFrame, parseFrame } from './frames.js';
+import { errorFrame, type ParsedFrame, parseFrame } from './frames.js';
+import { HeartbeatSweep } from './heartbeat.js';
 import type { Transport, TransportHandler } from './transport.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,7 +26,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * One WebSocket on /ws. Lifecycle (docs/PROTOCOL-WIRE.md): `hello` with the access token first
  * (within helloTimeoutMs), then the socket is bound to the token's (user, device) — never to
  * anything the client names later — and that device's mailbox is streamed to it. Frames are handled
- * one at a time, in order, so an `accepted` never overtakes an earlier frame's error.
+ * in order and answered in order, so an `accepted` never overtakes an earlier frame's error; a send's
+ * publishes are started in order but its JetStream acks are awaited off the frame queue, so a socket
+ * has several sends in flight (bounded by MAX_QUEUED_BYTES), and `ack` frames skip the queue.
  * It reaches the socket only through a `Transport` and the rest of the gateway only through a
  * `ConnectionContext` (the Hub in production).
  */
@@ -34,38 +37,58 @@ export class Connection implements TransportHandler {
   identity: TokenIdentity | undefined;
   private state: 'hello' | 'open' | 'closed' = 'hello';
   private queue: Promise<void> = Promise.resolve();
+  /** Answers to frames, in frame order (a send's answer waits for its JetStream acks). */
+  private replies: Promise<void> = Promise.resolve();
+  private pendingReplies = 0;
+  /** Sends whose recipients are checked, in order: publishes start in frame order. */
+  private publishOrder: Promise<unknown> = Promise.resolve();
   /** Bytes of frames received and not yet handled; reading pauses at MAX_QUEUED_BYTES. */
   private queuedBytes = 0;
   private paused = false;
   /** The most bytes ever waiting at once (tests read it to see the bound hold). */
   peakQueuedBytes = 0;
   private helloTimer: NodeJS.Timeout | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly heartbeat: HeartbeatSweep;
   private missedPongs = 0;
   private messages: MailboxStream | undefined;
   /** Deliveries pushed to the socket and not yet acked by the client, by stream sequence. */
   private readonly unacked = new Map<number, MailboxMessage>();
   readonly presenceUsers = new Set<string>();
-  private log: FastifyBaseLogger;
 
   constructor(
     private readonly transport: Transport,
     private readonly ctx: ConnectionContext,
-    log: FastifyBaseLogger,
+    /** The gateway's logger, shared: no child logger per socket (docs/SCALING.md); `who()` adds the socket's fields. */
+    private readonly log: FastifyBaseLogger,
   ) {
-    this.log = log.child({ conn: this.connId });
     ctx.track(this);
     this.helloTimer = setTimeout(
       () => this.close(CloseCodes.HELLO_TIMEOUT, 'hello timeout'),
       ctx.config.helloTimeoutMs,
     );
-    this.heartbeat = setInterval(() => this.beat(), ctx.config.heartbeatMs);
+    this.heartbeat = HeartbeatSweep.for(ctx.config);
+    this.heartbeat.add(this);
+  }
+
+  /** Log fields naming this socket (and its device once bound). */
+  private who(o: Record<string, unknown> = {}): Record<string, unknown> {
+    return this.identity
+      ? { conn: this.connId, user: this.identity.userId, device: this.identity.deviceId, ...o }
+      : { conn: this.connId, ...o };
   }
 
   /** TransportHandler: a frame from the client, queued behind the ones before it. */
   receive(data: Buffer, isBinary: boolean): void {
+    const parsed = parseFrame(data, isBinary);
+    // An ack needs no order with other frames and no answer: handled at once, it never waits
+    // behind this socket's sends (and the envelope leaves the broker sooner).
+    if (this.state === 'open' && parsed.frame?.type === 'ack') {
+      countFrame('in', parsed.frame);
+      this.onAck(parsed.frame.seq);
+      return;
+    }
     // Backpressure on input: past the bound we stop reading the socket (TCP pushes back on the
-    // client) and resume once half of it is handled.
+    // client) and resume once half of it is handled. A send's bytes count until it is answered.
     const size = QUEUED_FRAME_OVERHEAD + data.length;
     this.queuedBytes += size;
     this.peakQueuedBytes = Math.max(this.peakQueuedBytes, this.queuedBytes);
@@ -73,16 +96,47 @@ export class Connection implements TransportHandler {
       this.paused = true;
       this.transport.pause();
     }
+    const release = () => {
+      this.queuedBytes -= size;
+      if (this.paused && this.queuedBytes <= MAX_QUEUED_BYTES / 2) {
+        this.paused = false;
+        this.transport.resume?.();
+      }
+    };
     this.queue = this.queue
-      .then(() => this.onFrame(data, isBinary))
-      .catch((e) => this.fail(e))
+      .then(() => this.onFrame(parsed))
+      .then(
+        (pending) => {
+          // Not returned: the queue moves on while a send waits for JetStream.
+          if (pending) void pending.pending.finally(release);
+          else release();
+        },
+        (e) => {
+          this.fail(e);
+          release();
+        },
+      );
+  }
+
+  /**
+   * Sends an answer to a frame after the answers to every earlier frame: at once when none is
+   * pending (so an error followed by a close reaches the client before the close).
+   */
+  private reply(frame: ServerFrame | Promise<ServerFrame>): Promise<void> {
+    if (this.pendingReplies === 0 && !(frame instanceof Promise)) {
+      this.send(frame);
+      return Promise.resolve();
+    }
+    this.pendingReplies++;
+    const p = this.replies
+      .then(() => frame)
+      .then((f) => this.send(f))
+      .catch((e) => this.log.error(this.who({ err: e instanceof Error ? e.message : String(e) }), 'reply failed'))
       .finally(() => {
-        this.queuedBytes -= size;
-        if (this.paused && this.queuedBytes <= MAX_QUEUED_BYTES / 2) {
-          this.paused = false;
-          this.transport.resume?.();
-        }
+        this.pendingReplies--;
       });
+    this.replies = p;
+    return p;
   }
 
   /** TransportHandler: the client answered a ping. */
@@ -97,7 +151,7 @@ export class Connection implements TransportHandler {
 
   /** Logs a socket-level error (a close follows). */
   socketError(e: Error): void {
-    this.log.debug({ err: e.message }, 'socket error');
+    this.log.debug(this.who({ err: e.message }), 'socket error');
   }
 
   get isOpen(): boolean {
@@ -115,12 +169,13 @@ export class Connection implements TransportHandler {
 
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
-    this.log.info({ code, reason }, 'closing socket');
+    this.log.info(this.who({ code, reason }), 'closing socket');
     this.transport.close(code, reason);
     void this.onClosed(code);
   }
 
-  private beat(): void {
+  /** HeartbeatSweep: once per heartbeat interval. */
+  beat(): void {
     // Two intervals without a pong: the peer is gone (or a proxy ate the socket).
     if (this.missedPongs >= 2) {
       this.close(CloseCodes.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
@@ -130,27 +185,39 @@ export class Connection implements TransportHandler {
     this.transport.ping();
   }
 
-  /** Answers with an error frame (a catalogued code), counted by code for metrics. */
+  /** Answers with an error frame (a catalogued code), counted by code for metrics, in frame order. */
   private sendError(err: HushError, id?: string): void {
     this.ctx.countError(err.code);
-    this.send(errorFrame(err, id));
+    void this.reply(errorFrame(err, id));
   }
 
   private fail(e: unknown): void {
-    this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'frame handler failed');
-    this.send({ type: 'error', code: 'INTERNAL', message: 'Internal error' });
+    this.log.error(this.who({ err: e instanceof Error ? e.message : String(e) }), 'frame handler failed');
+    void this.reply({ type: 'error', code: 'INTERNAL', message: 'Internal error' });
   }
 
-  private async onFrame(data: Buffer, isBinary: boolean): Promise<void> {
+  private onAck(seq: number): void {
+    const m = this.unacked.get(seq);
+    // An unknown seq is ignored: it was acked already or belongs to a previous socket, and
+    // a device can only ever name deliveries of its own mailbox on its own socket.
+    if (m) {
+      this.unacked.delete(seq);
+      m.ack();
+    }
+  }
+
+  /** Handles one frame; a send returns the promise of its answer (the queue does not wait for it). */
+  private async onFrame(parsed: ParsedFrame): Promise<{ pending: Promise<void> } | undefined> {
     if (this.state === 'closed') return;
-    const parsed = parseFrame(data, isBinary);
     countFrame('in', parsed.frame);
     if (this.state === 'hello') {
       if (parsed.frame?.type !== 'hello') {
         this.sendError(new HushError('GW_NOT_AUTHENTICATED'), parsed.id);
-        return this.close(CloseCodes.UNAUTHORIZED, 'hello expected');
+        this.close(CloseCodes.UNAUTHORIZED, 'hello expected');
+        return;
       }
-      return this.onHello(parsed.frame.token);
+      await this.onHello(parsed.frame.token);
+      return;
     }
     if (parsed.error || !parsed.frame) {
       this.sendError(parsed.error ?? new HushError('GW_BAD_FRAME'), parsed.id);
@@ -162,22 +229,19 @@ export class Connection implements TransportHandler {
         this.sendError(new HushError('GW_BAD_FRAME', 'Already authenticated'));
         return;
       case 'ping':
-        this.send(f.t === undefined ? { type: 'pong' } : { type: 'pong', t: f.t });
+        void this.reply(f.t === undefined ? { type: 'pong' } : { type: 'pong', t: f.t });
         return;
-      case 'ack': {
-        const m = this.unacked.get(f.seq);
-        // An unknown seq is ignored: it was acked already or belongs to a previous socket, and
-        // a device can only ever name deliveries of its own mailbox on its own socket.
-        if (m) {
-          this.unacked.delete(f.seq);
-          m.ack();
-        }
+      case 'ack':
+        this.onAck(f.seq);
         return;
+      case 'send': {
+        // Wrapped: an async function returning a promise would wait for it.
+        const pending = this.onSend(f);
+        return pending ? { pending } : undefined;
       }
-      case 'send':
-        return this.onSend(f);
       case 'presence.sub':
-        return this.onPresenceSub(f.users);
+        await this.onPresenceSub(f.users);
+        return;
     }
   }
 
@@ -202,18 +266,17 @@ export class Connection implements TransportHandler {
     if (this.state === 'closed') return;
     this.identity = id;
     this.state = 'open';
-    this.log = this.log.child({ user: id.userId, device: id.deviceId });
     this.ctx.register(this);
     try {
       await this.startDelivery();
     } catch (e) {
-      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'cannot open mailbox');
+      this.log.error(this.who({ err: e instanceof Error ? e.message : String(e) }), 'cannot open mailbox');
       this.sendError(new HushError('UPSTREAM_UNAVAILABLE', 'The mailbox is not available'));
       return this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
     }
     if (this.state !== 'open') return;
     this.send({ type: 'ready', user: id.userId, device: id.deviceId, gateway: this.ctx.config.gatewayId, v: 1 });
-    this.log.info('device connected');
+    this.log.info(this.who(), 'device connected');
   }
 
   /**
@@ -247,7 +310,7 @@ export class Connection implements TransportHandler {
     try {
       await this.startDelivery();
     } catch (e) {
-      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'cannot reopen mailbox');
+      this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), 'cannot reopen mailbox');
       this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
     }
   }
@@ -267,6 +330,11 @@ export class Connection implements TransportHandler {
       }
       if (s.type === 'consumer_not_found') {
         if (this.state === 'open') this.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer gone');
+        return;
+      }
+      // The mailbox could not open its consumer or look for a backlog (JetStream unavailable).
+      if (s.type === 'mailbox_failed') {
+        if (this.state === 'open') this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
         return;
       }
     }
@@ -304,13 +372,18 @@ export class Connection implements TransportHandler {
       }
     } catch (e) {
       if (this.state === 'open' && msgs === this.messages) {
-        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'mailbox stream ended');
+        this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), 'mailbox stream ended');
         this.close(CloseCodes.UPSTREAM_LOST, 'mailbox stream ended');
       }
     }
   }
 
-  private async onSend(f: SendFrame): Promise<void> {
+  /**
+   * Admits a send in frame order (quotas), then checks its recipients and starts its publishes in
+   * frame order, and answers it in frame order once JetStream acked every envelope. Returns the
+   * promise of that answer without waiting for it, so the next frames proceed meanwhile.
+   */
+  private onSend(f: SendFrame): Promise<void> | undefined {
     const id = this.identity!;
     // Costs one message token per distinct recipient user (each may cost a directory lookup, so
     // one frame cannot buy 64 lookups for the price of one message) and its body bytes (a
@@ -320,29 +393,35 @@ export class Connection implements TransportHandler {
       this.sendError(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id);
       return;
     }
-    try {
-      await this.ctx.checkRecipients(f.envelopes.map((e) => e.to));
-    } catch (e) {
-      this.sendError(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE'), f.id);
-      return;
-    }
-    const ts = Date.now();
-    const from = { user: id.userId, device: id.deviceId };
-    try {
-      // The sender's ack waits for JetStream to ack every envelope (docs/PROTOCOL-WIRE.md §3, "Sending").
-      await Promise.all(
-        f.envelopes.map((e) => {
-          const stored: StoredEnvelope = { id: f.id, from, ts, body: e.body };
-          return this.ctx.publishEnvelope(e.to, stored, natsMsgId(f.id, e.to, from));
-        }),
-      );
-    } catch (e) {
-      this.log.warn({ err: e instanceof Error ? e.message : String(e), msg: f.id }, 'publish failed');
-      this.sendError(new HushError('GW_PUBLISH_FAILED'), f.id);
-      return;
-    }
-    const ack: AcceptedFrame = { type: 'accepted', id: f.id, ts, count: f.envelopes.length };
-    this.send(ack);
+    const checked = this.publishOrder.then(() => this.ctx.checkRecipients(f.envelopes.map((e) => e.to)));
+    this.publishOrder = checked.catch(() => undefined);
+    const answer = checked.then(
+      async (): Promise<ServerFrame> => {
+        const ts = Date.now();
+        const from = { user: id.userId, device: id.deviceId };
+        try {
+          // The sender's ack waits for JetStream to ack every envelope (docs/PROTOCOL-WIRE.md §3, "Sending").
+          await Promise.all(
+            f.envelopes.map((e) => {
+              const stored: StoredEnvelope = { id: f.id, from, ts, body: e.body };
+              return this.ctx.publishEnvelope(e.to, stored, natsMsgId(f.id, e.to, from));
+            }),
+          );
+        } catch (e) {
+          this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e), msg: f.id }), 'publish failed');
+          this.ctx.countError('GW_PUBLISH_FAILED');
+          return errorFrame(new HushError('GW_PUBLISH_FAILED'), f.id);
+        }
+        const ack: AcceptedFrame = { type: 'accepted', id: f.id, ts, count: f.envelopes.length };
+        return ack;
+      },
+      (e: unknown): ServerFrame => {
+        const err = e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE');
+        this.ctx.countError(err.code);
+        return errorFrame(err, f.id);
+      },
+    );
+    return this.reply(answer);
   }
 
   private async onPresenceSub(users: string[]): Promise<void> {
@@ -383,7 +462,7 @@ export class Connection implements TransportHandler {
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     clearTimeout(this.helloTimer);
-    clearInterval(this.heartbeat);
+    this.heartbeat.delete(this);
     this.ctx.unregister(this);
     this.ctx.untrack(this);
     const msgs = this.messages;
@@ -393,6 +472,6 @@ export class Connection implements TransportHandler {
     for (const m of this.unacked.values()) m.nak();
     this.unacked.clear();
     if (msgs) await msgs.close().catch(() => undefined);
-    if (wasOpen) this.log.info({ code }, 'device disconnected');
+    if (wasOpen) this.log.info(this.who({ code }), 'device disconnected');
   }
 }

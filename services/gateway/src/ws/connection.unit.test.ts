@@ -187,6 +187,38 @@ describe('Connection (scripted transport)', () => {
     conn.close(1000, 'done');
   });
 
+  it('starts the next send’s publishes while an earlier one waits for JetStream, and answers both in frame order', async () => {
+    const releases: (() => void)[] = [];
+    const started: string[] = [];
+    const { t, conn } = await ready({
+      publishEnvelope: (_to, env) => {
+        started.push(env.id);
+        return new Promise<void>((r) => releases.push(r));
+      },
+    });
+    conn.receive(frame({ type: 'send', id: 'msg00000010', envelopes: [{ to: bob, body: 'AAAA' }] }), false);
+    conn.receive(frame({ type: 'send', id: 'msg00000011', envelopes: [{ to: bob, body: 'AAAA' }] }), false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(started).toEqual(['msg00000010', 'msg00000011']);
+    releases[1]!(); // the second is stored first ...
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.ofType('accepted')).toEqual([]); // ... but is not answered before the first
+    releases[0]!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.ofType('accepted').map((f) => f.id)).toEqual(['msg00000010', 'msg00000011']);
+    conn.close(1000, 'done');
+  });
+
+  it('handles an ack at once, even while a send waits for JetStream', async () => {
+    const { conn, mailbox } = await ready({ publishEnvelope: () => new Promise<void>(() => undefined) });
+    mailbox.push(21, { id: 'msg00000021', from: { user: bob.user, device: bob.device }, ts: 1, body: 'AAAA' });
+    await vi.advanceTimersByTimeAsync(0);
+    conn.receive(frame({ type: 'send', id: 'msg00000012', envelopes: [{ to: bob, body: 'AAAA' }] }), false);
+    conn.receive(frame({ type: 'ack', seq: 21 }), false);
+    expect(mailbox.acked).toEqual([21]);
+    conn.close(1000, 'done');
+  });
+
   it('answers a rate-limited or failed send with the error and the send’s id', async () => {
     const { t, conn } = await ready({
       admitSend: (() => {

@@ -13,20 +13,11 @@ import {
   type StoredEnvelope,
   type Subjects,
 } from '@hush/protocol';
-import {
-  AckPolicy,
-  type ConsumeOptions,
-  type Consumer,
-  DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamManager,
-} from '@nats-io/jetstream';
-import { type NatsConnection, nanos, type Subscription } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config.js';
-import { MAX_ACK_PENDING, PRESENCE_SUB_BURST, PRESENCE_SUB_RATE, PULL_BATCH, PULL_EXPIRES_MS } from '../constants.js';
+import { PRESENCE_SUB_BURST, PRESENCE_SUB_RATE } from '../constants.js';
 import { publishSeconds, rateLimited, sentBytes } from '../metrics.js';
 import type { Rpc } from '../nats-rpc.js';
 import { TokenBuckets } from '../rate-limit.js';
@@ -35,6 +26,10 @@ import type { TokenIdentity, TokenVerifier } from '../tokens.js';
 import type { Connection } from './connection.js';
 import type { ConnectionContext, MailboxStream } from './context.js';
 import { CodeCounter } from './counters.js';
+import { MailboxPool } from './mailbox.js';
+
+/** Mailboxes reopened at once after a NATS reconnect. */
+const RESTART_CONCURRENCY = 64;
 
 export interface HubDeps {
   nc: NatsConnection;
@@ -77,10 +72,20 @@ export class Hub implements ConnectionContext {
   private leaseTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Mailboxes holding a JetStream consumer right now (the rest hold a subscription). */
+  readonly mailboxes: MailboxPool;
 
   constructor(private readonly d: HubDeps) {
     this.config = d.config;
     this.s = d.s;
+    this.mailboxes = new MailboxPool({
+      nc: d.nc,
+      js: d.js,
+      jsm: d.jsm,
+      streamName: d.config.streamName,
+      ackWaitMs: d.ackWaitMs,
+      log: d.log,
+    });
   }
 
   /**
@@ -93,7 +98,13 @@ export class Hub implements ConnectionContext {
     for await (const st of this.d.nc.status()) {
       if (this.stopping) return;
       if (st.type !== 'reconnect') continue;
-      for (const c of [...this.byDevice.values()]) void c.restartDelivery();
+      // Bounded concurrency: tens of thousands of sockets must not fire their JetStream calls at once.
+      const all = [...this.byDevice.values()];
+      let next = 0;
+      const worker = async () => {
+        while (next < all.length && !this.stopping) await all[next++]!.restartDelivery();
+      };
+      void Promise.all(Array.from({ length: Math.min(RESTART_CONCURRENCY, all.length) }, worker));
     }
   }
 
@@ -209,9 +220,9 @@ export class Hub implements ConnectionContext {
     return this.d.rpc.call<PresenceQueryReply>(this.s.presence.query, { caller, userIds });
   }
 
-  async consumeMailbox(userId: string, deviceId: string): Promise<MailboxStream> {
-    const consumer = await this.openMailbox(userId, deviceId);
-    return consumer.consume(this.consumeOptions());
+  /** The device's mailbox: a subscription while idle, a consumer while it has something to read. */
+  consumeMailbox(userId: string, deviceId: string): Promise<MailboxStream> {
+    return this.mailboxes.open(this.s.mailbox(userId, deviceId), this.s.consumerName(userId, deviceId));
   }
 
   register(c: Connection): void {
@@ -261,52 +272,6 @@ export class Hub implements ConnectionContext {
     }
   }
 
-  /**
-   * A fresh durable consumer for the device's mailbox. The stream uses work-queue retention (an
-   * acked envelope is gone from the broker), so deleting and recreating the consumer loses nothing:
-   * every unacked envelope is delivered again at once, in stream order, instead of waiting out the
-   * previous connection's ack timeout. Filter = this device's subject only (nats-server 2.9).
-   */
-  private async openMailbox(userId: string, deviceId: string): Promise<Consumer> {
-    const { jsm, js, config, s } = this.d;
-    const name = s.consumerName(userId, deviceId);
-    await jsm.consumers.delete(config.streamName, name).catch((e: unknown) => {
-      // "Not found" is a device's first connect. Anything else (a timeout while the broker fails
-      // over) may leave the old consumer in place, still delivering into a pull request nobody
-      // reads, where envelopes sit unacked for ACK_WAIT_MS: refuse, and the socket closes with
-      // UPSTREAM_LOST so the client connects again (docs/RELIABILITY.md).
-      if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.ConsumerNotFound) return;
-      throw e;
-    });
-    await jsm.consumers.add(config.streamName, {
-      durable_name: name,
-      filter_subject: s.mailbox(userId, deviceId),
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(this.d.ackWaitMs),
-      max_ack_pending: MAX_ACK_PENDING,
-      // Consumers of devices that never come back are cleaned up by the server.
-      inactive_threshold: nanos(config.mailboxMaxAgeMs),
-      // Consumer state in memory: it is recreated on every connect anyway, and with work-queue
-      // retention an acked envelope is deleted from the stream itself, so losing consumer state
-      // in a broker restart only means redelivery of unacked envelopes (which clients dedupe).
-      // Cuts nats-server CPU per message by about a third (docs/BENCHMARKS.md).
-      mem_storage: true,
-    });
-    return js.consumers.get(config.streamName, name);
-  }
-
-  /**
-   * Pull requests live PULL_EXPIRES_MS; the server sends idle heartbeats every half of that and
-   * nats.js re-pulls after two missed ones, also using PULL_EXPIRES_MS as its retry backoff.
-   * So this bounds how long a mailbox stalls after the NATS node holding the consumer's leader
-   * dies (tests/faults): ~2x this value instead of ~60 s with the 30 s default. The price is one
-   * pull request per connected device per PULL_EXPIRES_MS, cheap next to the delivery traffic.
-   */
-  private consumeOptions(): ConsumeOptions {
-    return { max_messages: PULL_BATCH, expires: PULL_EXPIRES_MS };
-  }
-
   async publishEnvelope(to: { user: string; device: string }, env: StoredEnvelope, msgId: string): Promise<void> {
     const end = publishSeconds.startTimer();
     try {
@@ -328,6 +293,7 @@ export class Hub implements ConnectionContext {
     this.stopping = true;
     clearInterval(this.leaseTimer);
     clearInterval(this.sweepTimer);
+    this.mailboxes.stop();
     for (const c of [...this.all]) c.close(CloseCodes.SERVER_SHUTDOWN, 'server shutdown');
     for (const sub of this.subs) sub.unsubscribe();
   }
