@@ -69,6 +69,8 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
   const shoot = async (page: Page, name: string) => {
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
+      // After the theme's fade, not in the middle of it.
+      await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
       await page.screenshot({ path: join(screenshotDir(repoRoot), `attach-${name}-${scheme}.png`) });
     }
     await page.emulateMedia({ colorScheme: 'light' });
