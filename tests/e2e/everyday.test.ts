@@ -360,6 +360,8 @@ describe.skipIf(!chromiumAvailable)(
     it('keeps signing in and creating an account apart, shows the password rule, and says how long to wait', async () => {
       const hal = await person(browser, url, `hal_${suffix}`);
       const p = hal.page;
+      // Waited for, not read at once: the form renders after the app boots (CI once read it too early).
+      await p.getByText('At least 8 characters.').waitFor();
       expect(await p.getByText('At least 8 characters.').isVisible()).toBe(true);
       // Enter on an unknown username in the sign-in form: the way to create an account is named.
       await p.getByLabel('Username', { exact: true }).fill(hal.username);

@@ -70,7 +70,11 @@ export function Timeline({
   useLayoutEffect(() => {
     const added = messages.length - count.current;
     count.current = messages.length;
-    if (atBottom.current) toBottom();
+    // Everything fits on screen (opened at a short unread divider, say): nothing is below the fold,
+    // so there is nothing to point "New messages ↓" at.
+    const el = log.current;
+    const fits = el !== null && el.scrollHeight <= el.clientHeight;
+    if (atBottom.current || fits) toBottom();
     else if (added > 0) setBelow((n) => n + added);
   }, [messages.length, typing]);
 
