@@ -1,5 +1,11 @@
 import type { Subjects } from '@hush/protocol';
-import { DiscardPolicy, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { DUPLICATE_WINDOW_MS } from './constants.js';
 
@@ -103,4 +109,28 @@ export async function ensureStream(jsm: JetStreamManager, o: StreamOptions): Pro
 function isNotFound(e: unknown): boolean {
   const msg = e instanceof Error ? e.message : String(e);
   return /not found/i.test(msg) || (e as { code?: number })?.code === 10059;
+}
+
+/**
+ * Creates a side stream (link relay, groups, backup, attachment fetch records) unless it exists.
+ * Idempotent when several gateways start at once: if another one created it first, the existing
+ * stream is taken as it is.
+ */
+export async function ensureStreamExists(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+    return;
+  } catch {
+    // not there yet
+  }
+  try {
+    await jsm.streams.add(config);
+  } catch (e) {
+    await jsm.streams.info(config.name).catch(() => {
+      throw e;
+    });
+  }
 }

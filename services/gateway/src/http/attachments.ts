@@ -14,6 +14,7 @@ import { type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageTy
 import { type ObjectStore, Objm } from '@nats-io/obj';
 import { nanos } from '@nats-io/transport-node';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ensureStreamExists } from '../stream.js';
 import type { TokenVerifier } from '../tokens.js';
 import { bearerAuth, type RouteDeps } from './routes.js';
 import { ErrorBody } from './schemas.js';
@@ -51,27 +52,16 @@ export interface AttachmentDeps {
 
 /** The bucket and the fetch-record stream; idempotent for gateways starting side by side. */
 export async function ensureAttachmentStore(d: AttachmentDeps): Promise<ObjectStore> {
-  const fetchStream = attachmentFetchStream(d.mailboxStream);
-  try {
-    await d.jsm.streams.info(fetchStream);
-  } catch {
-    await d.jsm.streams
-      .add({
-        name: fetchStream,
-        subjects: [d.s.attachmentFetchAll],
-        storage: StorageType.File,
-        retention: RetentionPolicy.Limits,
-        max_age: nanos(d.maxAgeMs),
-        num_replicas: d.replicas,
-        // One record per (attachment, device): JetStream drops the repeat within the window.
-        duplicate_window: nanos(Math.min(d.maxAgeMs, 24 * 3600 * 1000)),
-      })
-      .catch(async (e: unknown) => {
-        await d.jsm.streams.info(fetchStream).catch(() => {
-          throw e;
-        });
-      });
-  }
+  await ensureStreamExists(d.jsm, {
+    name: attachmentFetchStream(d.mailboxStream),
+    subjects: [d.s.attachmentFetchAll],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_age: nanos(d.maxAgeMs),
+    num_replicas: d.replicas,
+    // One record per (attachment, device): JetStream drops the repeat within the window.
+    duplicate_window: nanos(Math.min(d.maxAgeMs, 24 * 3600 * 1000)),
+  });
   return new Objm(d.js).create(attachmentBucket(d.mailboxStream), {
     storage: StorageType.File,
     ttl: nanos(d.maxAgeMs),

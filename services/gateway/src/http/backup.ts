@@ -23,6 +23,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ensureStreamExists } from '../stream.js';
 import type { TokenVerifier } from '../tokens.js';
 import { bearerAuth, type RouteDeps } from './routes.js';
 import { Empty, ErrorBody } from './schemas.js';
@@ -76,28 +77,16 @@ export async function ensureBackupStream(
   s: Subjects,
   replicas = 1,
 ): Promise<void> {
-  try {
-    await jsm.streams.info(name);
-    return;
-  } catch {
-    // not there yet
-  }
-  try {
-    await jsm.streams.add({
-      name,
-      subjects: [`${s.prefix}bak.>`],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      max_msgs_per_subject: 1,
-      discard: DiscardPolicy.Old,
-      max_msg_size: BACKUP_MAX_OBJECT_BYTES + 1024,
-      num_replicas: replicas,
-    });
-  } catch (e) {
-    await jsm.streams.info(name).catch(() => {
-      throw e;
-    });
-  }
+  await ensureStreamExists(jsm, {
+    name,
+    subjects: [`${s.prefix}bak.>`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_msgs_per_subject: 1,
+    discard: DiscardPolicy.Old,
+    max_msg_size: BACKUP_MAX_OBJECT_BYTES + 1024,
+    num_replicas: replicas,
+  });
 }
 
 const errors = {

@@ -30,6 +30,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Rpc } from '../nats-rpc.js';
 import type { DeviceDirectory } from '../recipients.js';
+import { ensureStreamExists } from '../stream.js';
 import type { TokenVerifier } from '../tokens.js';
 import { bearerAuth, type RouteDeps } from './routes.js';
 import { ErrorBody, UserIdParams } from './schemas.js';
@@ -58,28 +59,16 @@ export const groupStreamName = (mailboxStream: string) => `${mailboxStream}_GROU
  * concurrent commits for one epoch exactly one is stored (RFC 9420 §14 needs one commit per epoch).
  */
 export async function ensureGroupStream(jsm: JetStreamManager, name: string, s: Subjects, replicas = 1): Promise<void> {
-  try {
-    await jsm.streams.info(name);
-    return;
-  } catch {
-    // not there yet
-  }
-  try {
-    await jsm.streams.add({
-      name,
-      subjects: [s.groupAll],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      max_msgs_per_subject: 1,
-      discard: DiscardPolicy.Old,
-      max_msg_size: 256 * 1024,
-      num_replicas: replicas,
-    });
-  } catch (e) {
-    await jsm.streams.info(name).catch(() => {
-      throw e;
-    });
-  }
+  await ensureStreamExists(jsm, {
+    name,
+    subjects: [s.groupAll],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_msgs_per_subject: 1,
+    discard: DiscardPolicy.Old,
+    max_msg_size: 256 * 1024,
+    num_replicas: replicas,
+  });
 }
 
 const errors = {

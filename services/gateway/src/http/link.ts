@@ -27,6 +27,7 @@ import {
 import { nanos } from '@nats-io/transport-node';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Rpc } from '../nats-rpc.js';
+import { ensureStreamExists } from '../stream.js';
 import type { TokenVerifier } from '../tokens.js';
 import { bearerAuth, type RouteDeps } from './routes.js';
 import { Empty, ErrorBody } from './schemas.js';
@@ -65,19 +66,7 @@ export async function ensureLinkStream(jsm: JetStreamManager, name: string, s: S
     max_bytes: LINK_STREAM_MAX_BYTES,
     num_replicas: 1,
   };
-  try {
-    await jsm.streams.info(name);
-    return;
-  } catch {
-    // not there yet
-  }
-  try {
-    await jsm.streams.add(want);
-  } catch (e) {
-    await jsm.streams.info(name).catch(() => {
-      throw e;
-    });
-  }
+  await ensureStreamExists(jsm, want);
 }
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 413: ErrorBody, 503: ErrorBody };
