@@ -24,6 +24,7 @@ import {
   person,
   register,
   screenshotDir,
+  shootThemes,
   startChat,
   waitFor,
 } from './browser.js';
@@ -66,15 +67,7 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
   const suffix = Math.random().toString(36).slice(2, 7);
   const aliceName = `alice_${suffix}`;
   const bobName = `bob_${suffix}`;
-  const shoot = async (page: Page, name: string) => {
-    for (const scheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme: scheme });
-      // After the theme's fade, not in the middle of it.
-      await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
-      await page.screenshot({ path: join(screenshotDir(repoRoot), `attach-${name}-${scheme}.png`) });
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
-  };
+  const shoot = (page: Page, name: string) => shootThemes(page, screenshotDir(repoRoot), 'attach', name);
 
   beforeAll(async () => {
     stack = await startStack({ webRoot: ensureWebBuild(repoRoot) });

@@ -6,24 +6,22 @@
  * both ways. A wrong key gets a clear error first. Screenshots of the new screens (both themes,
  * desktop and phone) go to test-artifacts/screenshots/backup-*.png.
  */
-import { join } from 'node:path';
-import { AxeBuilder } from '@axe-core/playwright';
 import { repoRoot, type Stack, startStack } from '@hush/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bubbles,
   chromiumAvailable,
-  DESKTOP,
   ensureWebBuild,
   launch,
   openChat,
   type Person,
-  PHONE,
   person,
   register,
   screenshotDir,
   send,
+  seriousViolations,
+  shootThemes,
   startChat,
   waitFor,
 } from './browser.js';
@@ -42,26 +40,9 @@ describe.skipIf(!chromiumAvailable)('backup and restore into a fresh browser pro
   const bobName = `bob_${suffix}`;
 
   const status = (p: Person) => p.page.getByTestId('encryption-status').getAttribute('data-status');
-  const shoot = async (page: Page, name: string) => {
-    for (const size of ['desktop', 'phone'] as const) {
-      await page.setViewportSize(size === 'phone' ? PHONE : DESKTOP);
-      for (const scheme of ['light', 'dark'] as const) {
-        await page.emulateMedia({ colorScheme: scheme });
-        // Colours fade for 120 ms after a theme switch: shoot once nothing moves.
-        await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
-        await page.screenshot({ path: join(screenshotDir(repoRoot), `backup-${name}-${size}-${scheme}.png`) });
-      }
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
-    await page.setViewportSize(DESKTOP);
-  };
-  const serious = async (page: Page) => {
-    await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
-    const r = await new AxeBuilder({ page }).analyze();
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  };
+  const shoot = (page: Page, name: string) =>
+    shootThemes(page, screenshotDir(repoRoot), 'backup', name, { sizes: true });
+  const serious = seriousViolations;
   const markVerified = async (p: Person) => {
     await p.page.getByTestId('encryption-status').click();
     await p.page.getByRole('button', { name: 'Mark as verified' }).click();

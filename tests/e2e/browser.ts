@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 export { CHROMIUM, chromiumAvailable, ensureWebBuild, launchChromium as launch } from '@hush/testkit';
@@ -116,4 +117,44 @@ export function screenshotDir(repoRoot: string): string {
   const d = join(repoRoot, 'test-artifacts', 'screenshots');
   mkdirSync(d, { recursive: true });
   return d;
+}
+
+/** Resolves once no CSS transition or animation runs (a theme switch fades colours for 120 ms). */
+export async function settled(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
+}
+
+/**
+ * Screenshots of what the page shows now, in both colour schemes (and at phone and desktop width
+ * when `sizes` is set), as `<prefix>-<name>[-<size>]-<scheme>.png` in the screenshot folder. Each
+ * picture is taken after the theme's fade, and the page is left light and at desktop width.
+ */
+export async function shootThemes(
+  page: Page,
+  dir: string,
+  prefix: string,
+  name: string,
+  opts: { sizes?: boolean } = {},
+): Promise<void> {
+  const sizes = opts.sizes ? (['desktop', 'phone'] as const) : ([undefined] as const);
+  for (const size of sizes) {
+    if (size) await page.setViewportSize(size === 'phone' ? PHONE : DESKTOP);
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await settled(page);
+      const file = size ? `${prefix}-${name}-${size}-${scheme}.png` : `${prefix}-${name}-${scheme}.png`;
+      await page.screenshot({ path: join(dir, file) });
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  if (opts.sizes) await page.setViewportSize(DESKTOP);
+}
+
+/** axe-core's serious and critical violations on the page, read after transitions end. */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  await settled(page);
+  const r = await new AxeBuilder({ page }).analyze();
+  return r.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }

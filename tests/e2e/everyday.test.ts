@@ -5,7 +5,6 @@
  */
 
 import { join } from 'node:path';
-import { AxeBuilder } from '@axe-core/playwright';
 import { HushClient } from '@hush/client';
 import { repoRoot, type Stack, startStack } from '@hush/testkit';
 import type { Browser, Page } from 'playwright-core';
@@ -22,6 +21,7 @@ import {
   register,
   screenshotDir,
   send,
+  seriousViolations,
   startChat,
   waitFor,
 } from './browser.js';
@@ -45,13 +45,7 @@ describe.skipIf(!chromiumAvailable)(
     const shot = (page: Page, name: string) =>
       page.screenshot({ path: join(shotDir, `everyday-${name}.png`) }).then(() => undefined);
     const shoot = shot;
-    const serious = async (page: Page) => {
-      await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
-      const r = await new AxeBuilder({ page }).analyze();
-      return r.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    };
+    const serious = seriousViolations;
 
     beforeAll(async () => {
       const webRoot = ensureWebBuild(repoRoot);

@@ -4,7 +4,6 @@
  * sent messages, the contact is told a device was added, and the second browser is signed out
  * remotely and stops receiving. Screenshots of the new screens go to test-artifacts/screenshots/.
  */
-import { join } from 'node:path';
 import { repoRoot, type Stack, startStack } from '@hush/testkit';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +19,7 @@ import {
   register,
   screenshotDir,
   send,
+  shootThemes,
   startChat,
   waitFor,
 } from './browser.js';
@@ -50,13 +50,7 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
   const aliceName = `alice_${suffix}`;
   const bobName = `bob_${suffix}`;
 
-  const shoot = async (page: Page, name: string) => {
-    for (const scheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme: scheme });
-      await page.screenshot({ path: join(screenshotDir(repoRoot), `link-${name}-${scheme}.png`) });
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
-  };
+  const shoot = (page: Page, name: string) => shootThemes(page, screenshotDir(repoRoot), 'link', name);
   const signInPending = async (p: Person) => {
     await p.page.getByLabel('Username', { exact: true }).fill(p.username);
     await p.page.getByLabel('Password', { exact: true }).fill(PASSWORD);

@@ -7,7 +7,6 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { AxeBuilder } from '@axe-core/playwright';
 import { natsOptions, repoRoot, type Stack, startStack } from '@hush/testkit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -27,6 +26,7 @@ import {
   register,
   screenshotDir,
   send,
+  seriousViolations,
   startChat,
   waitFor,
   wsFrames,
@@ -59,15 +59,6 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
   const tick = (p: Person, text: string) =>
     p.page.locator('[data-testid="message"]', { hasText: text }).last().getAttribute('data-tick');
   const status = (p: Person) => p.page.getByTestId('encryption-status').getAttribute('data-status');
-  const seriousViolations = async (page: Page) => {
-    // Colours are read once every transition and animation has ended (a theme switch fades button
-    // backgrounds for 120 ms; axe once read the contrast mid-fade).
-    await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
-    const r = await new AxeBuilder({ page }).analyze();
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  };
   const shoot = async (page: Page, name: string) => {
     const file = join(screenshotDir(repoRoot), `${name}.png`);
     await page.screenshot({ path: file, fullPage: false });
