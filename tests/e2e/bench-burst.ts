@@ -81,6 +81,25 @@ async function main() {
     await bob.page.locator('[data-testid="message"]', { hasText: 'warm-up' }).waitFor();
     await watch(alice.page, 'b-');
     await watch(bob.page, 'b-');
+    // Alice's socket, seen from outside the page: when each send frame left and when its
+    // "accepted" came back (splits the client's share of the delay from the gateway's).
+    const onSocket = new Map<string, number>();
+    const accepted = new Map<string, number>();
+    const socketFrames = (ws: import('playwright-core').WebSocket) => {
+      ws.on('framesent', (f) => {
+        const m = /^\{"type":"send","id":"([^"]+)"/.exec(String(f.payload));
+        if (m) onSocket.set(m[1]!, Date.now());
+      });
+      ws.on('framereceived', (f) => {
+        const m = /"type":"accepted","id":"([^"]+)"/.exec(String(f.payload));
+        if (m) accepted.set(m[1]!, Date.now());
+      });
+    };
+    alice.page.on('websocket', socketFrames);
+    await alice.page.reload();
+    await alice.page.locator('#composer').waitFor();
+    await openChat(alice, bob.username);
+    await watch(alice.page, 'b-');
     const load = loadavg()[0]!.toFixed(1);
     console.log(`burst: ${N} messages at ${RATE}/s, load average ${load} before the start`);
 
@@ -143,6 +162,13 @@ async function main() {
     console.log(row("on alice's own screen", lat(own)));
     console.log(row('alice\'s tick "sent"', lat(sent)));
     console.log(row("in bob's timeline", lat(appear)));
+    const firstEnter = Math.min(...Object.values(t0s));
+    const gw = [...onSocket].flatMap(([id, t]) => (accepted.has(id) ? [accepted.get(id)! - t] : []));
+    const left = [...onSocket.values()].filter((t) => t >= firstEnter);
+    console.log(row('alice: socket → "accepted"', gw));
+    console.log(
+      `alice's send frames during the burst: ${left.length} (messages, receipts, typing); last left ${Math.max(...left) - firstEnter} ms after the first Enter`,
+    );
     // Order as bob sees it.
     const order = await bob.page.locator('[data-testid="message"] .bubble').allTextContents();
     const ours = order.filter((t) => t.startsWith('b-'));

@@ -5,7 +5,7 @@ import { FakeCrypto } from '../testing/crypto.js';
 import { device, linkOf, pair } from '../testing/engines.js';
 import { FakeHub } from '../testing/hub.js';
 import { settle } from '../testing/settle.js';
-import { type Engine, PREKEY_TARGET, TYPING_IDLE_MS, TYPING_SHOW_MS } from './engine.js';
+import { type Engine, PREKEY_TARGET, TYPING_IDLE_MS, TYPING_SHOW_MS, TYPING_START_MS } from './engine.js';
 import { PREKEY_CHECK_MS } from './prekeys.js';
 
 const conv = (e: Engine, peer: string): Conversation => {
@@ -64,26 +64,55 @@ describe('engine with a fake gateway', () => {
     const { hub, a, b, bobId, aliceId } = await pair();
     await a.e.send(bobId, 'first'); // gives bob the conversation
     await settle(a.e, b.e);
-    a.e.typing(bobId, true);
-    await settle(a.e, b.e);
+    const typing = async () => {
+      a.e.typing(bobId, true);
+      hub.clock.advance(TYPING_START_MS);
+      await settle(a.e, b.e);
+    };
+    await typing();
     expect(b.e.state.typing[aliceId]).toBe(true);
     a.e.typing(bobId, false);
     await settle(a.e, b.e);
     expect(b.e.state.typing[aliceId]).toBe(false);
-    // Alice stops typing without a word: her side says so after the idle time.
-    a.e.typing(bobId, true);
+    // Her message ends it on bob's side without a "stopped" of its own.
+    await typing();
+    expect(b.e.state.typing[aliceId]).toBe(true);
+    const toBob = () => hub.sent.filter((f) => f.envelopes.some((e) => e.to.user === bobId)).length;
+    const before = toBob();
+    await a.e.send(bobId, 'second');
     await settle(a.e, b.e);
+    expect(b.e.state.typing[aliceId]).toBe(false);
+    expect(toBob() - before).toBe(1);
+    // Alice stops typing without a word: her side says so after the idle time.
+    await typing();
     hub.clock.advance(TYPING_IDLE_MS);
     await settle(a.e, b.e);
     expect(b.e.state.typing[aliceId]).toBe(false);
     // Her "stopped" is lost (she went offline): bob's indicator lapses by itself.
-    a.e.typing(bobId, true);
-    await settle(a.e, b.e);
+    await typing();
     linkOf(hub, a.e).goOffline();
     hub.clock.advance(TYPING_SHOW_MS - 1);
     expect(b.e.state.typing[aliceId]).toBe(true);
     hub.clock.advance(1);
     expect(b.e.state.typing[aliceId]).toBe(false);
+  });
+
+  it('sends no typing message for a message typed and sent within the start delay (a burst costs none)', async () => {
+    const { hub, a, b, bobId, aliceId } = await pair();
+    await a.e.send(bobId, 'first');
+    await settle(a.e, b.e);
+    const toBob = () => hub.sent.filter((f) => f.envelopes.some((e) => e.to.user === bobId)).length;
+    const before = toBob();
+    for (let i = 0; i < 5; i++) {
+      a.e.typing(bobId, true);
+      hub.clock.advance(TYPING_START_MS - 1);
+      await a.e.send(bobId, `quick ${i}`);
+      hub.clock.advance(TYPING_START_MS);
+    }
+    await settle(a.e, b.e);
+    expect(toBob() - before).toBe(5);
+    expect(b.e.state.typing[aliceId]).toBeFalsy();
+    expect(b.e.state.messages[aliceId]?.map((m) => m.text)).toContain('quick 4');
   });
 
   it('is red and sends nothing to a user without keys', async () => {

@@ -19,7 +19,7 @@ import { Verification } from './verification.js';
 
 export type { EngineDeps } from './context.js';
 export { PREKEY_LOW_WATER, PREKEY_TARGET } from './prekeys.js';
-export { TYPING_IDLE_MS, TYPING_REFRESH_MS, TYPING_SHOW_MS } from './signals.js';
+export { TYPING_IDLE_MS, TYPING_REFRESH_MS, TYPING_SHOW_MS, TYPING_START_MS } from './typing.js';
 
 /**
  * The client engine behind the views' Actions: one object per job (matrix-js-sdk style), wired
@@ -215,6 +215,7 @@ export class Engine implements Actions {
     this.conversations.openConversation(peer);
   }
   send(peer: string, text: string): Promise<void> {
+    this.signals.messageSent(peer);
     return this.outbox.send(peer, text);
   }
   typing(peer: string, on: boolean): void {

@@ -12,7 +12,7 @@ import {
 import type { ChatMessage } from '../core/model.js';
 import type { GroupIncoming } from './group-ports.js';
 import { type GroupState, groupConv } from './group-state.js';
-import { TYPING_SHOW_MS } from './signals.js';
+import { TYPING_SHOW_MS } from './typing.js';
 
 /** Group deliveries (welcome, commit, message): process in mailbox order, store, then ack. */
 export class GroupInbox {

@@ -18,7 +18,7 @@ import { GroupInbox } from './group-inbox.js';
 import type { GroupCryptoPort } from './group-ports.js';
 import { GroupState, type GroupsView, groupConv } from './group-state.js';
 import type { PeerKeys } from './keys.js';
-import { TYPING_IDLE_MS, TYPING_REFRESH_MS } from './signals.js';
+import { TypingSender } from './typing.js';
 
 export type { GroupsView } from './group-state.js';
 
@@ -31,12 +31,13 @@ export class Groups {
   private readonly admin: GroupAdmin;
   private open: string | null = null;
   private loaded = false;
-  private readonly typingSent = new Map<string, { on: boolean; at: number; idle?: unknown }>();
+  private readonly typingSent: TypingSender;
   private readonly flushing = new Map<string, Promise<void>>();
 
   constructor(ctx: EngineContext, port: GroupCryptoPort, conversations: Conversations, keys: PeerKeys) {
     this.g = new GroupState(ctx, port, conversations, keys);
     this.admin = new GroupAdmin(this.g);
+    this.typingSent = new TypingSender(ctx.deps.clock, (gid, on) => this.control(gid, { v: 1, t: 'typing', on }));
     this.inbox = new GroupInbox(this.g, {
       delivered: (gid, id) => this.control(gid, { v: 1, t: 'receipt', kind: 'delivered', ids: [id] }),
       readIfOpen: (gid) => {
@@ -66,6 +67,7 @@ export class Groups {
     this.loaded = false;
     this.open = null;
     this.inbox.reset();
+    this.typingSent.reset();
     this.g.clear();
   }
 
@@ -155,7 +157,7 @@ export class Groups {
       seenBy: {},
     });
     await this.g.saveGroup({ ...rec, lastAt: now, lastText: text });
-    this.typing(groupId, false);
+    this.typingSent.sent(groupId);
     await this.flush(groupId);
   }
 
@@ -213,17 +215,7 @@ export class Groups {
   }
 
   typing(groupId: string, on: boolean): void {
-    const { clock } = this.g.ctx.deps;
-    const st = this.typingSent.get(groupId) ?? { on: false, at: 0 };
-    if (st.idle !== undefined) clock.clearTimeout(st.idle);
-    st.idle = on ? clock.setTimeout(() => this.typing(groupId, false), TYPING_IDLE_MS) : undefined;
-    const now = this.g.ctx.now();
-    if (st.on !== on || (on && now - st.at >= TYPING_REFRESH_MS)) {
-      st.at = now;
-      this.control(groupId, { v: 1, t: 'typing', on });
-    }
-    st.on = on;
-    this.typingSent.set(groupId, st);
+    this.typingSent.input(groupId, on);
   }
 
   /** The group on screen (null: none); what the user can see there is read. */

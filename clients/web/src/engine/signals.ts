@@ -4,18 +4,14 @@ import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { PeerKeys } from './keys.js';
 
-/** Re-send "typing" at most this often while the user keeps typing, and stop after this idle time. */
-export const TYPING_REFRESH_MS = 3_000;
-export const TYPING_IDLE_MS = 5_000;
-/** A peer's "typing" lapses after this long without a refresh (their stop message may be lost). */
-export const TYPING_SHOW_MS = 7_000;
+import { TYPING_SHOW_MS, TypingSender } from './typing.js';
 
 /**
  * Control messages: receipts and typing, encrypted like any message but neither
  * stored nor queued: one that cannot go now is simply not sent.
  */
 export class Signals {
-  private readonly typingSent = new Map<string, { on: boolean; at: number; idle?: unknown }>();
+  private readonly typingSent: TypingSender;
   private readonly typingShown = new Map<string, unknown>();
   /** Delivered receipts waiting for the current burst to be stored, per peer. */
   private readonly delivered = new Map<string, Set<string>>();
@@ -24,7 +20,11 @@ export class Signals {
     private readonly ctx: EngineContext,
     private readonly history: History,
     private readonly keys: PeerKeys,
-  ) {}
+  ) {
+    this.typingSent = new TypingSender(ctx.deps.clock, (peer, on) =>
+      this.ctx.background(() => this.sendControl(peer, { v: 1, t: 'typing', on })),
+    );
+  }
 
   /** Sends a receipt or typing message now; false when it could not go. */
   async sendControl(peer: string, content: Content): Promise<boolean> {
@@ -63,19 +63,12 @@ export class Signals {
 
   /** Our typing state for a peer (the composer calls this on each change). */
   typing(peer: string, on: boolean): void {
-    const { clock } = this.ctx.deps;
-    const st = this.typingSent.get(peer) ?? { on: false, at: 0 };
-    if (st.idle !== undefined) clock.clearTimeout(st.idle);
-    st.idle = on ? clock.setTimeout(() => this.typing(peer, false), TYPING_IDLE_MS) : undefined;
-    const now = this.ctx.now();
-    const changed = st.on !== on;
-    const refresh = on && now - st.at >= TYPING_REFRESH_MS;
-    st.on = on;
-    if (changed || refresh) {
-      st.at = now;
-      this.ctx.background(() => this.sendControl(peer, { v: 1, t: 'typing', on }));
-    }
-    this.typingSent.set(peer, st);
+    this.typingSent.input(peer, on);
+  }
+
+  /** A message to the peer went out: that ends our "typing" there (without a message of its own). */
+  messageSent(peer: string): void {
+    this.typingSent.sent(peer);
   }
 
   /** The peer's typing state as their messages say (lapses by itself after TYPING_SHOW_MS). */
@@ -96,9 +89,8 @@ export class Signals {
   /** Forgets every timer (sign-out). */
   reset(): void {
     const { clock } = this.ctx.deps;
-    for (const st of this.typingSent.values()) if (st.idle !== undefined) clock.clearTimeout(st.idle);
+    this.typingSent.reset();
     for (const t of this.typingShown.values()) clock.clearTimeout(t);
-    this.typingSent.clear();
     this.typingShown.clear();
     this.delivered.clear();
   }

@@ -48,7 +48,6 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
     const text = draft;
     clearTimeout(saveTimer.current);
     setDraft('');
-    a.typing(peer, false);
     void a.send(peer, text);
   };
   const self = s.connection;
