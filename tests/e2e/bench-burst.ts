@@ -15,9 +15,12 @@
  * A benchmark prints figures; it does not fail on them (docs/BENCHMARKS.md records them).
  */
 
+import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { repoRoot, startStack } from '@hush/testkit';
 import type { Page } from 'playwright-core';
+import { SourceMapConsumer } from 'source-map-js';
 import { ensureWebBuild, launch, openChat, person, register, send, startChat, waitFor } from './browser.js';
 
 const N = Number(process.env.BURST_N ?? 200);
@@ -63,6 +66,68 @@ function pct(xs: number[], p: number): number {
 const row = (name: string, xs: number[]) =>
   `| ${name.padEnd(28)} | ${String(xs.length).padStart(5)} | ${[50, 95, 99].map((p) => String(pct(xs, p)).padStart(6)).join(' | ')} | ${String(Math.max(...xs)).padStart(6)} |`;
 
+/**
+ * Self time per function and per source file of the profiled page, mapped back to the sources
+ * through the build's source maps (the bundle is minified).
+ */
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }[];
+  samples?: number[];
+  timeDeltas?: number[];
+}
+function printProfile(profile: CpuProfile): void {
+  const maps = new Map<string, SourceMapConsumer | null>();
+  const mapFor = (url: string) => {
+    const file = url.split('/').pop() ?? '';
+    if (!maps.has(file)) {
+      const path = join(repoRoot, 'clients/web/dist/assets', `${file}.map`);
+      maps.set(file, existsSync(path) ? new SourceMapConsumer(JSON.parse(readFileSync(path, 'utf8'))) : null);
+    }
+    return maps.get(file);
+  };
+  const byFn = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  const add = (m: Map<string, number>, k: string, ms: number) => m.set(k, (m.get(k) ?? 0) + ms);
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const dt = profile.timeDeltas ?? [];
+  (profile.samples ?? []).forEach((id, i) => {
+    const { functionName, url, lineNumber, columnNumber } = byId.get(id)!.callFrame;
+    const ms = (dt[i] ?? 0) / 1000;
+    const pos = url ? mapFor(url)?.originalPositionFor({ line: lineNumber + 1, column: columnNumber }) : undefined;
+    const src = pos?.source ? pos.source.replace(/^.*?(node_modules|src)\//, '$1/') : url.split('/').pop() || '(native)';
+    add(byFn, `${pos?.name || functionName || '(anon)'} ${src}:${pos?.line ?? lineNumber}`, ms);
+    add(byFile, src, ms);
+  });
+  const top = (m: Map<string, number>, n: number) =>
+    [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, ms]) => `${ms.toFixed(0).padStart(7)} ms  ${k}`);
+  console.log(['self time by function:', ...top(byFn, 25), 'self time by source file:', ...top(byFile, 15)].join('\n'));
+}
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  dur?: number;
+  args?: { data?: { type?: string }; name?: string };
+}
+/**
+ * Wall time per event name on each page's renderer main thread (nested events overlap, so the
+ * names do not add up). Alice's page is the one that handled the keydown events.
+ */
+function printTrace(trace: { traceEvents: TraceEvent[] }): void {
+  const ev = trace.traceEvents;
+  for (const main of ev.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain')) {
+    const mine = ev.filter((e) => e.pid === main.pid && e.tid === main.tid);
+    if (!mine.some((e) => e.ph === 'X')) continue;
+    const who = mine.some((e) => e.name === 'EventDispatch' && JSON.stringify(e.args).includes('keydown')) ? 'alice' : 'bob';
+    const by = new Map<string, number>();
+    for (const e of mine) if (e.ph === 'X' && e.dur) by.set(e.name, (by.get(e.name) ?? 0) + e.dur / 1000);
+    const top = [...by].sort((a, b) => b[1] - a[1]).slice(0, 12);
+    console.log([`trace, ${who}'s main thread:`, ...top.map(([k, ms]) => `${ms.toFixed(0).padStart(7)} ms  ${k}`)].join('\n'));
+  }
+}
+
 async function main() {
   const webRoot = ensureWebBuild(repoRoot, (s) => console.log(s));
   const stack = await startStack({ webRoot });
@@ -105,6 +170,9 @@ async function main() {
 
     // BURST_PROFILE=1: a CPU profile of alice's page during the burst, top self times printed.
     const cdp = process.env.BURST_PROFILE ? await alice.context.newCDPSession(alice.page) : null;
+    // BURST_TRACE=1: a Chromium trace of the run, time per event name on alice's main thread.
+    if (process.env.BURST_TRACE)
+      await browser.startTracing(alice.page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
     if (cdp) {
       await cdp.send('Profiler.enable');
       await cdp.send('Profiler.start');
@@ -138,19 +206,8 @@ async function main() {
       `all ${N} at bob`,
       300_000,
     ).catch((e) => console.log(String(e)));
-    if (cdp) {
-      const { profile } = await cdp.send('Profiler.stop');
-      const self = new Map<string, number>();
-      const dt = profile.timeDeltas ?? [];
-      const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-      (profile.samples ?? []).forEach((id, i) => {
-        const n = byId.get(id)!;
-        const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
-        self.set(k, (self.get(k) ?? 0) + (dt[i] ?? 0) / 1000);
-      });
-      for (const [k, ms] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25))
-        console.log(`${ms.toFixed(0).padStart(7)} ms  ${k}`);
-    }
+    if (cdp) printProfile((await cdp.send('Profiler.stop')).profile);
+    if (process.env.BURST_TRACE) printTrace(JSON.parse((await browser.stopTracing()).toString('utf8')));
     const appear = await read(bob.page, '__appear');
     const own = await read(alice.page, '__appear');
     const sent = await read(alice.page, '__sent');

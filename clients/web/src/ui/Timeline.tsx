@@ -67,16 +67,29 @@ export function Timeline({
       atBottom.current = false;
     } else toBottom();
   }, []);
+  // New messages (or the typing line) follow the reader down only if they were at the bottom.
+  // Measuring the list forces a layout of every bubble, so it happens once per frame, in the
+  // frame's own layout pass, however many messages a burst rendered meanwhile (measuring on each
+  // render made a 200-message burst quadratic: docs/BENCHMARKS.md, web client burst).
+  const added = useRef(0);
+  const frame = useRef(0);
   useLayoutEffect(() => {
-    const added = messages.length - count.current;
+    added.current += messages.length - count.current;
     count.current = messages.length;
-    // Everything fits on screen (opened at a short unread divider, say): nothing is below the fold,
-    // so there is nothing to point "New messages ↓" at.
-    const el = log.current;
-    const fits = el !== null && el.scrollHeight <= el.clientHeight;
-    if (atBottom.current || fits) toBottom();
-    else if (added > 0) setBelow((n) => n + added);
+    if (frame.current) return;
+    frame.current = requestAnimationFrame(() => {
+      frame.current = 0;
+      const n = added.current;
+      added.current = 0;
+      // Everything fits on screen (opened at a short unread divider, say): nothing is below the
+      // fold, so there is nothing to point "New messages ↓" at.
+      const el = log.current;
+      const fits = el !== null && el.scrollHeight <= el.clientHeight;
+      if (atBottom.current || fits) toBottom();
+      else if (n > 0) setBelow((b) => b + n);
+    });
   }, [messages.length, typing]);
+  useLayoutEffect(() => () => cancelAnimationFrame(frame.current), []);
 
   let lastDay = '';
   const items = messages.map((m, i) => {
