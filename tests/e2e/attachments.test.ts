@@ -24,6 +24,7 @@ import {
   person,
   register,
   screenshotDir,
+  seriousViolations,
   shootThemes,
   startChat,
   waitFor,
@@ -71,7 +72,14 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
 
   beforeAll(async () => {
     stack = await startStack({ webRoot: ensureWebBuild(repoRoot) });
-    browser = await launch();
+    // A fake microphone (a tone) that needs no permission prompt: voice messages record real audio.
+    browser = await launch({
+      args: [
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
     alice = await person(browser, stack.gatewayUrls[0]!, aliceName);
     bob = await person(browser, stack.gatewayUrls[0]!, bobName);
     await register(alice, PASSWORD);
@@ -120,6 +128,19 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
     await nc.flush();
     const t0 = Date.now();
     const step = (what: string) => console.log(`[attach] ${what} after ${Date.now() - t0} ms`);
+    // Progress bars: every phase a bar showed on each side, as the pages drew them.
+    const phases = (p: Page) =>
+      p.evaluate(() => {
+        const w = window as unknown as { __phases: Set<string> };
+        w.__phases = new Set();
+        new MutationObserver(() => {
+          for (const el of document.querySelectorAll('[data-testid="transfer"]'))
+            w.__phases.add(`${el.getAttribute('data-phase')}:${el.querySelector('progress')?.getAttribute('value')}`);
+        }).observe(document.body, { subtree: true, childList: true, attributes: true });
+      });
+    const seen = (p: Page) => p.evaluate(() => [...(window as unknown as { __phases: Set<string> }).__phases]);
+    await phases(alice.page);
+    await phases(bob.page);
     await alice.page.getByTestId('attach-input').setInputFiles(file);
     await alice.page.getByTestId('attachment-file').filter({ hasText: 'report.bin' }).waitFor({ timeout: 90_000 });
     step('sent (encrypted, uploaded, message queued)');
@@ -127,6 +148,12 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
     await card.waitFor({ timeout: 90_000 });
     step('arrived at bob');
     expect(await card.textContent()).toContain('20.0 MB');
+    // Alice watched it being encrypted and uploaded, bob watched it being fetched, in steps.
+    const aliceSaw = await seen(alice.page);
+    console.log(`[attach] alice's bars: ${aliceSaw.length} states; bob's: ${(await seen(bob.page)).length}`);
+    expect(aliceSaw.filter((x) => x.startsWith('encrypting:')).length).toBeGreaterThan(3);
+    expect(aliceSaw.some((x) => x.startsWith('uploading:'))).toBe(true);
+    await waitFor(bob.page, async () => (await seen(bob.page)).some((x) => x.startsWith('downloading:')), 'bob’s bar');
     await shoot(bob.page, 'file-desktop');
     bob.page.on('console', (m) => console.log(`[attach] bob console: ${m.text()}`));
     const [download] = await Promise.all([
@@ -162,5 +189,41 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
     );
     await nc.close();
     await adminNc.close();
+  });
+
+  it('records a voice message in the browser; bob gets real audio of that length and a player', async () => {
+    await openChat(alice, bobName);
+    await alice.page.getByRole('button', { name: 'Record voice message' }).click();
+    const timer = alice.page.getByRole('timer');
+    await timer.waitFor();
+    await waitFor(alice.page, async () => (await timer.textContent()) === '0:02', 'two seconds recorded');
+    await shoot(alice.page, 'recording');
+    await alice.page.getByRole('button', { name: 'Send voice message' }).click();
+    await alice.page.getByTestId('voice-note').last().waitFor({ timeout: 30_000 });
+    await bob.page.locator(`.convs button[data-peer="${aliceName}"]`).waitFor({ timeout: 30_000 });
+    await openChat(bob, aliceName);
+    const note = bob.page.getByTestId('voice-note').last();
+    await note.waitFor({ timeout: 30_000 });
+    expect(await note.textContent()).toMatch(/Voice message \(0:0[23]\)/);
+    const audio = note.getByTestId('voice-audio');
+    await audio.waitFor({ timeout: 30_000 });
+    // The decrypted bytes are audio the browser plays to the end, about as long as the recording.
+    const seconds = await audio.evaluate(
+      (el) =>
+        new Promise<number>((resolve, reject) => {
+          const a = el as HTMLAudioElement;
+          a.addEventListener('ended', () => resolve(a.currentTime));
+          a.addEventListener('error', () => reject(new Error(`audio error ${a.error?.code}`)));
+          a.play().catch(reject);
+        }),
+    );
+    expect(seconds).toBeGreaterThan(1.5);
+    expect(seconds).toBeLessThan(4);
+    expect(await bob.page.locator(`.convs button[data-peer="${aliceName}"]`).textContent()).toMatch(/Voice message/);
+    expect(await seriousViolations(bob.page)).toEqual([]);
+    await shoot(bob.page, 'voice-desktop');
+    await bob.page.setViewportSize(PHONE);
+    await shoot(bob.page, 'voice-phone');
+    await bob.page.setViewportSize({ width: 1280, height: 800 });
   });
 });

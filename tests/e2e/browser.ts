@@ -119,9 +119,14 @@ export function screenshotDir(repoRoot: string): string {
   return d;
 }
 
-/** Resolves once no CSS transition or animation runs (a theme switch fades colours for 120 ms). */
+/**
+ * Resolves once no CSS transition or finite animation runs (a theme switch fades colours for
+ * 120 ms); endless ones (a recording's pulsing dot) never end, so they do not count.
+ */
 export async function settled(page: Page): Promise<void> {
-  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
+  await page.waitForFunction(() =>
+    document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity),
+  );
 }
 
 /**

@@ -27,6 +27,41 @@ import {
 import { Connection } from './connection.js';
 import type { ConnectOptions, HushClientOptions, WebSocketCtor } from './types.js';
 
+/** Bytes moved so far of a total, for a progress bar. */
+export type BytesProgress = (done: number, total: number) => void;
+
+/** The gateway's error envelope (or a bare status) as a HushError. */
+function errorFrom(status: number, body: string): HushError {
+  let err: WireError | undefined;
+  try {
+    err = (JSON.parse(body) as { error?: WireError }).error;
+  } catch {
+    err = undefined;
+  }
+  if (err && typeof err.code === 'string') return HushError.fromWire(err);
+  return new HushError(status >= 500 || status === 0 ? 'UPSTREAM_UNAVAILABLE' : 'INTERNAL', `HTTP ${status}`);
+}
+
+/** One bytes POST through XMLHttpRequest, reporting upload progress; resolves with status and body. */
+function xhrPost(
+  XHR: typeof XMLHttpRequest,
+  url: string,
+  token: string,
+  body: Uint8Array,
+  onProgress: BytesProgress,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const x = new XHR();
+    x.open('POST', url);
+    x.setRequestHeader('authorization', `Bearer ${token}`);
+    x.setRequestHeader('content-type', 'application/octet-stream');
+    x.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : body.length);
+    x.onload = () => resolve({ status: x.status, body: x.responseText });
+    x.onerror = () => reject(new HushError('UPSTREAM_UNAVAILABLE', 'The gateway cannot be reached'));
+    x.send(body as unknown as XMLHttpRequestBodyInit);
+  });
+}
+
 /** Refresh the access token this long before it expires, so a request never races its expiry. */
 const REFRESH_MARGIN_MS = 30_000;
 
@@ -132,16 +167,43 @@ export class HushClient {
     }
   }
 
-  /** Uploads an encrypted attachment blob (libs/crypto attachment.ts); returns its id. */
-  async uploadAttachment(blob: Uint8Array, recipients: number): Promise<string> {
-    const res = await this.raw('POST', `/v1/attachments?recipients=${recipients}`, blob);
+  /**
+   * Uploads an encrypted attachment blob (libs/crypto attachment.ts); returns its id. With
+   * `onProgress` in a browser the upload goes through XMLHttpRequest, the one browser API that
+   * reports upload progress (fetch cannot over HTTP/1.1); elsewhere through fetch, without progress.
+   */
+  async uploadAttachment(blob: Uint8Array, recipients: number, onProgress?: BytesProgress): Promise<string> {
+    const path = `/v1/attachments?recipients=${recipients}`;
+    const XHR = (globalThis as { XMLHttpRequest?: typeof XMLHttpRequest }).XMLHttpRequest;
+    if (onProgress && XHR) {
+      const post = (token: string) => xhrPost(XHR, `${this.urls[this.current]}${path}`, token, blob, onProgress);
+      let r = await post(await this.accessToken());
+      if (r.status === 401) r = await post((await this.refresh()).accessToken);
+      if (r.status >= 200 && r.status < 300) return (JSON.parse(r.body) as { id: string }).id;
+      throw errorFrom(r.status, r.body);
+    }
+    const res = await this.raw('POST', path, blob);
     return ((await res.json()) as { id: string }).id;
   }
 
   /** Downloads an attachment's encrypted blob (still to be checked against its digest). */
-  async downloadAttachment(id: string): Promise<Uint8Array> {
+  async downloadAttachment(id: string, onProgress?: BytesProgress): Promise<Uint8Array> {
     const res = await this.raw('GET', `/v1/attachments/${encodeURIComponent(id)}`);
-    return new Uint8Array(await res.arrayBuffer());
+    const total = Number(res.headers.get('content-length') ?? 0);
+    if (!onProgress || !res.body || !total) return new Uint8Array(await res.arrayBuffer());
+    const out = new Uint8Array(total);
+    let done = 0;
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done: end, value } = await reader.read();
+      if (end) break;
+      if (done + value.length > total) throw new HushError('INTERNAL', 'The attachment is longer than announced');
+      out.set(value, done);
+      done += value.length;
+      onProgress(done, total);
+    }
+    if (done !== total) throw new HushError('UPSTREAM_UNAVAILABLE', 'The attachment download was cut short');
+    return out;
   }
 
   /** A bytes request on the current gateway, with the error envelope turned into a HushError. */
@@ -160,9 +222,7 @@ export class HushClient {
     let res = await send(await this.accessToken());
     if (res.status === 401) res = await send((await this.refresh()).accessToken);
     if (res.ok) return res;
-    const err = ((await res.json().catch(() => undefined)) as { error?: WireError } | undefined)?.error;
-    if (err && typeof err.code === 'string') throw HushError.fromWire(err);
-    throw new HushError(res.status >= 500 ? 'UPSTREAM_UNAVAILABLE' : 'INTERNAL', `HTTP ${res.status}`);
+    throw errorFrom(res.status, await res.text().catch(() => ''));
   }
 
   async register(username: string, password: string, deviceName: string): Promise<Session> {

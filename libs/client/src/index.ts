@@ -1,6 +1,6 @@
 export { Connection } from './connection.js';
 export { Emitter } from './emitter.js';
-export { HushClient } from './http.js';
+export { type BytesProgress, HushClient } from './http.js';
 export type {
   ConnectionEvents,
   ConnectionSession,

@@ -5,7 +5,9 @@ import {
   ATTACHMENT_MAX_BYTES,
   attachmentBlobBytes,
   decryptAttachment,
+  decryptAttachmentAsync,
   encryptAttachment,
+  encryptAttachmentAsync,
   padme,
 } from './attachment.js';
 import { isCryptoError } from './errors.js';
@@ -82,6 +84,37 @@ describe('attachments (chunked STREAM over XChaCha20-Poly1305, digest of the cip
   it('refuses a file over the limit before doing any work', () => {
     const big = { length: ATTACHMENT_MAX_BYTES + 1 } as Uint8Array;
     refused(() => encryptAttachment(big, { randomBytes: rng }), 'E2E_BAD_MESSAGE');
+  });
+
+  it('encrypts and decrypts step by step with progress and pauses, in the same format as the one-shot calls', async () => {
+    const f = file(ATTACHMENT_CHUNK_BYTES * 40 + 123);
+    const progress: number[] = [];
+    let pauses = 0;
+    const pause = async () => {
+      pauses++;
+    };
+    const sealed = await encryptAttachmentAsync(f, { randomBytes: rng, onProgress: (d) => progress.push(d), pause });
+    // One progress report per chunk, growing to the file's size; a pause every 16 chunks.
+    expect(progress.at(-1)).toBe(f.length);
+    expect(progress.every((d, i) => i === 0 || d > progress[i - 1]!)).toBe(true);
+    expect(pauses).toBeGreaterThanOrEqual(2);
+    expect(sealed.secrets.digest).toEqual(digestOf(sealed.blob));
+    expect(decryptAttachment(sealed.blob, sealed.secrets)).toEqual(f);
+    const back: number[] = [];
+    const opened = await decryptAttachmentAsync(sealed.blob, sealed.secrets, {
+      onProgress: (d) => back.push(d),
+      pause,
+    });
+    expect(opened).toEqual(f);
+    expect(back.at(-1)).toBe(f.length);
+    // A changed byte is refused before anything is decrypted: no progress reported.
+    const bad = sealed.blob.slice();
+    bad[bad.length - 1]! ^= 1;
+    const none: number[] = [];
+    await expect(
+      decryptAttachmentAsync(bad, sealed.secrets, { onProgress: (d) => none.push(d), pause }),
+    ).rejects.toMatchObject({ code: 'E2E_DECRYPT_FAILED' });
+    expect(none).toEqual([]);
   });
 });
 

@@ -79,11 +79,18 @@ function nonce(prefix: Uint8Array, index: number, last: boolean): Uint8Array {
   return n;
 }
 
-/** Encrypts a whole file; returns the blob to upload and what the message carries. */
-export function encryptAttachment(
+/** Progress of a long encryption or decryption, in plaintext bytes. */
+export type AttachmentProgress = (done: number, total: number) => void;
+
+/**
+ * The encryption as steps, one per chunk, so a caller can pause between chunks (a page keeps
+ * drawing its progress bar) or run them all at once. The digest is computed as the chunks are
+ * sealed (SHA-256 is incremental), so the blob is read once.
+ */
+function* encryptSteps(
   plaintext: Uint8Array,
   opts: { randomBytes: RandomBytes; chunkBytes?: number },
-): { blob: Uint8Array; secrets: AttachmentSecrets } {
+): Generator<number, { blob: Uint8Array; secrets: AttachmentSecrets }> {
   if (plaintext.length > ATTACHMENT_MAX_BYTES) {
     throw new CryptoError('E2E_BAD_MESSAGE', `A file may be at most ${ATTACHMENT_MAX_BYTES} bytes`);
   }
@@ -95,6 +102,7 @@ export function encryptAttachment(
   const blob = new Uint8Array(HEADER_BYTES + padded + chunks * AEAD_TAG_BYTES);
   blob[0] = ATTACHMENT_VERSION;
   new DataView(blob.buffer).setUint32(1, chunkBytes);
+  const hash = sha256.create().update(blob.subarray(0, HEADER_BYTES));
   const source = new Uint8Array(padded);
   source.set(plaintext);
   let out = HEADER_BYTES;
@@ -102,20 +110,47 @@ export function encryptAttachment(
     const piece = source.subarray(i * chunkBytes, Math.min(padded, (i + 1) * chunkBytes));
     const sealed = aeadEncrypt(enc, nonce(prefix, i, i === chunks - 1), piece, new Uint8Array(0));
     blob.set(sealed, out);
+    hash.update(sealed);
     out += sealed.length;
+    yield Math.min(plaintext.length, (i + 1) * chunkBytes);
   }
-  return { blob, secrets: { key, digest: sha256(blob), size: plaintext.length } };
+  return { blob, secrets: { key, digest: hash.digest(), size: plaintext.length } };
+}
+
+/** Encrypts a whole file; returns the blob to upload and what the message carries. */
+export function encryptAttachment(
+  plaintext: Uint8Array,
+  opts: { randomBytes: RandomBytes; chunkBytes?: number },
+): { blob: Uint8Array; secrets: AttachmentSecrets } {
+  return drain(encryptSteps(plaintext, opts));
+}
+
+/**
+ * encryptAttachment for a page: reports progress and awaits `pause()` every `every` chunks
+ * (1 MiB by default), so the event loop runs while a large file is encrypted. Same blob format.
+ */
+export function encryptAttachmentAsync(
+  plaintext: Uint8Array,
+  opts: { randomBytes: RandomBytes; onProgress?: AttachmentProgress; pause: () => Promise<void>; every?: number },
+): Promise<{ blob: Uint8Array; secrets: AttachmentSecrets }> {
+  return drainAsync(encryptSteps(plaintext, opts), plaintext.length, opts);
 }
 
 /**
  * Checks the blob against the digest from the message (E2E_DECRYPT_FAILED on a mismatch: the
  * server or the network changed it), then decrypts every chunk in order and returns the file.
  * A reordered, dropped or truncated chunk fails its tag; a file that does not end on a chunk
- * marked last is refused.
+ * marked last is refused. Steps: the digest first (nothing is decrypted before it matches), then
+ * one step per chunk.
  */
-export function decryptAttachment(blob: Uint8Array, secrets: AttachmentSecrets): Uint8Array {
-  const digest = sha256(blob);
-  if (secrets.digest.length !== 32 || !equalBytes(digest, secrets.digest)) {
+function* decryptSteps(blob: Uint8Array, secrets: AttachmentSecrets): Generator<number, Uint8Array> {
+  const hash = sha256.create();
+  const step = 16 * ATTACHMENT_CHUNK_BYTES;
+  for (let at = 0; at < blob.length; at += step) {
+    hash.update(blob.subarray(at, Math.min(blob.length, at + step)));
+    yield 0;
+  }
+  if (secrets.digest.length !== 32 || !equalBytes(hash.digest(), secrets.digest)) {
     throw new CryptoError('E2E_DECRYPT_FAILED', 'The attachment does not match its digest');
   }
   if (blob.length < HEADER_BYTES || blob[0] !== ATTACHMENT_VERSION) {
@@ -135,6 +170,41 @@ export function decryptAttachment(blob: Uint8Array, secrets: AttachmentSecrets):
     const sealed = body.subarray(i * sealedBytes, Math.min(body.length, (i + 1) * sealedBytes));
     if (sealed.length <= AEAD_TAG_BYTES) throw new CryptoError('E2E_DECRYPT_FAILED', 'Truncated attachment');
     out.set(aeadDecrypt(enc, nonce(prefix, i, i === chunks - 1), sealed, new Uint8Array(0)), i * chunkBytes);
+    yield Math.min(secrets.size, (i + 1) * chunkBytes);
   }
   return out.subarray(0, secrets.size);
+}
+
+export function decryptAttachment(blob: Uint8Array, secrets: AttachmentSecrets): Uint8Array {
+  return drain(decryptSteps(blob, secrets));
+}
+
+/** decryptAttachment for a page: progress, and a pause every `every` steps (see encryptAttachmentAsync). */
+export function decryptAttachmentAsync(
+  blob: Uint8Array,
+  secrets: AttachmentSecrets,
+  opts: { onProgress?: AttachmentProgress; pause: () => Promise<void>; every?: number },
+): Promise<Uint8Array> {
+  return drainAsync(decryptSteps(blob, secrets), secrets.size, opts);
+}
+
+function drain<T>(steps: Generator<number, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+async function drainAsync<T>(
+  steps: Generator<number, T>,
+  total: number,
+  opts: { onProgress?: AttachmentProgress; pause: () => Promise<void>; every?: number },
+): Promise<T> {
+  const every = opts.every ?? 16;
+  for (let n = 1; ; n++) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (r.value > 0) opts.onProgress?.(r.value, total);
+    if (n % every === 0) await opts.pause();
+  }
 }

@@ -21,7 +21,7 @@ export const chromiumAvailable = existsSync(CHROMIUM) || isCI();
  * Headless Chromium through playwright-core. The networking flags keep it from calling home:
  * this machine's closed network refuses those connections, many at a time.
  */
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(opts: { args?: string[] } = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     return Promise.reject(
       new Error(
@@ -40,6 +40,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-sync',
       '--no-first-run',
       '--disable-quic',
+      ...(opts.args ?? []),
     ],
   });
 }

@@ -75,6 +75,8 @@ const CSP = {
   scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
   styleSrc: ["'self'"],
   imgSrc: ["'self'", 'data:', 'blob:'],
+  // Voice messages play from blob: URLs of the decrypted audio (never from another origin).
+  mediaSrc: ["'self'", 'blob:'],
   // 'self' covers ws:/wss: to the page's own host and port (CSP Level 3 §6.7.2.8); a bare ws:
   // or wss: would let injected script open sockets to any host.
   connectSrc: ["'self'"],

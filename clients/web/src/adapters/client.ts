@@ -17,8 +17,8 @@ export function clientServer(
   const client = new HushClient({ baseUrl, ...(initial ? { session: initial } : {}), onSession });
   const creds = (c: Credentials) => [c.username, c.password, c.deviceName] as const;
   return {
-    uploadAttachment: (blob, n) => client.uploadAttachment(blob, n),
-    downloadAttachment: (id) => client.downloadAttachment(id),
+    uploadAttachment: (blob, n, onProgress) => client.uploadAttachment(blob, n, onProgress),
+    downloadAttachment: (id, onProgress) => client.downloadAttachment(id, onProgress),
     register: (c) => client.register(...creds(c)),
     login: (c) => client.login(...creds(c)),
     logout: () => client.logout(),

@@ -2,9 +2,9 @@ import {
   compareQrPayload,
   createPrimitives,
   createRetryRequest,
-  decryptAttachment,
+  decryptAttachmentAsync,
   defaultRandomBytes,
-  encryptAttachment,
+  encryptAttachmentAsync,
   fromBase64,
   generateDeviceKeys,
   generateIdentity,
@@ -27,6 +27,14 @@ import type { CryptoPort, DecryptOutcome, DeviceAddress } from '../engine/ports.
 
 /** Refusals that say nothing about the message: this device has no keys, or lacks a primitive. */
 const LOCAL_FAILURES = new Set(['E2E_NO_IDENTITY', 'E2E_UNSUPPORTED']);
+/** Yields to the event loop (a macrotask, so rendering and input get their turn). */
+const nextTask = () =>
+  new Promise<void>((resolve) => {
+    // A message, not setTimeout: timers in a hidden tab wait a second each.
+    const c = new MessageChannel();
+    c.port1.onmessage = () => resolve();
+    c.port2.postMessage(null);
+  });
 
 import { forgetAllSessions, forgetPeerDeviceList, VaultCryptoStore } from '../store/crypto-store.js';
 import type { Vault } from '../store/vault.js';
@@ -94,13 +102,19 @@ export function createCryptoPort(getVault: () => Vault): CryptoPort {
       return generateOneTimePrekeys(await prims, store, { randomBytes: defaultRandomBytes, count: n });
     },
 
-    async sealAttachment(bytes) {
-      const { blob, secrets } = encryptAttachment(bytes, { randomBytes: defaultRandomBytes });
+    async sealAttachment(bytes, onProgress) {
+      // Chunk by chunk with a pause every MiB, so the page draws its progress bar meanwhile.
+      const { blob, secrets } = await encryptAttachmentAsync(bytes, {
+        randomBytes: defaultRandomBytes,
+        pause: nextTask,
+        ...(onProgress ? { onProgress } : {}),
+      });
       return { blob, key: toBase64(secrets.key), digest: toBase64(secrets.digest), size: secrets.size };
     },
 
-    async openAttachment(blob, ref) {
-      return decryptAttachment(blob, { key: fromBase64(ref.key), digest: fromBase64(ref.digest), size: ref.size });
+    async openAttachment(blob, ref, onProgress) {
+      const secrets = { key: fromBase64(ref.key), digest: fromBase64(ref.digest), size: ref.size };
+      return decryptAttachmentAsync(blob, secrets, { pause: nextTask, ...(onProgress ? { onProgress } : {}) });
     },
 
     async maintainSignedPrekey(now) {

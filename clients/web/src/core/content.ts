@@ -31,16 +31,20 @@ export interface FileRef {
   size: number;
   name: string;
   mime: string;
+  /** A voice message recorded in the app (shown as a player, not a file card): its length in ms. */
+  voiceMs?: number;
 }
 /** The product's limit on one file (the gateway refuses bigger blobs). */
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
+/** The longest voice message the app records (a recording stops by itself there). */
+export const MAX_VOICE_MS = 15 * 60_000;
 const FILE_ID_RE = /^[A-Za-z0-9]{22}$/;
 const B64_32_RE = /^[A-Za-z0-9+/]{43}=$/;
 const MIME_RE = /^[a-z0-9][a-z0-9.+-]{0,63}\/[a-z0-9][a-z0-9.+-]{0,63}$/i;
 
 function decodeFile(raw: unknown): FileRef {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ContentError('bad file');
-  const { id, key, digest, size, name, mime } = raw as Record<string, unknown>;
+  const { id, key, digest, size, name, mime, voiceMs } = raw as Record<string, unknown>;
   if (typeof id !== 'string' || !FILE_ID_RE.test(id)) throw new ContentError('bad file id');
   if (typeof key !== 'string' || !B64_32_RE.test(key)) throw new ContentError('bad file key');
   if (typeof digest !== 'string' || !B64_32_RE.test(digest)) throw new ContentError('bad file digest');
@@ -48,7 +52,11 @@ function decodeFile(raw: unknown): FileRef {
     throw new ContentError('bad file size');
   if (typeof name !== 'string' || name.length === 0 || name.length > 255) throw new ContentError('bad file name');
   if (typeof mime !== 'string' || !MIME_RE.test(mime)) throw new ContentError('bad file type');
-  return { id, key, digest, size, name, mime };
+  if (voiceMs === undefined) return { id, key, digest, size, name, mime };
+  if (typeof voiceMs !== 'number' || !Number.isInteger(voiceMs) || voiceMs < 0 || voiceMs > MAX_VOICE_MS)
+    throw new ContentError('bad voice length');
+  if (!mime.startsWith('audio/')) throw new ContentError('a voice message must be audio');
+  return { id, key, digest, size, name, mime, voiceMs };
 }
 
 export interface TextContent {

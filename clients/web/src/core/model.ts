@@ -262,3 +262,9 @@ export function formatLastSeen(p: { online: boolean; lastSeen: number | null } |
   if (s < 3600) return `last seen ${Math.round(s / 60)} min ago`;
   return `last seen ${formatTime(p.lastSeen, now)}`;
 }
+
+/** "Voice message (0:07)": what the conversation list and notifications say of one. */
+export function voiceLabel(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `Voice message (${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')})`;
+}

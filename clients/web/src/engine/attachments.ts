@@ -4,13 +4,23 @@ import { describe } from '../core/send-policy.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { Outbox } from './outbox.js';
+import type { Progress } from './ports.js';
+import type { Transfer } from './types.js';
 
-/** A file the user picked, as the view read it. */
+/** A file the user picked, as the view read it (or a voice message it recorded). */
 export interface PickedFile {
   name: string;
   mime: string;
   bytes: Uint8Array;
+  /** Set for a voice message: its length in milliseconds. */
+  voiceMs?: number;
 }
+
+/** Progress is shown in steps of at least this fraction (a re-render per network packet is waste). */
+const PROGRESS_STEP = 0.01;
+const MIME_RE = /^[a-z0-9][a-z0-9.+-]{0,63}\/[a-z0-9][a-z0-9.+-]{0,63}$/i;
+
+let transferSeq = 0;
 
 /**
  * Encrypted attachments (libs/crypto attachment.ts; the gateway's /v1/attachments): a file is
@@ -43,30 +53,58 @@ export class Attachments {
       return;
     }
     ctx.store.update({ busy: true, notice: null });
+    const tid = `up-${++transferSeq}`;
+    const name = file.voiceMs === undefined ? file.name : 'Voice message';
+    const bar = this.progress(tid, { name, peer, phase: 'encrypting', done: 0, total: file.bytes.length });
     try {
-      const sealed = await ctx.crypto.sealAttachment(file.bytes);
+      const sealed = await ctx.crypto.sealAttachment(file.bytes, bar('encrypting'));
       // Every device that will get the message fetches the blob once; then the server deletes it.
       const me = ctx.state.me!;
       const [theirs, mine] = await Promise.all([ctx.crypto.knownDevices(peer), ctx.crypto.knownDevices(me.userId)]);
       const recipients = Math.max(1, (theirs?.length ?? 1) + (mine ?? []).filter((d) => d !== me.deviceId).length);
-      const id = await api.uploadAttachment(sealed.blob, recipients);
+      const id = await api.uploadAttachment(sealed.blob, recipients, bar('uploading'));
       await ctx.history.putAttachment(id, file.bytes);
+      // "audio/webm;codecs=opus" (MediaRecorder's type) is sent as its essence "audio/webm".
+      const mime = file.mime.split(';')[0]!.trim();
       const ref: FileRef = {
         id,
         key: sealed.key,
         digest: sealed.digest,
         size: sealed.size,
         name: file.name.slice(0, 255) || 'file',
-        mime: /^[a-z0-9][a-z0-9.+-]{0,63}\/[a-z0-9][a-z0-9.+-]{0,63}$/i.test(file.mime)
-          ? file.mime
-          : 'application/octet-stream',
+        mime: MIME_RE.test(mime) ? mime : 'application/octet-stream',
+        ...(file.voiceMs === undefined ? {} : { voiceMs: Math.round(file.voiceMs) }),
       };
       await this.outbox.send(peer, caption, ref);
     } catch (e) {
-      ctx.store.update({ notice: `“${file.name}” was not sent: ${describe(e)}` });
+      ctx.store.update({ notice: `“${name}” was not sent: ${describe(e)}` });
     } finally {
+      this.done(tid);
       ctx.store.update({ busy: false });
     }
+  }
+
+  /**
+   * Starts a progress bar; returns a maker of progress callbacks per phase, each of which moves
+   * the bar only when it advanced by PROGRESS_STEP (or finished).
+   */
+  private progress(tid: string, start: Transfer): (phase: Transfer['phase']) => Progress {
+    const { store } = this.ctx;
+    store.update((s) => ({ transfers: { ...s.transfers, [tid]: start } }));
+    return (phase) => (done, total) => {
+      const cur = this.ctx.state.transfers[tid];
+      if (!cur) return;
+      const moved = cur.phase !== phase || done === total || (done - cur.done) / Math.max(1, total) >= PROGRESS_STEP;
+      if (moved) store.update((s) => ({ transfers: { ...s.transfers, [tid]: { ...cur, phase, done, total } } }));
+    };
+  }
+
+  private done(tid: string): void {
+    if (!this.ctx.state.transfers[tid]) return;
+    this.ctx.store.update((s) => {
+      const { [tid]: _gone, ...rest } = s.transfers;
+      return { transfers: rest };
+    });
   }
 
   /**
@@ -86,10 +124,15 @@ export class Attachments {
     if (kept) return kept;
     const api = this.ctx.api;
     if (!api) throw new Error('Not connected');
-    const blob = await api.downloadAttachment(ref.id);
-    const bytes = await this.ctx.crypto.openAttachment(blob, ref);
-    await this.ctx.history.putAttachment(ref.id, bytes);
-    return bytes;
+    const bar = this.progress(ref.id, { name: ref.name, phase: 'downloading', done: 0, total: ref.size });
+    try {
+      const blob = await api.downloadAttachment(ref.id, bar('downloading'));
+      const bytes = await this.ctx.crypto.openAttachment(blob, ref, bar('decrypting'));
+      await this.ctx.history.putAttachment(ref.id, bytes);
+      return bytes;
+    } finally {
+      this.done(ref.id);
+    }
   }
 
   /** A received file: fetched at once in the background (failures are retried when it is opened). */

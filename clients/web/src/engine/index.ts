@@ -4,7 +4,7 @@
  */
 export { b64Bytes } from '../core/b64.js';
 export { formatBackupAge, keyGroups } from '../core/backup.js';
-export { type FileRef, MAX_TEXT_CHARS } from '../core/content.js';
+export { type FileRef, MAX_TEXT_CHARS, MAX_VOICE_MS } from '../core/content.js';
 export {
   effectiveAdmins,
   type GroupPerson,
@@ -26,6 +26,7 @@ export {
   groupSafetyNumber,
   statusLabel,
   type Tick,
+  voiceLabel,
   type WireRecord,
 } from '../core/model.js';
 export type { Backup, BackupView } from './backup.js';
@@ -33,4 +34,4 @@ export type { DeviceRow, Devices, DevicesView, LinkState } from './devices.js';
 export { Engine, type EngineDeps } from './engine.js';
 export type { Groups, GroupsView } from './groups.js';
 export type { StateStore } from './store.js';
-export type { Actions, AppState, ConnectionState, Me, Presence, SafetyInfo } from './types.js';
+export type { Actions, AppState, ConnectionState, Me, Presence, SafetyInfo, Transfer } from './types.js';

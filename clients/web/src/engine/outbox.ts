@@ -1,6 +1,6 @@
 import type { SendFrame } from '@hush/protocol';
 import { type Content, type FileRef, newMessageId } from '../core/content.js';
-import { advanceTick, type ChatMessage, encryptionStatus, outbox } from '../core/model.js';
+import { advanceTick, type ChatMessage, encryptionStatus, outbox, voiceLabel } from '../core/model.js';
 import { classifySendError } from '../core/send-policy.js';
 import { sendGate } from '../core/trust.js';
 import type { EngineContext } from './context.js';
@@ -285,5 +285,6 @@ export function textContent(m: ChatMessage): Content {
 
 /** What the conversation list shows for a message: its text, or the attached file's name. */
 export function previewText(m: Pick<ChatMessage, 'text' | 'file'>): string {
+  if (m.file?.voiceMs !== undefined) return voiceLabel(m.file.voiceMs);
   return m.text || (m.file ? `File: ${m.file.name}` : '');
 }

@@ -51,11 +51,14 @@ export interface Link {
   close(): void;
 }
 
+/** Bytes done of a total (a progress bar). */
+export type Progress = (done: number, total: number) => void;
+
 export interface ServerApi {
   /** Stores an encrypted attachment blob for `recipients` devices; returns its id. */
-  uploadAttachment(blob: Uint8Array, recipients: number): Promise<string>;
+  uploadAttachment(blob: Uint8Array, recipients: number, onProgress?: Progress): Promise<string>;
   /** The encrypted blob of an attachment (HushError ATTACH_NOT_FOUND once gone). */
-  downloadAttachment(id: string): Promise<Uint8Array>;
+  downloadAttachment(id: string, onProgress?: Progress): Promise<Uint8Array>;
   register(c: Credentials): Promise<Session>;
   login(c: Credentials): Promise<Session>;
   /** Revokes this device on the server. */
@@ -94,9 +97,16 @@ export interface CryptoPort {
   createDevice(userId: string, deviceId: string, now: number, oneTimePrekeys: number): Promise<PublishKeysBody>;
   generatePrekeys(n: number): Promise<OneTimePrekey[]>;
   /** Encrypts a file under a fresh key: the blob to upload and what the message carries (base64). */
-  sealAttachment(bytes: Uint8Array): Promise<{ blob: Uint8Array; key: string; digest: string; size: number }>;
+  sealAttachment(
+    bytes: Uint8Array,
+    onProgress?: Progress,
+  ): Promise<{ blob: Uint8Array; key: string; digest: string; size: number }>;
   /** Checks a downloaded blob against its digest and decrypts it; throws when either fails. */
-  openAttachment(blob: Uint8Array, ref: { key: string; digest: string; size: number }): Promise<Uint8Array>;
+  openAttachment(
+    blob: Uint8Array,
+    ref: { key: string; digest: string; size: number },
+    onProgress?: Progress,
+  ): Promise<Uint8Array>;
   /**
    * Replaces the signed prekey when it is due (X3DH §4.2; libs/crypto SIGNED_PREKEY_ROTATION_MS) and
    * deletes replaced ones past their grace period. Returns the current key as published, whether it

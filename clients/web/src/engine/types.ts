@@ -32,6 +32,18 @@ export interface AppState {
   /** A notice for the user (e.g. a failed action); cleared by the next action. */
   notice: string | null;
   busy: boolean;
+  /** Files being encrypted and uploaded (keyed by a local id) or fetched and decrypted (by file id). */
+  transfers: Record<string, Transfer>;
+}
+
+/** A progress bar's worth: which file, what is happening, bytes done of the total. */
+export interface Transfer {
+  name: string;
+  /** The conversation an upload goes to (its bar shows above the composer). */
+  peer?: string;
+  phase: 'encrypting' | 'uploading' | 'downloading' | 'decrypting';
+  done: number;
+  total: number;
 }
 
 export interface SafetyInfo {

@@ -46,14 +46,21 @@ export class FakeCrypto implements CryptoPort {
     };
   }
   /** "Encrypts" a file as its bytes reversed, with a digest the fake checks (tests of the engine's rules). */
-  async sealAttachment(bytes: Uint8Array) {
+  async sealAttachment(bytes: Uint8Array, onProgress?: (done: number, total: number) => void) {
+    // Progress per 64 KiB "chunk", as the real one reports it.
+    for (let d = 65_536; d < bytes.length + 65_536; d += 65_536) onProgress?.(Math.min(d, bytes.length), bytes.length);
     const blob = bytes.slice().reverse();
     const sum = blob.reduce((a, b) => (a + b) % 65_521, 0);
     return { blob, key: `${'K'.repeat(43)}=`, digest: `${String(sum).padStart(43, '0')}=`, size: bytes.length };
   }
-  async openAttachment(blob: Uint8Array, ref: { digest: string; size: number }) {
+  async openAttachment(
+    blob: Uint8Array,
+    ref: { key: string; digest: string; size: number },
+    onProgress?: (done: number, total: number) => void,
+  ) {
     const sum = blob.reduce((a, b) => (a + b) % 65_521, 0);
     if (`${String(sum).padStart(43, '0')}=` !== ref.digest) throw new Error('digest mismatch');
+    onProgress?.(ref.size, ref.size);
     return blob.slice().reverse().subarray(0, ref.size);
   }
   generated = 0;

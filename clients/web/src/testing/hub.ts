@@ -165,15 +165,18 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
       return session;
     };
     return {
-      async uploadAttachment(blob, recipients) {
+      async uploadAttachment(blob, recipients, onProgress) {
         me();
+        onProgress?.(blob.length >> 1, blob.length);
+        onProgress?.(blob.length, blob.length);
         const id = `att${String(++hub.seq).padStart(19, '0')}`;
         hub.attachments.set(id, { blob, recipients, fetched: new Set() });
         return id;
       },
-      async downloadAttachment(id) {
+      async downloadAttachment(id, onProgress) {
         const a = hub.attachments.get(id);
         if (!a) throw new HushError('ATTACH_NOT_FOUND');
+        onProgress?.(a.blob.length, a.blob.length);
         a.fetched.add(me().deviceId);
         if (a.fetched.size >= a.recipients) hub.attachments.delete(id);
         return a.blob;

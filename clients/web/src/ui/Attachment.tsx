@@ -1,6 +1,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { FileRef } from '../engine/index.js';
 import { useActions } from './hooks.js';
+import { Icon } from './Icon.js';
+import { TransferBar } from './Transfer.js';
+import { VoiceNote } from './Voice.js';
 
 /** Images shown inline (decoded by the browser from a blob: URL; never SVG, which can carry script). */
 const INLINE_IMAGES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
@@ -10,35 +13,6 @@ export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-/** Icons as inline SVG: emoji fonts are missing on many systems (headless Chromium shows boxes). */
-function PaperclipIcon() {
-  return (
-    <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false" class="icon">
-      <path
-        d="M21 11.5l-8.6 8.6a5.5 5.5 0 01-7.8-7.8l9.2-9.2a3.7 3.7 0 015.2 5.2l-9.2 9.2a1.8 1.8 0 01-2.6-2.6l8.5-8.5"
-        fill="none"
-        stroke="currentColor"
-        stroke-width="2"
-        stroke-linecap="round"
-        stroke-linejoin="round"
-      />
-    </svg>
-  );
-}
-function FileIcon() {
-  return (
-    <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" focusable="false" class="icon">
-      <path
-        d="M14 3H7a2 2 0 00-2 2v14a2 2 0 002 2h10a2 2 0 002-2V8zM14 3v5h5"
-        fill="none"
-        stroke="currentColor"
-        stroke-width="2"
-        stroke-linejoin="round"
-      />
-    </svg>
-  );
 }
 
 /** "Attach": picks a file and sends it end-to-end encrypted. */
@@ -76,7 +50,7 @@ export function AttachButton({ peer, disabled }: { peer: string; disabled: boole
         disabled={disabled || sending !== null}
         onClick={() => input.current?.click()}
       >
-        {sending ? '…' : <PaperclipIcon />}
+        {sending ? '…' : <Icon name="paperclip" />}
       </button>
       {sending && (
         <span class="sr-only" role="status">
@@ -89,13 +63,20 @@ export function AttachButton({ peer, disabled }: { peer: string; disabled: boole
 
 /** An attached file in a bubble: images inline (blurred placeholder while loading), others as a card. */
 export function FileView({ file }: { file: FileRef }) {
+  if (file.voiceMs !== undefined && file.mime.startsWith('audio/')) return <VoiceNote file={file} />;
+  return <FileCard file={file} />;
+}
+
+/**
+ * A blob: URL of the decrypted file (kept on this device, or fetched and checked first) while
+ * `enabled`, revoked when the view goes; or the error that stopped it.
+ */
+export function useBlobUrl(file: FileRef, enabled: boolean) {
   const a = useActions();
-  const inline = INLINE_IMAGES.has(file.mime) && file.size <= INLINE_MAX_BYTES;
   const [url, setUrl] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-
   useEffect(() => {
-    if (!inline) return;
+    if (!enabled) return;
     let alive = true;
     let made: string | null = null;
     a.attachment(file).then(
@@ -110,7 +91,14 @@ export function FileView({ file }: { file: FileRef }) {
       alive = false;
       if (made) URL.revokeObjectURL(made);
     };
-  }, [file.id]);
+  }, [file.id, enabled]);
+  return { url, error, setError };
+}
+
+function FileCard({ file }: { file: FileRef }) {
+  const a = useActions();
+  const inline = INLINE_IMAGES.has(file.mime) && file.size <= INLINE_MAX_BYTES;
+  const { url, error, setError } = useBlobUrl(file, inline);
 
   const save = async () => {
     try {
@@ -131,17 +119,21 @@ export function FileView({ file }: { file: FileRef }) {
     return url ? (
       <img class="attachment-image" src={url} alt={file.name} data-testid="attachment-image" />
     ) : (
-      <div class="attachment-image loading" role="img" aria-label={`Loading ${file.name}`} />
+      <div class="attachment-image-wrap">
+        <div class="attachment-image loading" role="img" aria-label={`Loading ${file.name}`} />
+        <TransferBar id={file.id} idle={null} />
+      </div>
     );
   return (
     <div class="attachment-file" data-testid="attachment-file">
       <span class="attachment-icon">
-        <FileIcon />
+        <Icon name="file" size={22} />
       </span>
       <span class="attachment-name" dir="auto">
         {file.name}
       </span>
       <span class="attachment-size">{formatBytes(file.size)}</span>
+      <TransferBar id={file.id} idle={null} />
       <button class="btn small" type="button" onClick={() => void save()} aria-label={`Download ${file.name}`}>
         Download
       </button>

@@ -4,6 +4,8 @@ import { AttachButton } from './Attachment.js';
 import { DeviceNoticeBanner } from './Devices.js';
 import { useActions, useAppState, useNow } from './hooks.js';
 import { Timeline } from './Timeline.js';
+import { Uploads } from './Transfer.js';
+import { RecordButton } from './Voice.js';
 
 const BADGE = {
   green: 'Verified',
@@ -122,6 +124,7 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
       <div class="typing" aria-live="polite" data-testid="typing">
         {s.typing[peer] ? `${conv.username} is typing…` : ''}
       </div>
+      <Uploads peer={peer} />
       <form class="composer" onSubmit={send}>
         <div class="field">
           <label class="sr-only" for="composer">
@@ -154,6 +157,7 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
           )}
         </div>
         <AttachButton peer={peer} disabled={status === 'red'} />
+        <RecordButton peer={peer} disabled={status === 'red'} />
         <button class="btn primary" type="submit" disabled={!canSend}>
           Send
         </button>

@@ -160,6 +160,7 @@ describe('the HTTP API', () => {
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-security-policy']).toContain("script-src 'self'");
     expect(r.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(r.headers['content-security-policy']).toContain("media-src 'self' blob:");
     expect(r.headers['access-control-allow-origin']).toBeUndefined();
   });
 
