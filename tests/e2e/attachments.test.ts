@@ -131,11 +131,15 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
     // Progress bars: every phase a bar showed on each side, as the pages drew them.
     const phases = (p: Page) =>
       p.evaluate(() => {
-        const w = window as unknown as { __phases: Set<string> };
+        const w = window as unknown as { __phases: Set<string>; __first: Record<string, number> };
         w.__phases = new Set();
+        w.__first = {};
         new MutationObserver(() => {
-          for (const el of document.querySelectorAll('[data-testid="transfer"]'))
-            w.__phases.add(`${el.getAttribute('data-phase')}:${el.querySelector('progress')?.getAttribute('value')}`);
+          for (const el of document.querySelectorAll('[data-testid="transfer"]')) {
+            const phase = el.getAttribute('data-phase') ?? '';
+            w.__first[phase] ??= Date.now();
+            w.__phases.add(`${phase}:${el.querySelector('progress')?.getAttribute('value')}`);
+          }
         }).observe(document.body, { subtree: true, childList: true, attributes: true });
       });
     const seen = (p: Page) => p.evaluate(() => [...(window as unknown as { __phases: Set<string> }).__phases]);
@@ -150,6 +154,12 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
     expect(await card.textContent()).toContain('20.0 MB');
     // Alice watched it being encrypted and uploaded, bob watched it being fetched, in steps.
     const aliceSaw = await seen(alice.page);
+    const firsts = await alice.page.evaluate(() => (window as unknown as { __first: Record<string, number> }).__first);
+    console.log(
+      `[attach] alice's phases began (ms after the pick): ${Object.entries(firsts)
+        .map(([k, t]) => `${k} ${t - t0}`)
+        .join(', ')}`,
+    );
     console.log(`[attach] alice's bars: ${aliceSaw.length} states; bob's: ${(await seen(bob.page)).length}`);
     expect(aliceSaw.filter((x) => x.startsWith('encrypting:')).length).toBeGreaterThan(3);
     expect(aliceSaw.some((x) => x.startsWith('uploading:'))).toBe(true);

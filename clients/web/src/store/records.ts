@@ -6,6 +6,8 @@
 export interface StoredRecord {
   iv: Uint8Array;
   ct: Uint8Array;
+  /** The plaintext is the bytes themselves, not serialized JSON (a file: store/vault.ts). */
+  raw?: true;
 }
 
 export interface RecordStore {

@@ -14,6 +14,26 @@ describe('vault (encryption at rest)', () => {
     expect(new TextDecoder().decode(raw.ct)).not.toContain('canary-7f3a');
   });
 
+  it('stores a file (bytes on their own) encrypted as it is, and refuses it passed off as a JSON record', async () => {
+    const records = new MemoryRecordStore();
+    const v = await Vault.open(records);
+    const file = new TextEncoder().encode('canary-9c1d file body'.repeat(1000));
+    await v.put('att:x', file);
+    const rec = records.data.get('att:x')!;
+    expect(rec.raw).toBe(true);
+    expect(rec.ct.length).toBe(file.length + 16); // no base64, no JSON: the bytes and the GCM tag
+    expect(new TextDecoder().decode(rec.ct)).not.toContain('canary-9c1d');
+    expect(await v.get('att:x')).toEqual(file);
+    const { raw: _raw, ...asJson } = rec;
+    records.data.set('att:x', asJson);
+    await expect(v.get('att:x')).rejects.toThrow();
+    // Still a file after a re-key (setting the app lock rewrites every record).
+    records.data.set('att:x', rec);
+    await v.setLock('correct horse', 1_000);
+    expect(records.data.get('att:x')!.raw).toBe(true);
+    expect(await v.get('att:x')).toEqual(file);
+  });
+
   it('uses a key that cannot be exported', async () => {
     const records = new MemoryRecordStore();
     await Vault.open(records);

@@ -1,5 +1,5 @@
 import { MIN_PASSPHRASE_CHARS } from '../core/limits.js';
-import type { RecordStore } from './records.js';
+import type { RecordStore, StoredRecord } from './records.js';
 import { deserialize, serialize } from './serial.js';
 
 /**
@@ -27,6 +27,8 @@ const SALT_BYTES = 16;
 const IV_BYTES = 12;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** AES-GCM associated data: the record's name, and for raw bytes a suffix JSON names cannot end in. */
+const ad = (name: string, raw: boolean) => enc.encode(raw ? `${name}\u0000bytes` : name);
 
 export class VaultLockedError extends Error {
   override readonly name = 'VaultLockedError';
@@ -182,21 +184,27 @@ export class Vault {
     const rec = await this.records.get(name);
     if (!rec) return undefined;
     const pt = await crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: rec.iv as BufferSource, additionalData: enc.encode(name) },
+      { name: 'AES-GCM', iv: rec.iv as BufferSource, additionalData: ad(name, rec.raw === true) },
       this.key,
       rec.ct as BufferSource,
     );
-    return deserialize<T>(dec.decode(pt));
+    return rec.raw ? (new Uint8Array(pt) as T) : deserialize<T>(dec.decode(pt));
   }
 
-  private async seal(name: string, value: unknown): Promise<{ iv: Uint8Array; ct: Uint8Array }> {
+  /**
+   * A value is stored as JSON (store/serial.ts), except bytes on their own (a file), which are
+   * encrypted as they are: base64 inside JSON made a 20 MB file 27 MB of string to build and parse.
+   * The associated data says which, so a record cannot be passed off as the other kind.
+   */
+  private async seal(name: string, value: unknown): Promise<StoredRecord> {
     const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+    const raw = value instanceof Uint8Array;
     const ct = await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv, additionalData: enc.encode(name) },
+      { name: 'AES-GCM', iv, additionalData: ad(name, raw) },
       this.key,
-      enc.encode(serialize(value)),
+      (raw ? value : enc.encode(serialize(value))) as BufferSource,
     );
-    return { iv, ct: new Uint8Array(ct) };
+    return raw ? { iv, ct: new Uint8Array(ct), raw } : { iv, ct: new Uint8Array(ct) };
   }
 
   private async write(name: string, value: unknown): Promise<void> {
