@@ -168,8 +168,9 @@ async function main() {
     const load = loadavg()[0]!.toFixed(1);
     console.log(`burst: ${N} messages at ${RATE}/s, load average ${load} before the start`);
 
-    // BURST_PROFILE=1: a CPU profile of alice's page during the burst, top self times printed.
-    const cdp = process.env.BURST_PROFILE ? await alice.context.newCDPSession(alice.page) : null;
+    // BURST_PROFILE=1 (or =bob): a CPU profile of alice's (bob's) page during the burst, top self times printed.
+    const profiled = process.env.BURST_PROFILE === 'bob' ? bob : alice;
+    const cdp = process.env.BURST_PROFILE ? await profiled.context.newCDPSession(profiled.page) : null;
     // BURST_TRACE=1: a Chromium trace of the run, time per event name on alice's main thread.
     if (process.env.BURST_TRACE)
       await browser.startTracing(alice.page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });

@@ -1,4 +1,4 @@
-import type { Session } from '@hush/protocol';
+import type { Session, UserBundle } from '@hush/protocol';
 import type { BackupDeps } from './backup-ports.js';
 import type { GroupCryptoPort } from './group-ports.js';
 import type { Clock, CryptoPort, HistoryPort, Link, ServerApi } from './ports.js';
@@ -39,6 +39,8 @@ export class EngineContext {
   history: HistoryPort;
   api: ServerApi | null = null;
   link: Link | null = null;
+  /** Our own published bundle as last fetched (engine/keys.ts), so the prekey check need not fetch it again. */
+  ownBundle: { at: number; bundle: UserBundle } | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tasks = new Set<Promise<unknown>>();
 

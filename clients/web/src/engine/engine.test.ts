@@ -211,6 +211,8 @@ describe('engine prekeys and recovery', () => {
     await settle(a.e);
     const me = a.e.state.me!.deviceId;
     expect(hub.signedPrekeys.get(me)).toBe(1);
+    // One GET of our own bundle on connect serves both the device-list check and the prekey check.
+    expect(hub.bundleFetches.get(a.e.state.me!.userId)).toBe(1);
     // A day later nothing is due; a week later a new key is made and published.
     hub.clock.advance(PREKEY_CHECK_MS);
     await settle(a.e);

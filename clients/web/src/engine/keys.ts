@@ -65,7 +65,9 @@ export class PeerKeys {
     const me = this.ctx.state.me;
     if (!api || !me) return;
     const before = await this.ctx.crypto.knownDevices(me.userId);
-    const r = await this.ctx.crypto.acceptBundle(await api.fetchBundle(me.userId), this.ctx.now());
+    const bundle = await api.fetchBundle(me.userId);
+    this.ctx.ownBundle = { at: this.ctx.now(), bundle };
+    const r = await this.ctx.crypto.acceptBundle(bundle, this.ctx.now());
     if (before !== null && r.devices.some((d) => d !== me.deviceId && !before.includes(d))) {
       this.ctx.store.update({ notice: 'A new device was linked to your account.' });
     }

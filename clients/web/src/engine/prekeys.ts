@@ -5,6 +5,8 @@ export const PREKEY_TARGET = 100;
 export const PREKEY_LOW_WATER = 25;
 /** Look at the signed prekey's age at least this often while connected (it rotates weekly). */
 export const PREKEY_CHECK_MS = 24 * 3600 * 1000;
+/** Our own bundle fetched this recently (on connect, for the device list) also answers the prekey check. */
+export const OWN_BUNDLE_FRESH_MS = 30_000;
 
 /** This device's published prekeys: signed prekey rotation and one-time prekey top-ups. */
 export class PrekeyMaintenance {
@@ -27,7 +29,10 @@ export class PrekeyMaintenance {
     try {
       const plan = await ctx.serial(() => ctx.crypto.maintainSignedPrekey(ctx.now()));
       next = Math.min(PREKEY_CHECK_MS, Math.max(60_000, plan.nextCheckAt - ctx.now()));
-      const [remaining, bundle] = await Promise.all([api.prekeyCount(), api.fetchBundle(me.userId)]);
+      const own = ctx.ownBundle;
+      const recent =
+        own !== null && own.bundle.userId === me.userId && ctx.now() - own.at < OWN_BUNDLE_FRESH_MS ? own.bundle : null;
+      const [remaining, bundle] = await Promise.all([api.prekeyCount(), recent ?? api.fetchBundle(me.userId)]);
       const served = bundle.devices.find((d) => d.deviceId === me.deviceId)?.signedPrekey.keyId;
       const stale = plan.rotated || served !== plan.current.keyId;
       if (remaining >= PREKEY_LOW_WATER && !stale) return;

@@ -126,10 +126,15 @@ export class SessionLifecycle {
         })),
       onState: (c) => {
         ctx.store.update({ connection: c });
-        if (c === 'online') {
-          ctx.background(() => this.prekeys.run());
-          ctx.background(() => this.events.online());
-        }
+        if (c === 'online')
+          ctx.background(async () => {
+            // The prekey check after the online work: it reuses the own bundle that fetched.
+            try {
+              await this.events.online();
+            } finally {
+              await this.prekeys.run();
+            }
+          });
       },
       onRevoked: () => ctx.background(() => this.signedOutElsewhere()),
       onExpired: () => ctx.background(() => this.sessionExpired()),

@@ -33,6 +33,8 @@ export class FakeHub {
   readonly links = new Map<string, FakeLink>();
   readonly dedupe = new Set<string>();
   readonly sent: SendFrame[] = [];
+  /** Bundle GETs per user id (a connect should fetch our own once). */
+  readonly bundleFetches = new Map<string, number>();
   seq = 0;
   /** One-time prekeys the (single) account has left on the server. */
   prekeys = 100;
@@ -232,6 +234,7 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
         return hub.prekeys;
       },
       async fetchBundle(userId): Promise<UserBundle> {
+        hub.bundleFetches.set(userId, (hub.bundleFetches.get(userId) ?? 0) + 1);
         const a = hub.byId(userId);
         if (!a?.identityKey) throw new HushError('KEYS_NOT_FOUND');
         return {
