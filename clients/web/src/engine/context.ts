@@ -39,6 +39,8 @@ export class EngineContext {
   history: HistoryPort;
   api: ServerApi | null = null;
   link: Link | null = null;
+  /** Told of every stored message that has an expiry, so the sweep wakes in time (engine/expiry.ts). */
+  expiryHook: ((at: number) => void) | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tasks = new Set<Promise<unknown>>();
 

@@ -81,7 +81,10 @@ export class GroupState {
     const messages: Record<string, ChatMessage[]> = {};
     for (const g of groups) {
       const list = await this.ctx.history.messages(groupConv(g.id));
-      for (const m of list) this.order = Math.max(this.order, m.n ?? 0);
+      for (const m of list) {
+        this.order = Math.max(this.order, m.n ?? 0);
+        if (m.expiresAt !== undefined) this.ctx.expiryHook?.(m.expiresAt);
+      }
       messages[g.id] = list.sort(compareMessages);
     }
     this.set({ groups: sortGroups(groups), messages });
@@ -94,6 +97,7 @@ export class GroupState {
 
   async putMessage(groupId: string, m: ChatMessage): Promise<void> {
     await this.ctx.history.putMessage(m);
+    if (m.expiresAt !== undefined) this.ctx.expiryHook?.(m.expiresAt);
     const list = this.messages(groupId);
     const idx = list.findIndex((x) => x.id === m.id);
     let next: ChatMessage[];
@@ -103,6 +107,12 @@ export class GroupState {
       next[idx] = m;
     }
     this.set({ messages: { ...this.v.messages, [groupId]: next.sort(compareMessages) } });
+  }
+
+  /** Deletes a message from the store, then from the view (HistoryPort.deleteMessage). */
+  async removeMessage(groupId: string, id: string): Promise<void> {
+    await this.ctx.history.deleteMessage(groupConv(groupId), id);
+    this.set({ messages: { ...this.v.messages, [groupId]: this.messages(groupId).filter((m) => m.id !== id) } });
   }
 
   /** A notice in the group's timeline (member changes, removal). */

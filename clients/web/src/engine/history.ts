@@ -51,6 +51,7 @@ export class History {
       for (const m of await h.messages(c.peer)) {
         list = insertMessage(list, m) ?? list;
         this.order = Math.max(this.order, m.n ?? 0);
+        if (m.expiresAt !== undefined) this.ctx.expiryHook?.(m.expiresAt);
       }
       messages[c.peer] = list.sort(compareMessages);
     }
@@ -109,6 +110,7 @@ export class History {
    */
   private showMessages(peer: string, ms: readonly ChatMessage[]): void {
     if (ms.length === 0) return;
+    for (const m of ms) if (m.expiresAt !== undefined) this.ctx.expiryHook?.(m.expiresAt);
     this.ctx.store.update((s) => {
       let next = [...(s.messages[peer] ?? [])];
       let resort = false;
@@ -149,6 +151,14 @@ export class History {
         n: this.nextOrder(),
       });
     await this.saveConv(next);
+  }
+
+  /** Deletes a message from the store, then from the view (HistoryPort.deleteMessage). */
+  async removeMessage(peer: string, id: string): Promise<void> {
+    await this.ctx.history.deleteMessage(peer, id);
+    this.ctx.store.update((s) => ({
+      messages: { ...s.messages, [peer]: (s.messages[peer] ?? []).filter((m) => m.id !== id) },
+    }));
   }
 
   /** Writes the messages that changed (receipts, reads) in one batch, then shows them. */

@@ -258,6 +258,13 @@ export interface HistoryPort {
   /** A decrypted attachment kept on this device (encrypted at rest like the history). */
   putAttachment(id: string, bytes: Uint8Array): Promise<void>;
   getAttachment(id: string): Promise<Uint8Array | undefined>;
+  /**
+   * The one path that deletes a message from this device (expiry, "Delete for me", a control that
+   * waited too long): its record and everything derived from it that the store keeps.
+   */
+  deleteMessage(conv: string, id: string): Promise<void>;
+  /** Deletes a kept attachment (its message was deleted or disappeared). */
+  deleteAttachment(id: string): Promise<void>;
   /** Messages and conversations in one durable write (one transaction): all or none. */
   putMany(messages: readonly ChatMessage[], conversations?: readonly Conversation[]): Promise<void>;
   /** Deletes everything, keys and sessions included (sign-out). */
