@@ -257,3 +257,34 @@ export function timerNotice(who: string, seconds: number): string {
     ? `${who} turned off disappearing messages`
     : `${who} set messages to disappear after ${timerLabel(seconds)}`;
 }
+
+/**
+ * Two versions of one message written concurrently (a receipt's tick computed before a reaction
+ * landed, say): keeps what the operations made of either, so no write loses a reaction, an edit
+ * or a delete. The rules are the same as applyOp's: delete is final, the latest edit and each
+ * person's latest reaction win.
+ */
+export function mergeOps(cur: ChatMessage, next: ChatMessage): ChatMessage {
+  if (cur === next || cur.op || next.op) return next;
+  if (cur.deleted && !next.deleted) {
+    const { file: _f, reactions: _r, reply: _q, editedAt: _e, ...rest } = next;
+    return { ...rest, text: '', deleted: true };
+  }
+  if (next.deleted) return next;
+  let out = next;
+  if (cur.editedAt !== undefined && (next.editedAt === undefined || cur.editedAt > next.editedAt))
+    out = { ...out, text: cur.text, editedAt: cur.editedAt };
+  if (cur.reactions) {
+    const merged = { ...next.reactions };
+    let changed = false;
+    for (const [u, r] of Object.entries(cur.reactions)) {
+      const n = merged[u];
+      if (!n || n.at < r.at) {
+        merged[u] = r;
+        changed = true;
+      }
+    }
+    if (changed) out = { ...out, reactions: merged };
+  }
+  return out;
+}

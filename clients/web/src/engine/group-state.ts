@@ -1,4 +1,5 @@
 import type { GroupPerson, GroupRecord } from '../core/groups.js';
+import { mergeOps } from '../core/message-ops.js';
 import { type ChatMessage, compareMessages, insertMessage } from '../core/model.js';
 import type { EngineContext } from './context.js';
 import type { Conversations } from './conversations.js';
@@ -95,7 +96,10 @@ export class GroupState {
     this.set({ groups: sortGroups([...this.v.groups.filter((x) => x.id !== g.id), g]) });
   }
 
-  async putMessage(groupId: string, m: ChatMessage): Promise<void> {
+  async putMessage(groupId: string, given: ChatMessage): Promise<void> {
+    const before = this.messages(groupId).find((x) => x.id === given.id);
+    // Reactions, edits and deletes are not lost to a version computed before they landed.
+    const m = before ? mergeOps(before, given) : given;
     await this.ctx.history.putMessage(m);
     if (m.expiresAt !== undefined) this.ctx.expiryHook?.(m.expiresAt);
     const list = this.messages(groupId);
@@ -104,7 +108,7 @@ export class GroupState {
     if (idx === -1) next = insertMessage(list, m) ?? list;
     else {
       next = [...list];
-      next[idx] = m;
+      next[idx] = mergeOps(list[idx]!, m);
     }
     this.set({ messages: { ...this.v.messages, [groupId]: next.sort(compareMessages) } });
   }

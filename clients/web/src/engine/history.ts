@@ -1,3 +1,4 @@
+import { mergeOps } from '../core/message-ops.js';
 import {
   advanceTick,
   type ChatMessage,
@@ -96,9 +97,12 @@ export class History {
    * Ticks only move forward (core/model.ts advanceTick): an update computed from an older copy
    * (an "accepted" that raced a "delivered" receipt) must not take a tick back.
    */
-  private forward(m: ChatMessage): ChatMessage {
-    const cur = this.findMessage(m.conv, m.id);
-    if (!cur || cur.tick === m.tick) return m;
+  private forward(next: ChatMessage): ChatMessage {
+    const cur = this.findMessage(next.conv, next.id);
+    if (!cur) return next;
+    // Reactions, edits and deletes are not lost to a version computed before they landed.
+    const m = mergeOps(cur, next);
+    if (cur.tick === m.tick) return m;
     const tick = advanceTick(cur.tick, m.tick);
     return tick === m.tick ? m : { ...m, tick };
   }
@@ -121,7 +125,7 @@ export class History {
           const cur = next[idx]!;
           if (cur.ts !== m.ts) resort = true;
           const tick = advanceTick(cur.tick, m.tick);
-          next[idx] = tick === m.tick ? m : { ...m, tick };
+          next[idx] = mergeOps(cur, tick === m.tick ? m : { ...m, tick });
         }
       }
       if (resort) next.sort(compareMessages);

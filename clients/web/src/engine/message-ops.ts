@@ -76,6 +76,7 @@ export class MessageOps {
       if (r.kind === 'refused') throw new Error(r.reason);
       if (r.kind === 'applied') await this.store(th, r.message, r.removedFile);
     }
+    // Sent after it is applied here: what the others see never runs ahead of this device.
     await th.send(rec);
   }
 
