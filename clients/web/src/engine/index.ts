@@ -15,6 +15,13 @@ export {
 } from '../core/groups.js';
 export { MIN_PASSPHRASE_CHARS } from '../core/limits.js';
 export {
+  MAX_TIMER_SECONDS,
+  QUICK_REACTIONS,
+  reactionSummary,
+  TIMER_CHOICES,
+  timerLabel,
+} from '../core/message-ops.js';
+export {
   type ChatMessage,
   type Conversation,
   dayLabel,
@@ -26,6 +33,7 @@ export {
   groupSafetyNumber,
   statusLabel,
   type Tick,
+  visibleMessages,
   type WireRecord,
 } from '../core/model.js';
 export type { Backup, BackupView } from './backup.js';
@@ -33,4 +41,4 @@ export type { DeviceRow, Devices, DevicesView, LinkState } from './devices.js';
 export { Engine, type EngineDeps } from './engine.js';
 export type { Groups, GroupsView } from './groups.js';
 export type { StateStore } from './store.js';
-export type { Actions, AppState, ConnectionState, Me, Presence, SafetyInfo } from './types.js';
+export type { Actions, AppState, ConnectionState, Me, MessageActions, Presence, SafetyInfo } from './types.js';

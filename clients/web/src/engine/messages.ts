@@ -8,6 +8,7 @@ import type { History } from './history.js';
 import { MessageOps, type Thread } from './message-ops.js';
 import type { Outbox } from './outbox.js';
 import { directThread } from './threads.js';
+import type { MessageActions } from './types.js';
 
 const GROUP_PREFIX = 'g:';
 
@@ -16,7 +17,7 @@ const GROUP_PREFIX = 'g:';
  * Forward and Disappearing messages, for 1:1 chats and groups alike. A conversation is named by its
  * history key (ChatMessage.conv): a peer's user id, or `g:<groupId>`.
  */
-export class Messages {
+export class Messages implements MessageActions {
   readonly ops: MessageOps;
   readonly expiry: Expiry;
 
@@ -122,6 +123,12 @@ export class Messages {
           gs.send(gid, m.text, { file: ref, forwarded: true }),
         );
     });
+  }
+
+  targets(): { conv: string; name: string }[] {
+    const chats = this.ctx.state.conversations.map((c) => ({ conv: c.peer, name: c.username }));
+    const gs = this.groups()?.view.groups.filter((g) => g.state === 'active') ?? [];
+    return [...chats, ...gs.map((g) => ({ conv: `${GROUP_PREFIX}${g.id}`, name: g.name || 'New group' }))];
   }
 
   private async sendTo(
