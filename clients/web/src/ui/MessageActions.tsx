@@ -53,7 +53,7 @@ export function MessageBody({ m }: { m: ChatMessage }) {
         </button>
       )}
       {m.file && <FileView file={m.file} />}
-      {m.text}
+      {m.text !== '' && <span class="text">{m.text}</span>}
     </>
   );
 }
