@@ -77,6 +77,13 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
   const sees = (p: Person, text: string) =>
     waitFor(p.page, async () => (await bubbles(p.page)).some((b) => b.includes(text)), `${p.username} sees "${text}"`);
 
+  const seesNotice = (p: Person, text: string) =>
+    waitFor(
+      p.page,
+      async () => (await p.page.getByTestId('timeline-notice').allTextContents()).some((n) => n.includes(text)),
+      `${p.username} sees the notice "${text}"`,
+    );
+
   beforeAll(async () => {
     const webRoot = ensureWebBuild(repoRoot);
     stack = await startStack({ webRoot });
@@ -148,9 +155,9 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
     await alice.page.getByTestId('disappearing').click();
     expect(await seriousViolations(alice.page)).toEqual([]);
     await shoot(alice.page, 'disappearing-menu');
-    await alice.page.getByRole('radio', { name: '5 seconds' }).check();
-    await sees(alice, 'You set messages to disappear after 5 seconds');
-    await sees(bob, `${aliceName} set messages to disappear after 5 seconds`);
+    await alice.page.getByRole('radio', { name: '5 seconds' }).click();
+    await seesNotice(alice, 'You set messages to disappear after 5 seconds');
+    await seesNotice(bob, `${aliceName} set messages to disappear after 5 seconds`);
 
     await send(alice, 'This vanishes');
     await sees(bob, 'This vanishes');
@@ -164,7 +171,7 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
       await p.page.reload();
       await p.page.getByRole('button', { name: 'New chat', exact: true }).waitFor({ timeout: 20_000 });
       await openChat(p, p === alice ? bobName : aliceName);
-      await sees(p, 'set messages to disappear after 5 seconds');
+      await seesNotice(p, 'set messages to disappear after 5 seconds');
       expect(await bubble(p.page, 'This vanishes').count()).toBe(0);
       expect((await storedNames(p.page)).filter((n) => n.includes(id))).toEqual([]);
     }
@@ -185,8 +192,8 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
       await admin.close();
     }
     await alice.page.getByTestId('disappearing').click();
-    await alice.page.getByRole('radio', { name: 'Off' }).check();
-    await sees(bob, `${aliceName} turned off disappearing messages`);
+    await alice.page.getByRole('radio', { name: 'Off' }).click();
+    await seesNotice(bob, `${aliceName} turned off disappearing messages`);
   });
 
   it('reply, react, edit and delete in a group', async () => {

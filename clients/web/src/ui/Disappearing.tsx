@@ -42,12 +42,20 @@ export function Disappearing({ conv, seconds, disabled }: { conv: string; second
         type="button"
         data-testid="disappearing"
         aria-expanded={open}
+        aria-label={`Disappearing messages: ${seconds > 0 ? timerLabel(seconds) : 'off'}`}
+        title="Disappearing messages"
         disabled={disabled}
         onClick={() => setOpen(!open)}
       >
-        <span aria-hidden="true">⏱ </span>
-        {seconds > 0 ? timerLabel(seconds) : 'Disappearing messages'}
-        {seconds > 0 && <span class="sr-only"> (Disappearing messages)</span>}
+        <span aria-hidden="true">⏱</span>
+        {seconds > 0 ? (
+          <span aria-hidden="true"> {timerLabel(seconds)}</span>
+        ) : (
+          <span class="label" aria-hidden="true">
+            {' '}
+            Disappearing messages
+          </span>
+        )}
       </button>
       {open && (
         <div
