@@ -159,10 +159,17 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
     await seesNotice(alice, 'You set messages to disappear after 5 seconds');
     await seesNotice(bob, `${aliceName} set messages to disappear after 5 seconds`);
 
+    // A tap on the mailbox subjects: the envelope did reach the stream (so the check below is not vacuous).
+    const tap = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'observer') });
+    const published: string[] = [];
+    tap.subscribe('mbox.>', { callback: (_e, m) => published.push(m.headers?.get('Nats-Msg-Id') ?? '') });
+    await tap.flush();
     await send(alice, 'This vanishes');
     await sees(bob, 'This vanishes');
     const id = (await bubble(bob.page, 'This vanishes').getAttribute('data-id'))!;
     expect(await bubble(bob.page, 'This vanishes').getByTestId('ttl').count()).toBe(1);
+    expect(published.filter((h) => h.includes(id)).length).toBeGreaterThan(0);
+    await tap.close();
     await shoot(bob.page, 'disappearing');
     // Bob has the chat open, so he read it: 5 s from now it is gone on both sides.
     for (const p of [alice, bob])

@@ -127,4 +127,34 @@ describe('message operations between two browsers (fake time)', () => {
     expect((await again.history.messages(aliceId)).map((m) => m.text)).not.toContain('gone soon');
     expect(again.e.state.conversations.find((c) => c.peer === aliceId)!.lastText).toBe('');
   });
+
+  it('delete for everyone removes the file on every device; delete for me only here; a forwarded file is a new blob', async () => {
+    const { hub, a, b, bobId, aliceId } = await pair();
+    const bytes = Uint8Array.from({ length: 3000 }, (_, i) => i % 251);
+    await a.e.sendFile(bobId, { name: 'plan.pdf', mime: 'application/pdf', bytes }, 'the plan');
+    await a.e.send(bobId, 'just for me to drop');
+    await settle(a.e, b.e);
+    const [file, text] = shown(a.e, bobId);
+    const ref = file!.file!;
+    expect(await b.history.getAttachment(ref.id)).toEqual(bytes);
+
+    // Forwarded (here into the same chat): uploaded again from the local copy as a new blob.
+    await a.e.messages.forward(bobId, file!.id, bobId);
+    await settle(a.e, b.e);
+    const fwd = shown(b.e, aliceId).find((m) => m.forwarded)!;
+    expect(fwd.file!.id).not.toBe(ref.id);
+    expect(await b.e.attachment(fwd.file!)).toEqual(bytes);
+    expect(hub.attachments.has(fwd.file!.id)).toBe(false);
+
+    await a.e.messages.deleteForEveryone(bobId, file!.id);
+    await settle(a.e, b.e);
+    for (const h of [a.history, b.history]) expect(await h.getAttachment(ref.id)).toBeUndefined();
+    expect(shown(b.e, aliceId)[0]).toMatchObject({ deleted: true });
+
+    await b.e.messages.deleteForMe(aliceId, text!.id);
+    await settle(a.e, b.e);
+    expect(texts(b.e, aliceId)).not.toContain('just for me to drop');
+    expect((await b.history.messages(aliceId)).some((m) => m.id === text!.id)).toBe(false);
+    expect(texts(a.e, bobId)).toContain('just for me to drop');
+  });
 });

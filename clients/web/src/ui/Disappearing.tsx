@@ -49,7 +49,10 @@ export function Disappearing({ conv, seconds, disabled }: { conv: string; second
       >
         <span aria-hidden="true">⏱</span>
         {seconds > 0 ? (
-          <span aria-hidden="true"> {timerLabel(seconds)}</span>
+          <span class="label" aria-hidden="true">
+            {' '}
+            {timerLabel(seconds)}
+          </span>
         ) : (
           <span class="label" aria-hidden="true">
             {' '}
