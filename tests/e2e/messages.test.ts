@@ -162,7 +162,11 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
     // A tap on the mailbox subjects: the envelope did reach the stream (so the check below is not vacuous).
     const tap = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'observer') });
     const published: string[] = [];
-    tap.subscribe('mbox.>', { callback: (_e, m) => published.push(m.headers?.get('Nats-Msg-Id') ?? '') });
+    tap.subscribe('mbox.>', {
+      callback: (_e, m) => {
+        published.push(m.headers?.get('Nats-Msg-Id') ?? '');
+      },
+    });
     await tap.flush();
     await send(alice, 'This vanishes');
     await sees(bob, 'This vanishes');
