@@ -84,6 +84,24 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
       `${p.username} sees the notice "${text}"`,
     );
 
+  /** Envelopes of message `id` still in the mailbox stream, read with operator credentials. */
+  const envelopesOf = async (id: string) => {
+    const admin = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'admin') });
+    try {
+      const jsm = await jetstreamManager(admin);
+      const name = await jsm.streams.find('mbox.x.y');
+      const info = await jsm.streams.info(name);
+      const left: string[] = [];
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+        const m = await jsm.streams.getMessage(name, { seq }).catch(() => null);
+        if (m?.header.get('Nats-Msg-Id').includes(id)) left.push(`${m.subject}#${seq}`);
+      }
+      return left;
+    } finally {
+      await admin.close();
+    }
+  };
+
   beforeAll(async () => {
     const webRoot = ensureWebBuild(repoRoot);
     stack = await startStack({ webRoot });
@@ -188,23 +206,29 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
     }
 
     // The mailbox stream keeps no envelope of it (bob's device acked it; work-queue retention).
-    const admin = await connect({ servers: stack.nats.url, ...natsOptions(stack.nats, 'admin') });
-    try {
-      const jsm = await jetstreamManager(admin);
-      const name = await jsm.streams.find('mbox.x.y');
-      const info = await jsm.streams.info(name);
-      const left: string[] = [];
-      for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-        const m = await jsm.streams.getMessage(name, { seq }).catch(() => null);
-        if (m?.header.get('Nats-Msg-Id').includes(id)) left.push(`${m.subject}#${seq}`);
-      }
-      expect(left).toEqual([]);
-    } finally {
-      await admin.close();
-    }
+    expect(await envelopesOf(id)).toEqual([]);
     await alice.page.getByTestId('disappearing').click();
     await alice.page.getByRole('radio', { name: 'Off' }).click();
     await seesNotice(bob, `${aliceName} turned off disappearing messages`);
+  });
+
+  it('a disappearing message to a device that is away is deleted from the stream when the sender’s copy expires', async () => {
+    const carol = await person(browser, stack.gatewayUrls[0]!, `carol_${suffix}`);
+    await register(carol, PASSWORD);
+    await carol.context.close();
+    await startChat(alice, carol.username);
+    await alice.page.getByTestId('disappearing').click();
+    await alice.page.getByRole('radio', { name: '5 seconds' }).click();
+    await seesNotice(alice, 'You set messages to disappear after 5 seconds');
+    await send(alice, 'Carol is away');
+    await bubble(alice.page, 'Carol is away').locator('[data-tick="sent"], [data-tick="delivered"]').first().waitFor();
+    const id = (await bubble(alice.page, 'Carol is away').getAttribute('data-id'))!;
+    // Stored for carol's device, which is not connected…
+    expect((await envelopesOf(id)).length).toBeGreaterThan(0);
+    // …and gone once alice's copy disappears (she asks the gateway to purge it).
+    await waitFor(alice.page, async () => (await bubble(alice.page, 'Carol is away').count()) === 0, 'gone', 20_000);
+    await waitFor(alice.page, async () => (await envelopesOf(id)).length === 0, 'purged from the stream', 20_000);
+    await openChat(alice, bobName);
   });
 
   it('reply, react, edit and delete in a group', async () => {

@@ -19,6 +19,7 @@ export function clientServer(
   return {
     uploadAttachment: (blob, n) => client.uploadAttachment(blob, n),
     downloadAttachment: (id) => client.downloadAttachment(id),
+    purgeMessage: (id, to) => client.purgeMessage(id, to),
     register: (c) => client.register(...creds(c)),
     login: (c) => client.login(...creds(c)),
     logout: () => client.logout(),

@@ -1,4 +1,5 @@
 import { dueForDeletion, nextExpiry } from '../core/message-ops.js';
+import type { ChatMessage } from '../core/model.js';
 import type { EngineContext } from './context.js';
 import type { MessageOps, Thread } from './message-ops.js';
 
@@ -49,12 +50,27 @@ export class Expiry {
       for (const m of due) {
         await th.remove(m.id);
         if (m.file) await this.ctx.history.deleteAttachment(m.file.id);
+        if (m.ttl) this.purge(m);
       }
       if (due.length > 0) await this.ops.refreshPreview(th);
       const n = nextExpiry(th.messages());
       if (n !== null && (next === null || n < next)) next = n;
     }
     if (next !== null) this.wake(next);
+  }
+
+  /**
+   * Our expired message: its envelopes not yet fetched by the devices it went to are deleted from
+   * the server too (the gateway keeps undelivered envelopes for the mailbox's age otherwise:
+   * libs/crypto/PROTOCOL.md §13.4). Best effort while online: the devices that fetched it already
+   * acked it away. Group messages go to the gateway's fan-out, not to mailboxes we name: not purged.
+   */
+  private purge(m: ChatMessage): void {
+    const api = this.ctx.api;
+    if (m.dir !== 'out' || m.wire?.kind !== 'sent' || !api?.purgeMessage) return;
+    const to = m.wire.frame.envelopes.map((e) => e.to).filter((t) => t.device !== '*');
+    if (to.length === 0) return;
+    this.ctx.background(() => api.purgeMessage!(m.id, to).catch(() => undefined));
   }
 
   reset(): void {

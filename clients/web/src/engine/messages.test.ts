@@ -157,4 +157,19 @@ describe('message operations between two browsers (fake time)', () => {
     expect((await b.history.messages(aliceId)).some((m) => m.id === text!.id)).toBe(false);
     expect(texts(a.e, bobId)).toContain('just for me to drop');
   });
+
+  it('an undelivered disappearing message is deleted from the server when the sender’s copy expires', async () => {
+    const { hub, a, b, bobId } = await pair();
+    await a.e.messages.setDisappearing(bobId, 5);
+    await settle(a.e, b.e);
+    linkOf(hub, b.e).goOffline();
+    await a.e.send(bobId, 'never fetched');
+    await settle(a.e, b.e);
+    const id = a.e.state.messages[bobId]!.find((m) => m.text === 'never fetched')!.id;
+    expect(mailboxOf(hub, b.e).map((f) => f.id)).toEqual([id]);
+    hub.clock.advance(5000);
+    await settle(a.e, b.e);
+    expect(texts(a.e, bobId)).not.toContain('never fetched');
+    expect(mailboxOf(hub, b.e)).toEqual([]);
+  });
 });

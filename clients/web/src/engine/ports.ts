@@ -54,6 +54,8 @@ export interface Link {
 export interface ServerApi {
   /** Stores an encrypted attachment blob for `recipients` devices; returns its id. */
   uploadAttachment(blob: Uint8Array, recipients: number): Promise<string>;
+  /** Deletes our message's envelopes still waiting in these mailboxes (disappearing messages). */
+  purgeMessage?(id: string, to: { user: string; device: string }[]): Promise<number>;
   /** The encrypted blob of an attachment (HushError ATTACH_NOT_FOUND once gone). */
   downloadAttachment(id: string): Promise<Uint8Array>;
   register(c: Credentials): Promise<Session>;
