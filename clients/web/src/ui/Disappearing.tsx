@@ -1,6 +1,7 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { MAX_TIMER_SECONDS, TIMER_CHOICES, timerLabel } from '../engine/index.js';
 import { useActions } from './hooks.js';
+import { usePopover } from './popover.js';
 
 const UNITS = [
   { label: 'seconds', s: 1 },
@@ -16,17 +17,8 @@ const UNITS = [
  */
 export function Disappearing({ conv, seconds, disabled }: { conv: string; seconds: number; disabled?: boolean }) {
   const a = useActions();
-  const [open, setOpen] = useState(false);
+  const { state: open, set: setOpen, opener, box, close } = usePopover(false, 'input:checked, input');
   const [custom, setCustom] = useState({ n: '2', unit: 3600 });
-  const opener = useRef<HTMLButtonElement>(null);
-  const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (open) box.current?.querySelector<HTMLElement>('input:checked, input')?.focus();
-  }, [open]);
-  const close = () => {
-    setOpen(false);
-    opener.current?.focus();
-  };
   const pick = (s: number) => {
     close();
     if (s !== seconds) void a.messages.setDisappearing(conv, s);
@@ -61,15 +53,7 @@ export function Disappearing({ conv, seconds, disabled }: { conv: string; second
         )}
       </button>
       {open && (
-        <div
-          class="menu timer-menu"
-          role="dialog"
-          aria-label="Disappearing messages"
-          ref={box}
-          onKeyDown={(e) => {
-            if (e.key === 'Escape') close();
-          }}
-        >
+        <div class="menu timer-menu" role="dialog" aria-label="Disappearing messages" ref={box}>
           <fieldset>
             <legend>Disappearing messages</legend>
             <p class="hint">New messages here disappear this long after they are read (yours: after they are sent).</p>

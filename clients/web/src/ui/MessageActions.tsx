@@ -1,8 +1,9 @@
 import { createContext } from 'preact';
-import { useContext, useEffect, useRef, useState } from 'preact/hooks';
+import { useContext, useState } from 'preact/hooks';
 import { type ChatMessage, MAX_TEXT_CHARS, QUICK_REACTIONS, reactionSummary, timerLabel } from '../engine/index.js';
 import { FileView } from './Attachment.js';
 import { useActions } from './hooks.js';
+import { usePopover } from './popover.js';
 
 /** What the bubbles of one conversation share: its key, who we are, names, and the reply hook. */
 export interface MessageScope {
@@ -118,26 +119,9 @@ type Panel = null | 'menu' | 'react' | 'edit' | 'forward';
 export function MessageMenu({ m }: { m: ChatMessage }) {
   const scope = useContext(MessageScopeContext);
   const a = useActions();
-  const [panel, setPanel] = useState<Panel>(null);
-  const opener = useRef<HTMLButtonElement>(null);
-  const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (panel === null) return;
-    box.current?.querySelector<HTMLElement>('button, textarea, [tabindex]')?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key !== 'Escape') return;
-      setPanel(null);
-      opener.current?.focus();
-    };
-    document.addEventListener('keydown', onKey);
-    return () => document.removeEventListener('keydown', onKey);
-  }, [panel]);
+  const { state: panel, set: setPanel, opener, box, close } = usePopover<Panel>(null, 'button, textarea, [tabindex]');
   if (!scope || m.deleted || m.undecryptable || m.dir === 'event') return null;
   const mine = m.dir === 'out';
-  const close = () => {
-    setPanel(null);
-    opener.current?.focus();
-  };
   const act = (work: () => Promise<void>) => {
     close();
     void work();
