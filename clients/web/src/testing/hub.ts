@@ -15,6 +15,7 @@ import {
 } from '@hush/protocol';
 import type { Link, LinkHandlers, ServerApi } from '../engine/ports.js';
 import { FakeClock } from './clock.js';
+import { type Address, purge } from './purge.js';
 
 interface Account {
   userId: string;
@@ -171,20 +172,7 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
         hub.attachments.set(id, { blob, recipients, fetched: new Set() });
         return id;
       },
-      async purgeMessage(id: string, to: { user: string; device: string }[]) {
-        const caller = me();
-        let purged = 0;
-        for (const t of to) {
-          const k = `${t.user}.${t.device}`;
-          const list = hub.mailboxes.get(k) ?? [];
-          const keep = list.filter(
-            (f) => !(f.id === id && f.from.user === caller.userId && f.from.device === caller.deviceId),
-          );
-          purged += list.length - keep.length;
-          hub.mailboxes.set(k, keep);
-        }
-        return purged;
-      },
+      purgeMessage: async (id: string, to: Address[]) => purge(hub.mailboxes, me(), id, to),
       async downloadAttachment(id) {
         const a = hub.attachments.get(id);
         if (!a) throw new HushError('ATTACH_NOT_FOUND');
