@@ -231,7 +231,7 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
     await openChat(alice, bobName);
   });
 
-  it('reply, react, edit and delete in a group', async () => {
+  it('reply, react, edit and delete in a group, and forward from it', async () => {
     await alice.page.getByRole('button', { name: 'New group', exact: true }).click();
     await alice.page.getByLabel('Group name').fill(GROUP);
     await alice.page.getByLabel('Members’ usernames').fill(bobName);
@@ -265,5 +265,13 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
     );
     await alice.page.getByTestId('deleted').waitFor();
     expect(await seriousViolations(alice.page)).toEqual([]);
+
+    // Forward: bob sends the group's message on to his chat with alice, marked "Forwarded".
+    await act(bob.page, 'Pizza or sushi tonight?', 'Forward');
+    await bob.page.getByRole('menu', { name: 'Forward to' }).waitFor();
+    expect(await seriousViolations(bob.page)).toEqual([]);
+    await bob.page.getByRole('menuitem', { name: aliceName, exact: true }).click();
+    await openChat(alice, bobName);
+    await bubble(alice.page, 'Pizza or sushi tonight?').getByTestId('forwarded').waitFor();
   });
 });
