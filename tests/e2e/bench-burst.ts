@@ -94,12 +94,17 @@ function printProfile(profile: CpuProfile): void {
     const { functionName, url, lineNumber, columnNumber } = byId.get(id)!.callFrame;
     const ms = (dt[i] ?? 0) / 1000;
     const pos = url ? mapFor(url)?.originalPositionFor({ line: lineNumber + 1, column: columnNumber }) : undefined;
-    const src = pos?.source ? pos.source.replace(/^.*?(node_modules|src)\//, '$1/') : url.split('/').pop() || '(native)';
+    const src = pos?.source
+      ? pos.source.replace(/^.*?(node_modules|src)\//, '$1/')
+      : url.split('/').pop() || '(native)';
     add(byFn, `${pos?.name || functionName || '(anon)'} ${src}:${pos?.line ?? lineNumber}`, ms);
     add(byFile, src, ms);
   });
   const top = (m: Map<string, number>, n: number) =>
-    [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, ms]) => `${ms.toFixed(0).padStart(7)} ms  ${k}`);
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, ms]) => `${ms.toFixed(0).padStart(7)} ms  ${k}`);
   console.log(['self time by function:', ...top(byFn, 25), 'self time by source file:', ...top(byFile, 15)].join('\n'));
 }
 
@@ -120,11 +125,15 @@ function printTrace(trace: { traceEvents: TraceEvent[] }): void {
   for (const main of ev.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain')) {
     const mine = ev.filter((e) => e.pid === main.pid && e.tid === main.tid);
     if (!mine.some((e) => e.ph === 'X')) continue;
-    const who = mine.some((e) => e.name === 'EventDispatch' && JSON.stringify(e.args).includes('keydown')) ? 'alice' : 'bob';
+    const who = mine.some((e) => e.name === 'EventDispatch' && JSON.stringify(e.args).includes('keydown'))
+      ? 'alice'
+      : 'bob';
     const by = new Map<string, number>();
     for (const e of mine) if (e.ph === 'X' && e.dur) by.set(e.name, (by.get(e.name) ?? 0) + e.dur / 1000);
     const top = [...by].sort((a, b) => b[1] - a[1]).slice(0, 12);
-    console.log([`trace, ${who}'s main thread:`, ...top.map(([k, ms]) => `${ms.toFixed(0).padStart(7)} ms  ${k}`)].join('\n'));
+    console.log(
+      [`trace, ${who}'s main thread:`, ...top.map(([k, ms]) => `${ms.toFixed(0).padStart(7)} ms  ${k}`)].join('\n'),
+    );
   }
 }
 
@@ -173,7 +182,9 @@ async function main() {
     const cdp = process.env.BURST_PROFILE ? await profiled.context.newCDPSession(profiled.page) : null;
     // BURST_TRACE=1: a Chromium trace of the run, time per event name on alice's main thread.
     if (process.env.BURST_TRACE)
-      await browser.startTracing(alice.page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+      await browser.startTracing(alice.page, {
+        categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'],
+      });
     if (cdp) {
       await cdp.send('Profiler.enable');
       await cdp.send('Profiler.start');

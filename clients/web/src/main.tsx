@@ -23,6 +23,7 @@ import './styles/groups.css';
 import './styles/backup.css';
 import './styles/everyday.css';
 import './styles/media.css';
+import './styles/messages.css';
 
 applyTheme(savedTheme());
 

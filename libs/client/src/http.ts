@@ -186,6 +186,14 @@ export class HushClient {
     return ((await res.json()) as { id: string }).id;
   }
 
+  /**
+   * Deletes the envelopes of our message `id` still waiting in these mailboxes (a disappearing
+   * message whose time is up); returns how many went.
+   */
+  async purgeMessage(id: string, to: { user: string; device: string }[]): Promise<number> {
+    return (await this.authed<{ purged: number }>('POST', '/v1/messages/purge', { id, to })).purged;
+  }
+
   /** Downloads an attachment's encrypted blob (still to be checked against its digest). */
   async downloadAttachment(id: string, onProgress?: BytesProgress): Promise<Uint8Array> {
     const res = await this.raw('GET', `/v1/attachments/${encodeURIComponent(id)}`);

@@ -7,6 +7,7 @@ export * from './ids.js';
 export * from './keys.js';
 export * from './link.js';
 export * from './presence.js';
+export * from './purge.js';
 export * from './retry.js';
 export * from './service.js';
 export * from './subjects.js';

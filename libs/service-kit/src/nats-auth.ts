@@ -87,6 +87,8 @@ export function rolePermissions(role: NatsAuditRole, prefix: string, stream: str
           `$JS.API.STREAM.MSG.GET.${stream}_BACKUP`,
           // An idle mailbox looks for a stored envelope before it subscribes (gateway ws/mailbox.ts).
           `$JS.API.STREAM.MSG.GET.${stream}`,
+          // A disappearing message's undelivered envelopes are deleted at its sender's expiry (http/purge.ts).
+          `$JS.API.STREAM.MSG.DELETE.${stream}`,
         ],
         subscribe: [
           inbox,

@@ -33,6 +33,7 @@ import { attachmentRoutes, ensureAttachmentStore } from './http/attachments.js';
 import { backupRoutes, backupStreamName, ensureBackupStream } from './http/backup.js';
 import { ensureGroupStream, groupRoutes, groupStreamName } from './http/groups.js';
 import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
+import { purgeRoutes } from './http/purge.js';
 import { httpRoutes } from './http/routes.js';
 import { Health, Jwks, Ready } from './http/schemas.js';
 import { gauges } from './metrics.js';
@@ -415,6 +416,9 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     linkRoutes(scope, { rpc, s, verifier, checkDevice, jsm, js, streamName: linkStream }),
   );
   await app.register(async (scope) => attachmentRoutes(scope, attachmentDeps, attachmentStore));
+  await app.register(async (scope) =>
+    purgeRoutes(scope, { s, verifier, checkDevice, jsm, mailboxStream: config.streamName }),
+  );
   await app.register(async (scope) =>
     groupRoutes(scope, {
       rpc,

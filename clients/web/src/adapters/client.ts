@@ -19,6 +19,7 @@ export function clientServer(
   return {
     uploadAttachment: (blob, n, onProgress) => client.uploadAttachment(blob, n, onProgress),
     downloadAttachment: (id, onProgress) => client.downloadAttachment(id, onProgress),
+    purgeMessage: (id, to) => client.purgeMessage(id, to),
     register: (c) => client.register(...creds(c)),
     login: (c) => client.login(...creds(c)),
     logout: () => client.logout(),

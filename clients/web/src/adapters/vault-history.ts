@@ -56,6 +56,12 @@ export class VaultHistory implements HistoryPort {
   getAttachment(id: string): Promise<Uint8Array | undefined> {
     return this.vault.get<Uint8Array>(K.att(id));
   }
+  deleteMessage(conv: string, id: string): Promise<void> {
+    return this.vault.delete(K.msg(conv, id));
+  }
+  deleteAttachment(id: string): Promise<void> {
+    return this.vault.delete(K.att(id));
+  }
   putMany(messages: readonly ChatMessage[], conversations: readonly Conversation[] = []) {
     return this.vault.putMany([
       ...messages.map((m) => [K.msg(m.conv, m.id), m] as const),

@@ -13,6 +13,8 @@ export const MAX_TEXT_CHARS = 4_000;
 /** One receipt may acknowledge many messages at once (batching on reconnect); bounded like a frame. */
 export const MAX_RECEIPT_IDS = 256;
 
+import { decodeOp, decodeTextExtras, OP_KINDS, type Op, type OpKind, type TextExtras } from './message-ops.js';
+
 const MESSAGE_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
 const USER_ID_RE = /^[a-z0-9]{10,32}$/;
 
@@ -38,11 +40,17 @@ export interface FileRef {
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** The longest voice message the app records (a recording stops by itself there). */
 export const MAX_VOICE_MS = 15 * 60_000;
+
+/** "Voice message (0:07)": what the conversation list and notifications say of one. */
+export function voiceLabel(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `Voice message (${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')})`;
+}
 const FILE_ID_RE = /^[A-Za-z0-9]{22}$/;
 const B64_32_RE = /^[A-Za-z0-9+/]{43}=$/;
 const MIME_RE = /^[a-z0-9][a-z0-9.+-]{0,63}\/[a-z0-9][a-z0-9.+-]{0,63}$/i;
 
-function decodeFile(raw: unknown): FileRef {
+export function decodeFile(raw: unknown): FileRef {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ContentError('bad file');
   const { id, key, digest, size, name, mime, voiceMs } = raw as Record<string, unknown>;
   if (typeof id !== 'string' || !FILE_ID_RE.test(id)) throw new ContentError('bad file id');
@@ -59,7 +67,7 @@ function decodeFile(raw: unknown): FileRef {
   return { id, key, digest, size, name, mime, voiceMs };
 }
 
-export interface TextContent {
+export interface TextContent extends TextExtras {
   v: 1;
   t: 'text';
   /** Client message id, the same one the send frame carries. */
@@ -94,7 +102,12 @@ export interface TypingContent {
   t: 'typing';
   on: boolean;
 }
-export type Content = TextContent | ReceiptContent | TypingContent | DevicesContent;
+/**
+ * A reaction, edit, delete for everyone or disappearing-messages timer (core/message-ops.ts) in the
+ * conversation with `to`; its own `id` is the send frame's, `sentAt` orders it against others.
+ */
+export type OpContent = { v: 1; id: string; to: string; sentAt: number } & Op;
+export type Content = TextContent | ReceiptContent | TypingContent | DevicesContent | OpContent;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
@@ -128,7 +141,8 @@ export function decodeContent(bytes: Uint8Array): Content {
       if (typeof text !== 'string' || (text.length === 0 && !file) || text.length > MAX_TEXT_CHARS)
         throw new ContentError('bad text');
       if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) throw new ContentError('bad sentAt');
-      return file ? { v: 1, t: 'text', id, to, text, sentAt, file } : { v: 1, t: 'text', id, to, text, sentAt };
+      const extras = decodeTextExtras(raw, fail);
+      return { v: 1, t: 'text', id, to, text, sentAt, ...(file ? { file } : {}), ...extras };
     }
     case 'receipt': {
       const { kind, ids } = raw;
@@ -147,10 +161,20 @@ export function decodeContent(bytes: Uint8Array): Content {
       if (typeof raw.on !== 'boolean') throw new ContentError('bad typing flag');
       return { v: 1, t: 'typing', on: raw.on };
     }
-    default:
-      throw new ContentError(`unknown content type ${String(raw.t)}`);
+    default: {
+      if (!OP_KINDS.includes(raw.t as OpKind)) throw new ContentError(`unknown content type ${String(raw.t)}`);
+      const { id, to, sentAt } = raw;
+      if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new ContentError('bad message id');
+      if (typeof to !== 'string' || !USER_ID_RE.test(to)) throw new ContentError('bad recipient');
+      if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) throw new ContentError('bad sentAt');
+      return { v: 1, id, to, sentAt, ...decodeOp(raw, MAX_TEXT_CHARS, fail) };
+    }
   }
 }
+
+const fail = (why: string): never => {
+  throw new ContentError(why);
+};
 
 /** 16 random bytes in base64url: matches MESSAGE_ID_PATTERN of @hush/protocol. */
 export function newMessageId(): string {

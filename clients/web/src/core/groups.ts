@@ -6,7 +6,16 @@
  * that every member's capabilities list): an admin announces them in an encrypted `group` message
  * after every change it commits. The server never sees either.
  */
-import { MAX_RECEIPT_IDS, MAX_TEXT_CHARS } from './content.js';
+import { decodeFile, type FileRef, MAX_RECEIPT_IDS, MAX_TEXT_CHARS } from './content.js';
+import {
+  decodeOp,
+  decodeTextExtras,
+  OP_KINDS,
+  type Op,
+  type OpKind,
+  type TextExtras,
+  type TimerSetting,
+} from './message-ops.js';
 import type { ChatMessage, EncryptionStatus, Tick } from './model.js';
 
 export const GROUP_CONTENT_VERSION = 1;
@@ -19,7 +28,9 @@ const MESSAGE_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
 const USER_ID_RE = /^[a-z0-9]{10,32}$/;
 
 export type GroupContent =
-  | { v: 1; t: 'text'; id: string; text: string; sentAt: number }
+  | ({ v: 1; t: 'text'; id: string; text: string; sentAt: number; file?: FileRef } & TextExtras)
+  /** A reaction, edit, delete for everyone or timer (core/message-ops.ts). */
+  | ({ v: 1; id: string; sentAt: number } & Op)
   | { v: 1; t: 'receipt'; kind: 'delivered' | 'read'; ids: string[] }
   | { v: 1; t: 'typing'; on: boolean }
   /** Name and admins, sent by an admin after each change it commits (and by the creator first). */
@@ -52,10 +63,11 @@ export function decodeGroupContent(bytes: Uint8Array): GroupContent {
     case 'text': {
       const { id, text, sentAt } = raw;
       if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new GroupContentError('bad message id');
-      if (typeof text !== 'string' || text.length === 0 || text.length > MAX_TEXT_CHARS)
+      const file = raw.file === undefined ? undefined : decodeFile(raw.file);
+      if (typeof text !== 'string' || (text.length === 0 && !file) || text.length > MAX_TEXT_CHARS)
         throw new GroupContentError('bad text');
       if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) throw new GroupContentError('bad sentAt');
-      return { v: 1, t: 'text', id, text, sentAt };
+      return { v: 1, t: 'text', id, text, sentAt, ...(file ? { file } : {}), ...decodeTextExtras(raw, fail) };
     }
     case 'receipt': {
       const { kind, ids } = raw;
@@ -80,10 +92,19 @@ export function decodeGroupContent(bytes: Uint8Array): GroupContent {
     }
     case 'leave':
       return { v: 1, t: 'leave' };
-    default:
-      throw new GroupContentError(`unknown content type ${String(raw.t)}`);
+    default: {
+      if (!OP_KINDS.includes(raw.t as OpKind)) throw new GroupContentError(`unknown content type ${String(raw.t)}`);
+      const { id, sentAt } = raw;
+      if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new GroupContentError('bad message id');
+      if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) throw new GroupContentError('bad sentAt');
+      return { v: 1, id, sentAt, ...decodeOp(raw, MAX_TEXT_CHARS, fail) };
+    }
   }
 }
+
+const fail = (why: string): never => {
+  throw new GroupContentError(why);
+};
 
 /** One person in a group, with how many of their devices are leaves. */
 export interface GroupPerson {
@@ -108,6 +129,8 @@ export interface GroupRecord {
   unread: number;
   /** removed: an admin removed this device's account (or device); left: we left. Neither reads nor sends. */
   state: 'active' | 'removed' | 'left';
+  /** Disappearing messages (core/message-ops.ts); absent or 0 seconds: off. */
+  timer?: TimerSetting;
 }
 
 /**

@@ -4,6 +4,7 @@
  * all of it is unit-tested without a browser (state.test.ts).
  */
 import type { FileRef } from './content.js';
+import type { Op, Reaction, ReplyRef, TimerSetting } from './message-ops.js';
 import type { SendHold } from './trust.js';
 
 /** Outgoing message ticks, in the only order they may advance ("sent" = gateway ack). */
@@ -61,6 +62,26 @@ export interface ChatMessage {
   sender?: string;
   /** Group messages of ours: who (user id) has it delivered or read, for the group tick. */
   seenBy?: Record<string, 'delivered' | 'read'>;
+  // --- message operations (core/message-ops.ts) ---
+  /** The message this one replies to (a quote). */
+  reply?: ReplyRef;
+  /** One reaction per person (user id); the latest by its author's clock wins. */
+  reactions?: Record<string, Reaction>;
+  /** When the text was last edited (the author's clock); absent: never. */
+  editedAt?: number;
+  /** Deleted for everyone: the text and file are gone, the bubble says so. */
+  deleted?: true;
+  /** "Forwarded". */
+  forwarded?: true;
+  /** Disappearing: seconds after it was sent (ours) or read (theirs). */
+  ttl?: number;
+  /** When it is deleted everywhere on this device (set once the countdown starts). */
+  expiresAt?: number;
+  /**
+   * A control message (reaction, edit, delete, timer), never shown: ours wait here in the outbox;
+   * theirs wait here until the message they apply to arrives. `sender` is its author.
+   */
+  op?: Op;
 }
 
 export interface Conversation {
@@ -87,6 +108,8 @@ export interface Conversation {
   cannotEncrypt: string | null;
   /** What the user was writing and has not sent (kept across reloads, encrypted at rest like all of it). */
   draft?: string;
+  /** Disappearing messages (core/message-ops.ts); absent or 0 seconds: off. */
+  timer?: TimerSetting;
 }
 
 export type EncryptionStatus = 'green' | 'yellow' | 'red';
@@ -188,12 +211,14 @@ export function applyReceipt(
 }
 
 /** Incoming messages the user has now seen: they become 'read' and need a read receipt. */
-export function markRead(list: readonly ChatMessage[]): { list: ChatMessage[]; ids: string[] } {
+export function markRead(list: readonly ChatMessage[], now?: number): { list: ChatMessage[]; ids: string[] } {
   const ids: string[] = [];
   const out = list.map((m) => {
     if (m.dir !== 'in' || m.tick === 'read') return m;
     ids.push(m.id);
-    return { ...m, tick: 'read' as Tick };
+    // A disappearing message's countdown starts when it is read (core/message-ops.ts expiryOf).
+    const expiresAt = now !== undefined && m.ttl ? now + m.ttl * 1000 : undefined;
+    return { ...m, tick: 'read' as Tick, ...(expiresAt !== undefined ? { expiresAt } : {}) };
   });
   return { list: out, ids };
 }
@@ -203,9 +228,14 @@ export function outbox(list: readonly ChatMessage[]): ChatMessage[] {
   return list.filter((m) => m.dir === 'out' && m.tick === 'pending').sort(compareMessages);
 }
 
+/** What the timeline shows: everything but control messages (core/message-ops.ts). */
+export function visibleMessages(list: readonly ChatMessage[]): ChatMessage[] {
+  return list.filter((m) => !m.op);
+}
+
 export function unreadCount(list: readonly ChatMessage[]): number {
   let n = 0;
-  for (const m of list) if (m.dir === 'in' && m.tick !== 'read') n++;
+  for (const m of list) if (m.dir === 'in' && m.tick !== 'read' && !m.op) n++;
   return n;
 }
 
@@ -261,10 +291,4 @@ export function formatLastSeen(p: { online: boolean; lastSeen: number | null } |
   if (s < 60) return 'last seen just now';
   if (s < 3600) return `last seen ${Math.round(s / 60)} min ago`;
   return `last seen ${formatTime(p.lastSeen, now)}`;
-}
-
-/** "Voice message (0:07)": what the conversation list and notifications say of one. */
-export function voiceLabel(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return `Voice message (${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')})`;
 }

@@ -1,4 +1,4 @@
-import type { Content } from './content.js';
+import type { Content, OpContent } from './content.js';
 
 /**
  * Where a decrypted message goes. Messages from the peer belong to the conversation with the
@@ -10,6 +10,8 @@ export type Route =
   | { kind: 'text'; peer: string; fromMe: boolean; content: Extract<Content, { t: 'text' }> }
   | { kind: 'receipt'; peer: string; receipt: 'delivered' | 'read'; ids: string[] }
   | { kind: 'typing'; peer: string; on: boolean }
+  /** A reaction, edit, delete or timer in the conversation with `peer` (ours from another device too). */
+  | { kind: 'op'; peer: string; fromMe: boolean; content: OpContent }
   /** Our other device read these messages of `peer` (read state sync). */
   | { kind: 'read-elsewhere'; peer: string; ids: string[] }
   /** `user`'s device list changed: fetch it again (from our own account: one of ours was linked). */
@@ -31,5 +33,7 @@ export function routeContent(myUserId: string, fromUser: string, content: Conten
       return fromMe ? { kind: 'ignore' } : { kind: 'typing', peer: fromUser, on: content.on };
     case 'devices':
       return { kind: 'devices', user: fromUser, fromMe };
+    default:
+      return { kind: 'op', peer: fromMe ? content.to : fromUser, fromMe, content };
   }
 }

@@ -3,7 +3,7 @@ import { encryptionStatus } from '../core/model.js';
 import { describe } from '../core/send-policy.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox, SendExtras } from './outbox.js';
 import type { Progress } from './ports.js';
 import type { Transfer } from './types.js';
 
@@ -39,17 +39,38 @@ export class Attachments {
     private readonly outbox: Outbox,
   ) {}
 
-  async sendFile(peer: string, file: PickedFile, caption = ''): Promise<void> {
+  async sendFile(peer: string, file: PickedFile, caption = '', extras: SendExtras = {}): Promise<void> {
     const { ctx } = this;
     const c = this.history.conv(peer);
-    const api = ctx.api;
-    if (!c || !api) return;
-    if (file.bytes.length > MAX_FILE_BYTES) {
-      ctx.store.update({ notice: `“${file.name}” is larger than 100 MB; files may be at most 100 MB.` });
-      return;
-    }
+    if (!c || !ctx.api) return;
     if (encryptionStatus(c) === 'red') {
       ctx.store.update({ notice: `Cannot encrypt to ${c.username}; the file was not sent.` });
+      return;
+    }
+    // Every device that will get the message fetches the blob once; then the server deletes it.
+    const me = ctx.state.me!;
+    const [theirs, mine] = await Promise.all([ctx.crypto.knownDevices(peer), ctx.crypto.knownDevices(me.userId)]);
+    const recipients = Math.max(1, (theirs?.length ?? 1) + (mine ?? []).filter((d) => d !== me.deviceId).length);
+    await this.upload(file, recipients, (ref) => this.outbox.send(peer, caption, ref, extras), peer);
+  }
+
+  /**
+   * Encrypts a file under a fresh key, uploads the ciphertext for `recipients` devices, keeps the
+   * plaintext in the local history and hands the reference to `send`. A forward comes here too, so
+   * a forwarded file is a new blob under a new key (libs/crypto/PROTOCOL.md §13.2).
+   */
+  async upload(
+    file: PickedFile,
+    recipients: number,
+    send: (ref: FileRef) => Promise<void>,
+    /** The conversation whose composer shows the progress bar. */
+    peer: string,
+  ): Promise<void> {
+    const { ctx } = this;
+    const api = ctx.api;
+    if (!api) return;
+    if (file.bytes.length > MAX_FILE_BYTES) {
+      ctx.store.update({ notice: `“${file.name}” is larger than 100 MB; files may be at most 100 MB.` });
       return;
     }
     ctx.store.update({ busy: true, notice: null });
@@ -58,10 +79,6 @@ export class Attachments {
     const bar = this.progress(tid, { name, peer, phase: 'encrypting', done: 0, total: file.bytes.length });
     try {
       const sealed = await ctx.crypto.sealAttachment(file.bytes, bar('encrypting'));
-      // Every device that will get the message fetches the blob once; then the server deletes it.
-      const me = ctx.state.me!;
-      const [theirs, mine] = await Promise.all([ctx.crypto.knownDevices(peer), ctx.crypto.knownDevices(me.userId)]);
-      const recipients = Math.max(1, (theirs?.length ?? 1) + (mine ?? []).filter((d) => d !== me.deviceId).length);
       const id = await api.uploadAttachment(sealed.blob, recipients, bar('uploading'));
       await ctx.history.putAttachment(id, file.bytes);
       // "audio/webm;codecs=opus" (MediaRecorder's type) is sent as its essence "audio/webm".
@@ -75,7 +92,7 @@ export class Attachments {
         mime: MIME_RE.test(mime) ? mime : 'application/octet-stream',
         ...(file.voiceMs === undefined ? {} : { voiceMs: Math.round(file.voiceMs) }),
       };
-      await this.outbox.send(peer, caption, ref);
+      await send(ref);
     } catch (e) {
       ctx.store.update({ notice: `“${name}” was not sent: ${describe(e)}` });
     } finally {

@@ -41,6 +41,8 @@ export class EngineContext {
   link: Link | null = null;
   /** Our own published bundle as last fetched (engine/keys.ts), so the prekey check need not fetch it again. */
   ownBundle: { at: number; bundle: UserBundle } | null = null;
+  /** Told of every stored message that has an expiry, so the sweep wakes in time (engine/expiry.ts). */
+  expiryHook: ((at: number) => void) | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tasks = new Set<Promise<unknown>>();
 

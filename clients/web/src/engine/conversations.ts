@@ -110,7 +110,7 @@ export class Conversations {
     const peer = this.open;
     const visible = this.ctx.deps.isVisible;
     if (!peer || (visible && !visible())) return;
-    const r = markRead(this.history.messages(peer));
+    const r = markRead(this.history.messages(peer), this.ctx.now());
     if (r.ids.length === 0) return;
     const ids = new Set(r.ids);
     await this.history.updateMessages(

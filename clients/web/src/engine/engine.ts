@@ -8,6 +8,7 @@ import { Groups } from './groups.js';
 import { History } from './history.js';
 import { Inbox } from './inbox.js';
 import { PeerKeys } from './keys.js';
+import { Messages } from './messages.js';
 import { Outbox } from './outbox.js';
 import { PREKEY_TARGET } from './prekeys.js';
 import { Retries } from './retries.js';
@@ -42,6 +43,8 @@ export class Engine implements Actions {
   readonly groups: Groups | null;
   /** Encrypted backup (engine/backup.ts); the views read `backup.view`. Null without backup deps. */
   readonly backup: Backup | null;
+  /** Reply, React, Edit, Delete, Forward, Disappearing messages (engine/messages.ts). */
+  readonly messages: Messages;
   /** A restored device tells contacts and our devices about itself once it is online. */
   private announce = false;
 
@@ -55,8 +58,14 @@ export class Engine implements Actions {
     const outbox = new Outbox(ctx, history, keys);
     const attachments = new Attachments(ctx, history, outbox);
     this.attachments = attachments;
-    const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history), attachments);
-    const groups = deps.groupCrypto ? new Groups(ctx, deps.groupCrypto, conversations, keys) : null;
+    let groups: Groups | null = null;
+    const messages = new Messages(ctx, history, outbox, attachments, () => groups);
+    this.messages = messages;
+    const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history), attachments, {
+      ops: messages.ops,
+      thread: (peer) => messages.direct(peer),
+    });
+    groups = deps.groupCrypto ? new Groups(ctx, deps.groupCrypto, conversations, keys, messages.ops) : null;
     this.groups = groups;
     // Our devices and every contact fetch the new signed list now (a notice when it grew), and
     // our groups add a newly linked device as a leaf.

@@ -9,6 +9,7 @@ import {
   isAdmin,
   rosterNotice,
 } from '../core/groups.js';
+import type { Op } from '../core/message-ops.js';
 import type { ChatMessage } from '../core/model.js';
 import type { GroupIncoming } from './group-ports.js';
 import { type GroupState, groupConv } from './group-state.js';
@@ -25,6 +26,10 @@ export class GroupInbox {
       delivered(groupId: string, id: string): void;
       readIfOpen(groupId: string): void;
       leaverToRemove(groupId: string, userId: string): void;
+      /** A reaction, edit, delete or timer (engine/message-ops.ts). */
+      op(groupId: string, id: string, op: Op, by: string, at: number, ts: number): Promise<void> | undefined;
+      /** A message was stored: controls that waited for it apply now. */
+      arrived(groupId: string, id: string): Promise<void>;
     },
   ) {}
 
@@ -110,6 +115,14 @@ export class GroupInbox {
         }
         await this.g.saveGroup({ ...rec, name: content.name, admins: content.admins });
         return;
+      case 'react':
+      case 'edit':
+      case 'delete':
+      case 'timer': {
+        const { v: _v, id, sentAt, ...op } = content;
+        await this.hooks.op(rec.id, id, op as Op, from, sentAt, f.ts);
+        return;
+      }
       case 'leave': {
         if (fromMe) {
           // Another of our devices left: this one leaves with it (same account).
@@ -149,14 +162,19 @@ export class GroupInbox {
         frame: { type: 'deliver', seq: f.seq, id: f.id, from: f.from, ts: f.ts, body: f.body },
       },
       ...(fromMe ? { seenBy: {} } : { sender: from }),
+      ...(c.file ? { file: c.file } : {}),
+      ...(c.reply ? { reply: c.reply } : {}),
+      ...(c.fwd ? { forwarded: true as const } : {}),
+      ...(c.ttl ? { ttl: c.ttl, ...(fromMe ? { expiresAt: c.sentAt + c.ttl * 1000 } : {}) } : {}),
     };
     await this.g.putMessage(rec.id, m);
     await this.g.saveGroup({
       ...rec,
       lastAt: Math.max(rec.lastAt, f.ts),
-      lastText: c.text,
+      lastText: c.text || (c.file ? `File: ${c.file.name}` : ''),
       unread: rec.unread + (fromMe ? 0 : 1),
     });
+    await this.hooks.arrived(rec.id, c.id);
     if (!fromMe) {
       await this.typing(rec.id, from, false);
       this.hooks.delivered(rec.id, c.id);

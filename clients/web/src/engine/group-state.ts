@@ -1,4 +1,5 @@
 import type { GroupPerson, GroupRecord } from '../core/groups.js';
+import { mergeOps } from '../core/message-ops.js';
 import { type ChatMessage, compareMessages, insertMessage } from '../core/model.js';
 import type { EngineContext } from './context.js';
 import type { Conversations } from './conversations.js';
@@ -81,7 +82,10 @@ export class GroupState {
     const messages: Record<string, ChatMessage[]> = {};
     for (const g of groups) {
       const list = await this.ctx.history.messages(groupConv(g.id));
-      for (const m of list) this.order = Math.max(this.order, m.n ?? 0);
+      for (const m of list) {
+        this.order = Math.max(this.order, m.n ?? 0);
+        if (m.expiresAt !== undefined) this.ctx.expiryHook?.(m.expiresAt);
+      }
       messages[g.id] = list.sort(compareMessages);
     }
     this.set({ groups: sortGroups(groups), messages });
@@ -92,17 +96,27 @@ export class GroupState {
     this.set({ groups: sortGroups([...this.v.groups.filter((x) => x.id !== g.id), g]) });
   }
 
-  async putMessage(groupId: string, m: ChatMessage): Promise<void> {
+  async putMessage(groupId: string, given: ChatMessage): Promise<void> {
+    const before = this.messages(groupId).find((x) => x.id === given.id);
+    // Reactions, edits and deletes are not lost to a version computed before they landed.
+    const m = before ? mergeOps(before, given) : given;
     await this.ctx.history.putMessage(m);
+    if (m.expiresAt !== undefined) this.ctx.expiryHook?.(m.expiresAt);
     const list = this.messages(groupId);
     const idx = list.findIndex((x) => x.id === m.id);
     let next: ChatMessage[];
     if (idx === -1) next = insertMessage(list, m) ?? list;
     else {
       next = [...list];
-      next[idx] = m;
+      next[idx] = mergeOps(list[idx]!, m);
     }
     this.set({ messages: { ...this.v.messages, [groupId]: next.sort(compareMessages) } });
+  }
+
+  /** Deletes a message from the store, then from the view (HistoryPort.deleteMessage). */
+  async removeMessage(groupId: string, id: string): Promise<void> {
+    await this.ctx.history.deleteMessage(groupConv(groupId), id);
+    this.set({ messages: { ...this.v.messages, [groupId]: this.messages(groupId).filter((m) => m.id !== id) } });
   }
 
   /** A notice in the group's timeline (member changes, removal). */

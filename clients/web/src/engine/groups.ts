@@ -7,7 +7,7 @@
  */
 import type { DeliverFrame } from '@hush/protocol';
 import { HushError } from '@hush/protocol';
-import { newMessageId } from '../core/content.js';
+import { type FileRef, newMessageId } from '../core/content.js';
 import { encodeGroupContent } from '../core/groups.js';
 import { markRead } from '../core/model.js';
 import { describe } from '../core/send-policy.js';
@@ -17,7 +17,10 @@ import { GroupAdmin } from './group-admin.js';
 import { GroupInbox } from './group-inbox.js';
 import type { GroupCryptoPort } from './group-ports.js';
 import { GroupState, type GroupsView, groupConv } from './group-state.js';
+import { groupContentOf, groupRecipients, groupThread } from './group-thread.js';
 import type { PeerKeys } from './keys.js';
+import type { MessageOps, Thread } from './message-ops.js';
+import type { SendExtras } from './outbox.js';
 import { TypingSender } from './typing.js';
 
 export type { GroupsView } from './group-state.js';
@@ -34,7 +37,13 @@ export class Groups {
   private readonly typingSent: TypingSender;
   private readonly flushing = new Map<string, Promise<void>>();
 
-  constructor(ctx: EngineContext, port: GroupCryptoPort, conversations: Conversations, keys: PeerKeys) {
+  constructor(
+    ctx: EngineContext,
+    port: GroupCryptoPort,
+    conversations: Conversations,
+    keys: PeerKeys,
+    private readonly ops?: MessageOps,
+  ) {
     this.g = new GroupState(ctx, port, conversations, keys);
     this.admin = new GroupAdmin(this.g);
     this.typingSent = new TypingSender(ctx.deps.clock, (gid, on) => this.control(gid, { v: 1, t: 'typing', on }));
@@ -43,6 +52,8 @@ export class Groups {
       readIfOpen: (gid) => {
         if (this.open === gid) ctx.background(() => this.readOpen());
       },
+      op: (gid, id, op, by, at, ts) => this.ops?.receive(this.thread(gid), id, op, by, at, ts),
+      arrived: async (gid, id) => this.ops?.arrived(this.thread(gid), id),
       leaverToRemove: (gid, userId) =>
         ctx.background(() => this.admin.remove(gid, userId).catch((e) => console.warn('hush: leaver not removed', e))),
     });
@@ -138,12 +149,29 @@ export class Groups {
     this.g.set({ error: null });
   }
 
+  /** The group as message operations see it (engine/message-ops.ts). */
+  thread(groupId: string): Thread {
+    return groupThread(this.g, groupId, async (m) => {
+      await this.g.putMessage(groupId, { ...m, seenBy: {} });
+      await this.flush(groupId);
+    });
+  }
+  /** Every group, for the expiry sweep. */
+  threads(): Thread[] {
+    return this.g.view.groups.map((r) => this.thread(r.id));
+  }
+  /** How many devices fetch a file sent to this group. */
+  recipients(groupId: string): number {
+    return groupRecipients(this.g, groupId);
+  }
+
   /** Stores the message first (pending), then encrypts once and posts it for the gateway's fan-out. */
-  async send(groupId: string, text: string): Promise<void> {
+  async send(groupId: string, text: string, extras: SendExtras & { file?: FileRef } = {}): Promise<void> {
     const rec = this.g.rec(groupId);
-    if (rec?.state !== 'active' || text.trim() === '') return;
+    if (rec?.state !== 'active' || (text.trim() === '' && !extras.file)) return;
     const now = this.g.ctx.now();
     const id = newMessageId();
+    const ttl = rec.timer?.seconds;
     await this.g.putMessage(groupId, {
       id,
       conv: groupConv(groupId),
@@ -155,8 +183,12 @@ export class Groups {
       wire: null,
       n: this.g.nextOrder(),
       seenBy: {},
+      ...(extras.file ? { file: extras.file } : {}),
+      ...(extras.reply ? { reply: extras.reply } : {}),
+      ...(extras.forwarded ? { forwarded: true as const } : {}),
+      ...(ttl ? { ttl, expiresAt: now + ttl * 1000 } : {}),
     });
-    await this.g.saveGroup({ ...rec, lastAt: now, lastText: text });
+    await this.g.saveGroup({ ...rec, lastAt: now, lastText: text || (extras.file ? `File: ${extras.file.name}` : '') });
     this.typingSent.sent(groupId);
     await this.flush(groupId);
   }
@@ -182,7 +214,7 @@ export class Groups {
       try {
         let body = m.wire?.kind === 'sent' ? m.wire.frame.envelopes[0]?.body : undefined;
         if (!body) {
-          const content = encodeGroupContent({ v: 1, t: 'text', id: m.id, text: m.text, sentAt: m.sentAt });
+          const content = encodeGroupContent(groupContentOf(m));
           body = await this.g.queue(() => this.g.port.encrypt(groupId, content));
           const wire = {
             kind: 'sent' as const,
@@ -231,7 +263,7 @@ export class Groups {
     const gid = this.open;
     const visible = this.g.ctx.deps.isVisible;
     if (!gid || (visible && !visible())) return;
-    const r = markRead(this.g.messages(gid));
+    const r = markRead(this.g.messages(gid), this.g.ctx.now());
     const rec = this.g.rec(gid);
     if (rec && rec.unread !== 0) await this.g.saveGroup({ ...rec, unread: 0 });
     if (r.ids.length === 0) return;

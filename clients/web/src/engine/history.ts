@@ -1,3 +1,4 @@
+import { mergeOps } from '../core/message-ops.js';
 import {
   advanceTick,
   type ChatMessage,
@@ -51,6 +52,7 @@ export class History {
       for (const m of await h.messages(c.peer)) {
         list = insertMessage(list, m) ?? list;
         this.order = Math.max(this.order, m.n ?? 0);
+        if (m.expiresAt !== undefined) this.ctx.expiryHook?.(m.expiresAt);
       }
       messages[c.peer] = list.sort(compareMessages);
     }
@@ -95,9 +97,12 @@ export class History {
    * Ticks only move forward (core/model.ts advanceTick): an update computed from an older copy
    * (an "accepted" that raced a "delivered" receipt) must not take a tick back.
    */
-  private forward(m: ChatMessage): ChatMessage {
-    const cur = this.findMessage(m.conv, m.id);
-    if (!cur || cur.tick === m.tick) return m;
+  private forward(next: ChatMessage): ChatMessage {
+    const cur = this.findMessage(next.conv, next.id);
+    if (!cur) return next;
+    // Reactions, edits and deletes are not lost to a version computed before they landed.
+    const m = mergeOps(cur, next);
+    if (cur.tick === m.tick) return m;
     const tick = advanceTick(cur.tick, m.tick);
     return tick === m.tick ? m : { ...m, tick };
   }
@@ -109,6 +114,7 @@ export class History {
    */
   private showMessages(peer: string, ms: readonly ChatMessage[]): void {
     if (ms.length === 0) return;
+    for (const m of ms) if (m.expiresAt !== undefined) this.ctx.expiryHook?.(m.expiresAt);
     this.ctx.store.update((s) => {
       let next = [...(s.messages[peer] ?? [])];
       let resort = false;
@@ -119,7 +125,7 @@ export class History {
           const cur = next[idx]!;
           if (cur.ts !== m.ts) resort = true;
           const tick = advanceTick(cur.tick, m.tick);
-          next[idx] = tick === m.tick ? m : { ...m, tick };
+          next[idx] = mergeOps(cur, tick === m.tick ? m : { ...m, tick });
         }
       }
       if (resort) next.sort(compareMessages);
@@ -149,6 +155,14 @@ export class History {
         n: this.nextOrder(),
       });
     await this.saveConv(next);
+  }
+
+  /** Deletes a message from the store, then from the view (HistoryPort.deleteMessage). */
+  async removeMessage(peer: string, id: string): Promise<void> {
+    await this.ctx.history.deleteMessage(peer, id);
+    this.ctx.store.update((s) => ({
+      messages: { ...s.messages, [peer]: (s.messages[peer] ?? []).filter((m) => m.id !== id) },
+    }));
   }
 
   /** Writes the messages that changed (receipts, reads) in one batch, then shows them. */

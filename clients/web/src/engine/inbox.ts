@@ -1,5 +1,6 @@
 import type { DeliverFrame } from '@hush/protocol';
-import { type Content, ContentError, decodeContent, type FileRef } from '../core/content.js';
+import { type Content, ContentError, decodeContent, type FileRef, type OpContent } from '../core/content.js';
+import type { Op } from '../core/message-ops.js';
 import { applyReceipt, type ChatMessage, unreadCount, type WireRecord } from '../core/model.js';
 import { routeContent } from '../core/routing.js';
 import { decideIdentityChange, wasVerified } from '../core/trust.js';
@@ -7,6 +8,7 @@ import type { EngineContext } from './context.js';
 import type { Conversations } from './conversations.js';
 import type { History } from './history.js';
 import type { PeerKeys } from './keys.js';
+import type { MessageOps, Thread } from './message-ops.js';
 import { previewText } from './outbox.js';
 import { originalId, type Retries } from './retries.js';
 import type { Signals } from './signals.js';
@@ -42,6 +44,8 @@ export class Inbox {
     private readonly retries: Retries,
     /** Fetches a received attachment at once (engine/attachments.ts). */
     private readonly files?: { received(ref: FileRef): void },
+    /** Reactions, edits, deletes and timers (engine/message-ops.ts), on a conversation's Thread. */
+    private readonly ops?: { ops: MessageOps; thread(peer: string): Thread },
   ) {}
 
   /** Sign-out: forget what was held. */
@@ -144,6 +148,12 @@ export class Inbox {
           this.ctx.link?.ack(f.seq);
         });
         return;
+      } else if (route.kind === 'op') {
+        const c = route.content;
+        if (this.ops) {
+          const by = route.fromMe ? me.userId : f.from.user;
+          await this.ops.ops.receive(this.ops.thread(route.peer), c.id, opOf(c), by, c.sentAt, f.ts);
+        }
       } else this.signals.showTyping(route.peer, route.on);
     }
     this.unsaved.delete(key);
@@ -215,6 +225,7 @@ export class Inbox {
     // (re-sent by its author) takes that entry's place.
     const existing = this.history.findMessage(peer, content.id);
     if (existing && !existing.undecryptable) return;
+    const ttl = content.ttl;
     const m: ChatMessage = {
       id: content.id,
       conv: peer,
@@ -226,6 +237,10 @@ export class Inbox {
       n: this.history.nextOrder(),
       wire: receivedWire(f),
       ...(content.file ? { file: content.file } : {}),
+      ...(content.reply ? { reply: content.reply } : {}),
+      ...(content.fwd ? { forwarded: true as const } : {}),
+      // Disappearing: our own copy counts from when it was sent, theirs from when it is read.
+      ...(ttl ? { ttl, ...(fromMe ? { expiresAt: content.sentAt + ttl * 1000 } : {}) } : {}),
     };
     const c = this.history.conv(peer)!;
     const others = this.history.messages(peer).filter((x) => x.id !== m.id);
@@ -235,7 +250,9 @@ export class Inbox {
       lastText: previewText(m),
       unread: unreadCount([...others, m]),
     });
-    if (content.file) this.files?.received(content.file);
+    // Controls that arrived before this message (reordered) apply now; a delete means no fetch.
+    if (this.ops) await this.ops.ops.arrived(this.ops.thread(peer), m.id);
+    if (content.file && !this.history.findMessage(peer, m.id)?.deleted) this.files?.received(content.file);
     this.signals.showTyping(peer, false);
     if (!fromMe) {
       // A chat on screen answers with "read" (which implies delivered): one receipt, not two.
@@ -263,4 +280,10 @@ export class Inbox {
     const r = applyReceipt(this.history.messages(peer), kind, ids);
     await this.history.updateMessages(peer, r.changed);
   }
+}
+
+/** The operation a control content carries, without its envelope fields. */
+function opOf(c: OpContent): Op {
+  const { v: _v, id: _id, to: _to, sentAt: _s, ...op } = c;
+  return op as Op;
 }

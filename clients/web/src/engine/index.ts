@@ -4,7 +4,7 @@
  */
 export { b64Bytes } from '../core/b64.js';
 export { formatBackupAge, keyGroups } from '../core/backup.js';
-export { type FileRef, MAX_TEXT_CHARS, MAX_VOICE_MS } from '../core/content.js';
+export { type FileRef, MAX_TEXT_CHARS, MAX_VOICE_MS, voiceLabel } from '../core/content.js';
 export {
   effectiveAdmins,
   type GroupPerson,
@@ -14,6 +14,13 @@ export {
   MAX_GROUP_NAME_CHARS,
 } from '../core/groups.js';
 export { MIN_PASSPHRASE_CHARS } from '../core/limits.js';
+export {
+  MAX_TIMER_SECONDS,
+  QUICK_REACTIONS,
+  reactionSummary,
+  TIMER_CHOICES,
+  timerLabel,
+} from '../core/message-ops.js';
 export {
   type ChatMessage,
   type Conversation,
@@ -26,7 +33,7 @@ export {
   groupSafetyNumber,
   statusLabel,
   type Tick,
-  voiceLabel,
+  visibleMessages,
   type WireRecord,
 } from '../core/model.js';
 export type { Backup, BackupView } from './backup.js';
@@ -34,4 +41,13 @@ export type { DeviceRow, Devices, DevicesView, LinkState } from './devices.js';
 export { Engine, type EngineDeps } from './engine.js';
 export type { Groups, GroupsView } from './groups.js';
 export type { StateStore } from './store.js';
-export type { Actions, AppState, ConnectionState, Me, Presence, SafetyInfo, Transfer } from './types.js';
+export type {
+  Actions,
+  AppState,
+  ConnectionState,
+  Me,
+  MessageActions,
+  Presence,
+  SafetyInfo,
+  Transfer,
+} from './types.js';

@@ -1,11 +1,14 @@
 import type { SendFrame } from '@hush/protocol';
-import { type Content, type FileRef, newMessageId } from '../core/content.js';
-import { advanceTick, type ChatMessage, encryptionStatus, outbox, voiceLabel } from '../core/model.js';
+import { type FileRef, newMessageId } from '../core/content.js';
+import { advanceTick, type ChatMessage, encryptionStatus, outbox } from '../core/model.js';
 import { classifySendError } from '../core/send-policy.js';
 import { sendGate } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { Built, PeerKeys } from './keys.js';
+import { previewText, type SendExtras, textContent } from './outgoing.js';
+
+export { previewText, type SendExtras, textContent } from './outgoing.js';
 
 /**
  * The outbox: a message is stored (encrypted at rest) as `pending` first; when online it is
@@ -44,7 +47,7 @@ export class Outbox {
     return Object.values(this.ctx.state.messages).some((l) => outbox(l).length > 0);
   }
 
-  async send(peer: string, text: string, file?: FileRef): Promise<void> {
+  async send(peer: string, text: string, file?: FileRef, extras: SendExtras = {}): Promise<void> {
     const c = this.history.conv(peer);
     if (!c || (text.trim().length === 0 && !file)) return;
     // Red means we cannot encrypt: nothing is queued or sent.
@@ -66,6 +69,10 @@ export class Outbox {
       wire: null,
       n: this.history.nextOrder(),
       ...(file ? { file } : {}),
+      ...(extras.reply ? { reply: extras.reply } : {}),
+      ...(extras.forwarded ? { forwarded: true as const } : {}),
+      // Disappearing: the conversation's timer rides with the message; ours counts from now.
+      ...(c.timer?.seconds ? { ttl: c.timer.seconds, expiresAt: now + c.timer.seconds * 1000 } : {}),
     };
     // In the durable outbox before it is shown: a message on screen survives a reload or a crash.
     this.storing++;
@@ -76,6 +83,18 @@ export class Outbox {
         lastText: previewText(m),
         draft: '',
       });
+    } finally {
+      this.storing--;
+    }
+    this.wake?.();
+    await this.flush();
+  }
+
+  /** Queues a control message (a reaction, edit, delete or timer: engine/message-ops.ts). */
+  async queue(m: ChatMessage): Promise<void> {
+    this.storing++;
+    try {
+      await this.history.putMessage(m);
     } finally {
       this.storing--;
     }
@@ -276,15 +295,4 @@ export class Outbox {
         return;
     }
   }
-}
-
-export function textContent(m: ChatMessage): Content {
-  const c: Content = { v: 1, t: 'text', id: m.id, to: m.conv, text: m.text, sentAt: m.sentAt };
-  return m.file ? { ...c, file: m.file } : c;
-}
-
-/** What the conversation list shows for a message: its text, or the attached file's name. */
-export function previewText(m: Pick<ChatMessage, 'text' | 'file'>): string {
-  if (m.file?.voiceMs !== undefined) return voiceLabel(m.file.voiceMs);
-  return m.text || (m.file ? `File: ${m.file.name}` : '');
 }

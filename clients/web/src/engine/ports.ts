@@ -57,6 +57,8 @@ export type Progress = (done: number, total: number) => void;
 export interface ServerApi {
   /** Stores an encrypted attachment blob for `recipients` devices; returns its id. */
   uploadAttachment(blob: Uint8Array, recipients: number, onProgress?: Progress): Promise<string>;
+  /** Deletes our message's envelopes still waiting in these mailboxes (disappearing messages). */
+  purgeMessage?(id: string, to: { user: string; device: string }[]): Promise<number>;
   /** The encrypted blob of an attachment (HushError ATTACH_NOT_FOUND once gone). */
   downloadAttachment(id: string, onProgress?: Progress): Promise<Uint8Array>;
   register(c: Credentials): Promise<Session>;
@@ -268,6 +270,13 @@ export interface HistoryPort {
   /** A decrypted attachment kept on this device (encrypted at rest like the history). */
   putAttachment(id: string, bytes: Uint8Array): Promise<void>;
   getAttachment(id: string): Promise<Uint8Array | undefined>;
+  /**
+   * The one path that deletes a message from this device (expiry, "Delete for me", a control that
+   * waited too long): its record and everything derived from it that the store keeps.
+   */
+  deleteMessage(conv: string, id: string): Promise<void>;
+  /** Deletes a kept attachment (its message was deleted or disappeared). */
+  deleteAttachment(id: string): Promise<void>;
   /** Messages and conversations in one durable write (one transaction): all or none. */
   putMany(messages: readonly ChatMessage[], conversations?: readonly Conversation[]): Promise<void>;
   /** Deletes everything, keys and sessions included (sign-out). */

@@ -53,8 +53,27 @@ export interface SafetyInfo {
   qrPayload: string;
 }
 
+/**
+ * Reply, React, Edit, Delete for everyone, Delete for me, Forward and Disappearing messages
+ * (engine/messages.ts). `conv` is a conversation's key: a peer's user id or `g:<groupId>`.
+ */
+export interface MessageActions {
+  reply(conv: string, id: string, text: string): Promise<void>;
+  /** null removes our reaction. */
+  react(conv: string, id: string, emoji: string | null): Promise<void>;
+  edit(conv: string, id: string, text: string): Promise<void>;
+  deleteForEveryone(conv: string, id: string): Promise<void>;
+  deleteForMe(conv: string, id: string): Promise<void>;
+  forward(conv: string, id: string, to: string): Promise<void>;
+  /** 0 turns it off. */
+  setDisappearing(conv: string, seconds: number): Promise<void>;
+  /** Where a message can be forwarded: every chat and active group, by name. */
+  targets(): { conv: string; name: string }[];
+}
+
 /** What the views can ask for. */
 export interface Actions {
+  readonly messages: MessageActions;
   register(username: string, password: string): Promise<void>;
   login(username: string, password: string): Promise<void>;
   logout(): Promise<void>;

@@ -53,6 +53,14 @@ export class FlakyHistory implements HistoryPort {
   getAttachment(id: string) {
     return this.inner.getAttachment(id);
   }
+  async deleteMessage(conv: string, id: string) {
+    this.check();
+    await this.inner.deleteMessage(conv, id);
+  }
+  async deleteAttachment(id: string) {
+    this.check();
+    await this.inner.deleteAttachment(id);
+  }
   async putMany(messages: readonly ChatMessage[], conversations?: readonly Conversation[]) {
     this.check();
     await this.inner.putMany(messages, conversations);

@@ -15,6 +15,7 @@ import {
 } from '@hush/protocol';
 import type { Link, LinkHandlers, ServerApi } from '../engine/ports.js';
 import { FakeClock } from './clock.js';
+import { type Address, purge } from './purge.js';
 
 interface Account {
   userId: string;
@@ -175,6 +176,7 @@ export function fakeServer(hub: FakeHub, autoOnline = true) {
         hub.attachments.set(id, { blob, recipients, fetched: new Set() });
         return id;
       },
+      purgeMessage: async (id: string, to: Address[]) => purge(hub.mailboxes, me(), id, to),
       async downloadAttachment(id, onProgress) {
         const a = hub.attachments.get(id);
         if (!a) throw new HushError('ATTACH_NOT_FOUND');

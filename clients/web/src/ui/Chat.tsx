@@ -1,8 +1,16 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type Conversation, encryptionStatus, formatLastSeen, MAX_TEXT_CHARS } from '../engine/index.js';
+import {
+  type ChatMessage,
+  type Conversation,
+  encryptionStatus,
+  formatLastSeen,
+  MAX_TEXT_CHARS,
+} from '../engine/index.js';
 import { AttachButton } from './Attachment.js';
 import { DeviceNoticeBanner } from './Devices.js';
+import { Disappearing } from './Disappearing.js';
 import { useActions, useAppState, useNow } from './hooks.js';
+import { MessageScopeContext, ReplyBar } from './MessageActions.js';
 import { Timeline } from './Timeline.js';
 import { Uploads } from './Transfer.js';
 import { RecordButton } from './Voice.js';
@@ -27,6 +35,7 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
   const [draft, setDraft] = useState(conv?.draft ?? '');
   const saveTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const input = useRef<HTMLTextAreaElement>(null);
+  const [replying, setReplying] = useState<ChatMessage | null>(null);
 
   useEffect(() => {
     input.current?.focus();
@@ -50,7 +59,24 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
     const text = draft;
     clearTimeout(saveTimer.current);
     setDraft('');
-    void a.send(peer, text);
+    // A plain send ends "typing" in the engine (without a message of its own); a reply says so here.
+    if (replying) {
+      a.typing(peer, false);
+      void a.messages.reply(peer, replying.id, text);
+    } else void a.send(peer, text);
+    setReplying(null);
+  };
+  const me = s.me?.userId ?? '';
+  const nameOf = (u: string) => (u === me ? 'You' : u === peer ? conv.username : u);
+  const scope = {
+    conv: peer,
+    me,
+    nameOf,
+    canSend: status !== 'red',
+    onReply: (m: ChatMessage) => {
+      setReplying(m);
+      input.current?.focus();
+    },
   };
   const self = s.connection;
 
@@ -67,6 +93,7 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
             {self === 'online' ? formatLastSeen(s.presence[peer], now) : SELF_STATE[self]}
           </div>
         </div>
+        <Disappearing conv={peer} seconds={conv.timer?.seconds ?? 0} disabled={status === 'red'} />
         <button
           class={`badge ${status}`}
           type="button"
@@ -112,19 +139,24 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
           </p>
         </div>
       )}
-      <Timeline
-        key={peer}
-        messages={messages}
-        peerName={conv.username}
-        now={now}
-        showWire={s.showWire}
-        typing={Boolean(s.typing[peer])}
-        empty={status === 'red' ? 'No messages.' : 'No messages yet. Say hello; it is end-to-end encrypted.'}
-      />
+      <MessageScopeContext.Provider value={scope}>
+        <Timeline
+          key={peer}
+          messages={messages}
+          peerName={conv.username}
+          now={now}
+          showWire={s.showWire}
+          typing={Boolean(s.typing[peer])}
+          empty={status === 'red' ? 'No messages.' : 'No messages yet. Say hello; it is end-to-end encrypted.'}
+        />
+      </MessageScopeContext.Provider>
       <div class="typing" aria-live="polite" data-testid="typing">
         {s.typing[peer] ? `${conv.username} is typing…` : ''}
       </div>
       <Uploads peer={peer} />
+      {replying && (
+        <ReplyBar m={replying} name={nameOf(replying.dir === 'out' ? me : peer)} onCancel={() => setReplying(null)} />
+      )}
       <form class="composer" onSubmit={send}>
         <div class="field">
           <label class="sr-only" for="composer">

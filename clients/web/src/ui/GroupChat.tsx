@@ -7,10 +7,13 @@ import {
   groupStatusLabel,
   MAX_TEXT_CHARS,
   type Tick,
+  visibleMessages,
 } from '../engine/index.js';
+import { Disappearing } from './Disappearing.js';
 import { GroupInfo } from './GroupInfo.js';
 import { statusOf, useGroups, useGroupsView } from './Groups.js';
-import { useAppState, useNow } from './hooks.js';
+import { useActions, useAppState, useNow } from './hooks.js';
+import { MessageBody, MessageMenu, MessageScopeContext, MetaMarks, Reactions, ReplyBar } from './MessageActions.js';
 
 const TICK: Record<Tick, { mark: string; label: string }> = {
   pending: { mark: '○', label: 'Waiting to send' },
@@ -37,9 +40,11 @@ export function GroupChat({
   const now = useNow();
   const [info, setInfo] = useState(false);
   const [draft, setDraft] = useState('');
+  const [replying, setReplying] = useState<ChatMessage | null>(null);
+  const a = useActions();
   const log = useRef<HTMLDivElement>(null);
   const g = v.groups.find((x) => x.id === groupId);
-  const messages = v.messages[groupId] ?? [];
+  const messages = visibleMessages(v.messages[groupId] ?? []);
   const typing = v.typing[groupId] ?? [];
 
   useEffect(() => {
@@ -63,7 +68,17 @@ export function GroupChat({
     if (!canSend) return;
     const text = draft;
     setDraft('');
-    void groups.send(groupId, text);
+    if (replying) void a.messages.reply(`g:${groupId}`, replying.id, text);
+    else void groups.send(groupId, text);
+    setReplying(null);
+  };
+  const me = s.me?.userId ?? '';
+  const scope = {
+    conv: `g:${groupId}`,
+    me,
+    nameOf: (u: string) => (u === me ? 'You' : name(u)),
+    canSend: active,
+    onReply: (m: ChatMessage) => setReplying(m),
   };
 
   return (
@@ -91,6 +106,7 @@ export function GroupChat({
           </span>
           {BADGE[status]}
         </button>
+        <Disappearing conv={`g:${groupId}`} seconds={g.timer?.seconds ?? 0} disabled={!active} />
         <button class="btn small" type="button" onClick={() => setInfo(true)}>
           Group info
         </button>
@@ -114,13 +130,18 @@ export function GroupChat({
       {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (WCAG 2.1.1) */}
       <div class="log" ref={log} role="log" aria-label={`Messages in ${g.name || 'the group'}`} tabIndex={0}>
         {messages.length === 0 && <p class="empty">No messages yet. Everything here is end-to-end encrypted.</p>}
-        {messages.map((m) => (
-          <GroupBubble key={m.id} m={m} now={now} author={name(m.sender)} showWire={s.showWire} />
-        ))}
+        <MessageScopeContext.Provider value={scope}>
+          {messages.map((m) => (
+            <GroupBubble key={m.id} m={m} now={now} author={name(m.sender)} showWire={s.showWire} />
+          ))}
+        </MessageScopeContext.Provider>
       </div>
       <div class="typing" aria-live="polite" data-testid="typing">
         {typing.length === 0 ? '' : `${typing.join(', ')} ${typing.length === 1 ? 'is' : 'are'} typing…`}
       </div>
+      {replying && (
+        <ReplyBar m={replying} name={scope.nameOf(replying.sender ?? me)} onCancel={() => setReplying(null)} />
+      )}
       <form class="composer" onSubmit={send}>
         <div class="field">
           <label class="sr-only" for="composer">
@@ -175,9 +196,14 @@ function GroupBubble({ m, now, author, showWire }: { m: ChatMessage; now: number
           Could not decrypt this message.
         </div>
       ) : (
-        <div class="bubble">{m.text}</div>
+        <div class={`bubble${m.deleted ? ' gone' : ''}`} dir="auto">
+          <MessageBody m={m} />
+        </div>
       )}
+      <MessageMenu m={m} />
+      <Reactions m={m} />
       <div class="meta">
+        <MetaMarks m={m} />
         <time dateTime={new Date(m.sentAt).toISOString()}>{formatTime(m.sentAt, now)}</time>
         {m.dir === 'out' && (
           <span class="tick" data-tick={m.tick} title={m.error ?? t.label}>

@@ -1,7 +1,15 @@
 import { Component, Fragment } from 'preact';
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { b64Bytes, type ChatMessage, dayLabel, formatClock, type Tick, type WireRecord } from '../engine/index.js';
-import { FileView } from './Attachment.js';
+import {
+  b64Bytes,
+  type ChatMessage,
+  dayLabel,
+  formatClock,
+  type Tick,
+  visibleMessages,
+  type WireRecord,
+} from '../engine/index.js';
+import { MessageBody, MessageMenu, MetaMarks, Reactions } from './MessageActions.js';
 
 const TICK_TEXT: Record<Tick, { mark: string; label: string }> = {
   pending: { mark: '○', label: 'Waiting to send' },
@@ -25,7 +33,7 @@ const dayKey = (ms: number) => new Date(ms).toDateString();
  * "New messages ↓" instead of yanking the reader down.
  */
 export function Timeline({
-  messages,
+  messages: all,
   peerName,
   now,
   showWire,
@@ -40,6 +48,8 @@ export function Timeline({
   showWire: boolean;
   typing: boolean;
 }) {
+  // Reactions, edits and deletes travel as messages of their own: they change bubbles, not the list.
+  const messages = visibleMessages(all);
   const log = useRef<HTMLDivElement>(null);
   // Fixed when the chat opens: the first message not yet read then, and what was there (no animation).
   const opened = useRef<{ firstUnread: string | null; seen: Set<string> } | null>(null);
@@ -184,12 +194,14 @@ function bubble({ m, fresh, showWire, peerName, showTime }: BubbleProps) {
           Could not decrypt this message.
         </div>
       ) : (
-        <div class="bubble" dir="auto">
-          {m.file && <FileView file={m.file} />}
-          {m.text}
+        <div class={`bubble${m.deleted ? ' gone' : ''}`} dir="auto">
+          <MessageBody m={m} />
         </div>
       )}
+      <MessageMenu m={m} />
+      <Reactions m={m} />
       <div class="meta">
+        <MetaMarks m={m} />
         {time}
         {m.dir === 'out' && (
           <span class="tick" data-tick={m.tick} title={m.error ?? t.label}>
