@@ -22,6 +22,7 @@ import './styles/devices.css';
 import './styles/groups.css';
 import './styles/backup.css';
 import './styles/everyday.css';
+import './styles/shell.css';
 
 applyTheme(savedTheme());
 

@@ -85,8 +85,22 @@ export interface Conversation {
   sendHold?: SendHold;
   /** Set when we cannot encrypt to this peer (no keys, or a bundle that fails verification). */
   cannotEncrypt: string | null;
+  /**
+   * Red only because the peer has published no keys yet (registered a moment ago): looked up
+   * again while the chat is open and on each send (engine/key-wait.ts), and said as "not
+   * registered yet" rather than "cannot encrypt".
+   */
+  keysMissing?: boolean;
   /** What the user was writing and has not sent (kept across reloads, encrypted at rest like all of it). */
   draft?: string;
+  /** The name the peer shared in their profile (core/profile.ts); absent or empty: the username is shown. */
+  displayName?: string;
+  /** Their avatar (an encrypted attachment), null when they removed it. */
+  avatar?: FileRef | null;
+  /** Their profile's time, so an older one arriving late does not replace it. */
+  profileAt?: number;
+  /** The time of our own profile they were last sent (engine/profile.ts). */
+  profileSent?: number;
 }
 
 export type EncryptionStatus = 'green' | 'yellow' | 'red';

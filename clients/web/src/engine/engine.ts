@@ -7,10 +7,13 @@ import { Devices } from './devices.js';
 import { Groups } from './groups.js';
 import { History } from './history.js';
 import { Inbox } from './inbox.js';
+import { KeyWait } from './key-wait.js';
 import { PeerKeys } from './keys.js';
 import { Outbox } from './outbox.js';
 import { PREKEY_TARGET } from './prekeys.js';
+import { Profiles } from './profile.js';
 import { Retries } from './retries.js';
+import { MessageSearch, type SearchHit } from './search.js';
 import { SessionLifecycle } from './session.js';
 import { Signals } from './signals.js';
 import type { StateStore } from './store.js';
@@ -42,6 +45,10 @@ export class Engine implements Actions {
   readonly groups: Groups | null;
   /** Encrypted backup (engine/backup.ts); the views read `backup.view`. Null without backup deps. */
   readonly backup: Backup | null;
+  private readonly profiles: Profiles;
+  private readonly keyWait: KeyWait;
+  /** Message search; `search.forget(id)` drops a deleted or disappeared message from the index. */
+  readonly search: MessageSearch;
   /** A restored device tells contacts and our devices about itself once it is online. */
   private announce = false;
 
@@ -55,7 +62,12 @@ export class Engine implements Actions {
     const outbox = new Outbox(ctx, history, keys);
     const attachments = new Attachments(ctx, history, outbox);
     this.attachments = attachments;
-    const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history), attachments);
+    const profiles = new Profiles(ctx, history, signals, attachments);
+    this.profiles = profiles;
+    this.search = new MessageSearch(ctx);
+    this.keyWait = new KeyWait(ctx, history, keys);
+    const retries = new Retries(ctx, history);
+    const inbox = new Inbox(ctx, history, conversations, signals, keys, retries, attachments, profiles);
     const groups = deps.groupCrypto ? new Groups(ctx, deps.groupCrypto, conversations, keys) : null;
     this.groups = groups;
     // Our devices and every contact fetch the new signed list now (a notice when it grew), and
@@ -109,6 +121,7 @@ export class Engine implements Actions {
       },
       reset: () => {
         devices.cancel();
+        this.keyWait.stop();
         conversations.reset();
         signals.reset();
         inbox.reset();
@@ -213,9 +226,17 @@ export class Engine implements Actions {
   }
   openConversation(peer: string | null): void {
     this.conversations.openConversation(peer);
+    this.keyWait.open(peer);
   }
-  send(peer: string, text: string): Promise<void> {
-    return this.outbox.send(peer, text);
+  async send(peer: string, text: string): Promise<void> {
+    await this.outbox.send(peer, text);
+    this.profiles.afterSend(peer);
+  }
+  setProfile(name: string, avatar?: { bytes: Uint8Array; mime: string } | null): Promise<void> {
+    return this.profiles.set(name, avatar);
+  }
+  searchMessages(query: string): SearchHit[] {
+    return this.search.search(query);
   }
   typing(peer: string, on: boolean): void {
     this.signals.typing(peer, on);

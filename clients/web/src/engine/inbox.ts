@@ -1,5 +1,5 @@
 import type { DeliverFrame } from '@hush/protocol';
-import { type Content, ContentError, decodeContent, type FileRef } from '../core/content.js';
+import { type Content, ContentError, decodeContent, type FileRef, type ProfileContent } from '../core/content.js';
 import { applyReceipt, type ChatMessage, unreadCount, type WireRecord } from '../core/model.js';
 import { routeContent } from '../core/routing.js';
 import { decideIdentityChange, wasVerified } from '../core/trust.js';
@@ -42,6 +42,8 @@ export class Inbox {
     private readonly retries: Retries,
     /** Fetches a received attachment at once (engine/attachments.ts). */
     private readonly files?: { received(ref: FileRef): void },
+    /** Contacts' profiles (engine/profile.ts). */
+    private readonly profiles?: { received(from: string, content: ProfileContent): Promise<void> },
   ) {}
 
   /** Sign-out: forget what was held. */
@@ -124,6 +126,8 @@ export class Inbox {
       // A device list changed: fetch it now, verified against the account's identity.
       if (route.fromMe) await this.keys.refreshOwnDevices().catch(() => undefined);
       else if (this.history.conv(route.user)) await this.keys.refreshBundle(route.user).catch(() => undefined);
+    } else if (route.kind === 'profile') {
+      await this.profiles?.received(route.user, route.content);
     } else if (route.kind === 'read-elsewhere') {
       await this.readElsewhere(route.peer, route.ids);
     } else if (route.kind !== 'ignore') {

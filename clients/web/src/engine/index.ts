@@ -14,6 +14,7 @@ export {
   MAX_GROUP_NAME_CHARS,
 } from '../core/groups.js';
 export { MIN_PASSPHRASE_CHARS } from '../core/limits.js';
+export { linkify, type TextPiece } from '../core/links.js';
 export {
   type ChatMessage,
   type Conversation,
@@ -28,9 +29,13 @@ export {
   type Tick,
   type WireRecord,
 } from '../core/model.js';
+export { notificationText, titleWithUnread, unreadTotal } from '../core/notify.js';
+export { AVATAR_PX, avatarColour, initials, MAX_NAME_CHARS, shownName } from '../core/profile.js';
 export type { Backup, BackupView } from './backup.js';
 export type { DeviceRow, Devices, DevicesView, LinkState } from './devices.js';
 export { Engine, type EngineDeps } from './engine.js';
 export type { Groups, GroupsView } from './groups.js';
+export type { OwnProfile } from './profile.js';
+export type { SearchHit } from './search.js';
 export type { StateStore } from './store.js';
 export type { Actions, AppState, ConnectionState, Me, Presence, SafetyInfo } from './types.js';

@@ -47,10 +47,16 @@ export class Outbox {
   async send(peer: string, text: string, file?: FileRef): Promise<void> {
     const c = this.history.conv(peer);
     if (!c || (text.trim().length === 0 && !file)) return;
-    // Red means we cannot encrypt: nothing is queued or sent.
-    if (encryptionStatus(c) === 'red') {
+    // Red means we cannot encrypt: nothing is queued or sent. A contact who had no keys yet may
+    // have published them since: look once more first.
+    if (encryptionStatus(c) === 'red' && c.keysMissing && this.ctx.api)
+      await this.ctx.serial(() => this.keys.refreshBundle(peer)).catch(() => undefined);
+    const now0 = this.history.conv(peer) ?? c;
+    if (encryptionStatus(now0) === 'red') {
       this.ctx.store.update({
-        notice: `Cannot encrypt to ${c.username} (${c.cannotEncrypt ?? 'no keys yet'}), so nothing was sent.`,
+        notice: now0.keysMissing
+          ? `${c.username} is not registered yet (no keys published), so nothing was sent. Try again in a moment.`
+          : `Cannot encrypt to ${c.username} (${now0.cannotEncrypt ?? 'no keys yet'}), so nothing was sent.`,
       });
       return;
     }

@@ -21,6 +21,7 @@ import type { ChatMessage, Conversation } from '../core/model.js';
 import type { IdentityStatus } from '../core/trust.js';
 import type { BackupServer } from './backup-ports.js';
 import type { GroupApi } from './group-ports.js';
+import type { OwnProfile } from './profile.js';
 import type { ConnectionState } from './types.js';
 
 /**
@@ -258,6 +259,12 @@ export interface HistoryPort {
   /** A decrypted attachment kept on this device (encrypted at rest like the history). */
   putAttachment(id: string, bytes: Uint8Array): Promise<void>;
   getAttachment(id: string): Promise<Uint8Array | undefined>;
+  /** This account's profile (engine/profile.ts), encrypted at rest like the history. */
+  getProfile(): Promise<OwnProfile | undefined>;
+  putProfile(p: OwnProfile): Promise<void>;
+  /** The message search index (core/search.ts encoding), encrypted at rest like the history. */
+  getSearchIndex(): Promise<string | undefined>;
+  putSearchIndex(encoded: string): Promise<void>;
   /** Messages and conversations in one durable write (one transaction): all or none. */
   putMany(messages: readonly ChatMessage[], conversations?: readonly Conversation[]): Promise<void>;
   /** Deletes everything, keys and sessions included (sign-out). */

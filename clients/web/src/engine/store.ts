@@ -30,4 +30,5 @@ export const initialState = (): AppState => ({
   showWire: false,
   notice: null,
   busy: false,
+  profile: null,
 });

@@ -1,6 +1,8 @@
 import type { FileRef } from '../core/content.js';
 import type { ChatMessage, Conversation } from '../core/model.js';
 import type { PickedFile } from './attachments.js';
+import type { OwnProfile } from './profile.js';
+import type { SearchHit } from './search.js';
 
 /** Everything the views read. The engine owns it; views never mutate it. */
 export interface Me {
@@ -32,6 +34,8 @@ export interface AppState {
   /** A notice for the user (e.g. a failed action); cleared by the next action. */
   notice: string | null;
   busy: boolean;
+  /** This account's profile (engine/profile.ts); null until one is set. */
+  profile: OwnProfile | null;
 }
 
 export interface SafetyInfo {
@@ -91,4 +95,9 @@ export interface Actions {
   lockNow(): void;
   /** On the lock screen, passphrase forgotten: erases everything this browser holds for Hush. */
   eraseDevice(): Promise<void>;
+  // --- settings page, profile, search (docs/ARCHITECTURE.md, "Settings page", "Profiles", "Message search")
+  /** Sets the display name and avatar (new bytes, null to remove, undefined to keep) and tells every contact. */
+  setProfile(name: string, avatar?: { bytes: Uint8Array; mime: string } | null): Promise<void>;
+  /** Full-text search over this device's history (works offline); newest first. */
+  searchMessages(query: string): SearchHit[];
 }

@@ -2,6 +2,7 @@ import { Component, Fragment } from 'preact';
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { b64Bytes, type ChatMessage, dayLabel, formatClock, type Tick, type WireRecord } from '../engine/index.js';
 import { FileView } from './Attachment.js';
+import { RichText } from './RichText.js';
 
 const TICK_TEXT: Record<Tick, { mark: string; label: string }> = {
   pending: { mark: '○', label: 'Waiting to send' },
@@ -173,7 +174,7 @@ function bubble({ m, fresh, showWire, peerName, showTime }: BubbleProps) {
       ) : (
         <div class="bubble" dir="auto">
           {m.file && <FileView file={m.file} />}
-          {m.text}
+          <RichText text={m.text} />
         </div>
       )}
       <div class="meta">
