@@ -142,4 +142,21 @@ function deviceName(): string {
   return `${browser} (web)`.slice(0, 64);
 }
 
-if (!insecureContextNotice()) void main();
+/**
+ * The service worker (public/sw.js) keeps the app shell for an offline start. Registered after the
+ * page loaded (it fetches the shell again to cache it) and only in a build: under the dev server it
+ * would cache modules that change on every edit.
+ */
+function registerServiceWorker(): void {
+  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
+  addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e: unknown) => {
+      console.warn('hush: no offline start (service worker not registered)', e);
+    });
+  });
+}
+
+if (!insecureContextNotice()) {
+  registerServiceWorker();
+  void main();
+}
