@@ -117,7 +117,8 @@ export function ProfileSettings() {
             <input
               ref={fileInput}
               id="avatar-file"
-              class="sr-only"
+              hidden
+              aria-label="Profile picture file"
               type="file"
               accept="image/png,image/jpeg,image/webp,image/gif"
               onChange={async (e) => {
