@@ -100,6 +100,8 @@ describe.skipIf(!chromiumAvailable)(
       await p.keyboard.press('Enter');
       await p.getByRole('heading', { level: 2, name: 'Settings', exact: true }).waitFor();
       expect(await p.evaluate(() => document.activeElement?.id)).toBe('settings-title');
+      await shoot(p, 'settings');
+      expect(await p.evaluate(() => document.activeElement?.id)).toBe('settings-title');
       const names: string[] = [];
       for (let i = 0; i < 14; i++) {
         await p.keyboard.press('Tab');
@@ -223,6 +225,8 @@ describe.skipIf(!chromiumAvailable)(
       await send(alice, 'the harbour is lovely at dawn');
       for (let i = 0; i < 25; i++) await send(bob, `filler ${i} 🙂 🎉`);
       await waitFor(alice.page, async () => (await bubbles(alice.page)).includes('filler 24 🙂 🎉'), 'fillers');
+      // Emoji in colour (fonts-noto-color-emoji on Debian, docs/ARCHITECTURE.md entry 42), not boxes.
+      await shoot(alice.page, 'emoji');
       const field = alice.page.getByLabel('Search messages');
       await field.fill('harb');
       const hit = alice.page.getByTestId('search-hit');
@@ -289,7 +293,8 @@ describe.skipIf(!chromiumAvailable)(
         for (const purpose of ['any', 'maskable'])
           expect(icons.some((i) => i.sizes === size && i.purpose === purpose)).toBe(true);
       for (const i of icons) expect((await fetch(new URL(i.src, url))).headers.get('content-type')).toBe('image/png');
-      await p.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+      // Registered after load; it claims the page once its shell is cached.
+      await p.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
       await p.reload();
       await p.getByRole('button', { name: 'New chat', exact: true }).waitFor();
       expect(await p.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);

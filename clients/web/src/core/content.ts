@@ -89,7 +89,7 @@ export interface TypingContent {
   on: boolean;
 }
 /**
- * "My profile is now…" (docs/PROTOCOL.md, "Profiles"; core/profile.ts): sent to contacts when it
+ * "My profile is now…" (docs/PROTOCOL-WIRE.md §11; core/profile.ts): sent to contacts when it
  * changes and to a contact after the first message, and to our own other devices. The avatar is
  * an encrypted attachment; only an image type the browser decodes safely (never SVG) and a small
  * size are accepted.

@@ -1,5 +1,5 @@
 /**
- * Profiles (docs/PROTOCOL.md, "Profiles"): a display name and an optional avatar, shared end to
+ * Profiles (docs/PROTOCOL-WIRE.md §11): a display name and an optional avatar, shared end to
  * end with contacts only, as a content kind of its own. The avatar is an encrypted attachment
  * (core/content.ts FileRef) the profile message points to. Pure rules here: name cleaning, the
  * initials and colour shown when there is no avatar, and which profile wins.

@@ -16,7 +16,7 @@ export interface OwnProfile {
 }
 
 /**
- * Profiles (docs/PROTOCOL.md, "Profiles"): ours is kept in the vault and sent end to end, as a
+ * Profiles (docs/PROTOCOL-WIRE.md §11): ours is kept in the vault and sent end to end, as a
  * `profile` content message, to every contact when it changes and to a contact after our first
  * message to them; contacts' profiles are kept on their conversation. The avatar travels as an
  * encrypted attachment uploaded for each contact it is sent to (a fresh key each time, so the

@@ -57,15 +57,25 @@ export function Sidebar({
   };
   if (settings)
     return (
-      <nav class="sidebar" aria-label="Settings">
+      <nav class="sidebar settings-open" aria-label="Settings">
         <Settings
           onClose={() => {
             setSettings(false);
             // Back where the user left: the gear (rendered again on the next frame).
             requestAnimationFrame(() => gear.current?.focus());
           }}
-          onDevices={onDevices}
-          onBackup={onBackup}
+          // Devices and Backup are pages of their own: the list comes back beside them.
+          onDevices={() => {
+            setSettings(false);
+            onDevices();
+          }}
+          onBackup={
+            onBackup &&
+            (() => {
+              setSettings(false);
+              onBackup();
+            })
+          }
         />
       </nav>
     );
