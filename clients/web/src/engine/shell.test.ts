@@ -8,6 +8,20 @@ import { SEARCH_SAVE_MS } from './search.js';
 
 const AVATAR = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4]);
 
+/** Alice and Bob registered, but Bob's first device has not published its keys yet (as a moment after signing up). */
+async function bobWithoutKeys() {
+  const hub = new FakeHub();
+  const a = await device(hub);
+  const b = await device(hub);
+  await a.e.register('alice', 'password1');
+  await b.e.register('bob', 'password2');
+  await settle(a.e, b.e);
+  const bob = hub.accounts.get('bob')!;
+  const key = bob.identityKey;
+  bob.identityKey = null;
+  return { hub, a, b, bob, key };
+}
+
 describe('profiles, search and late registration (engine, fake gateway)', () => {
   it('sends the profile to contacts when it changes; the contact keeps the name and fetches the avatar', async () => {
     const { a, b, bobId, aliceId } = await pair();
@@ -72,16 +86,7 @@ describe('profiles, search and late registration (engine, fake gateway)', () => 
   });
 
   it('a chat started just before the contact published keys says "not registered yet" and turns usable by itself', async () => {
-    const hub = new FakeHub();
-    const a = await device(hub);
-    const b = await device(hub);
-    await a.e.register('alice', 'password1');
-    await b.e.register('bob', 'password2');
-    await settle(a.e, b.e);
-    // Bob's account exists but his first device has not published keys yet.
-    const bob = hub.accounts.get('bob')!;
-    const key = bob.identityKey;
-    bob.identityKey = null;
+    const { hub, a, b, bob, key } = await bobWithoutKeys();
     const bobId = (await a.e.startChat('bob'))!;
     a.e.openConversation(bobId);
     await settle(a.e);
@@ -104,15 +109,7 @@ describe('profiles, search and late registration (engine, fake gateway)', () => 
   });
 
   it('looks for the keys again when the user presses Send on a waiting chat', async () => {
-    const hub = new FakeHub();
-    const a = await device(hub);
-    const b = await device(hub);
-    await a.e.register('alice', 'password1');
-    await b.e.register('bob', 'password2');
-    await settle(a.e, b.e);
-    const bob = hub.accounts.get('bob')!;
-    const key = bob.identityKey;
-    bob.identityKey = null;
+    const { a, b, bob, key } = await bobWithoutKeys();
     const bobId = (await a.e.startChat('bob'))!;
     await a.e.send(bobId, 'too early');
     expect(a.e.state.notice).toMatch(/not registered yet/);

@@ -11,6 +11,7 @@ import {
 import { GroupInfo } from './GroupInfo.js';
 import { statusOf, useGroups, useGroupsView } from './Groups.js';
 import { useAppState, useNow } from './hooks.js';
+import { growComposer } from './RichText.js';
 
 const TICK: Record<Tick, { mark: string; label: string }> = {
   pending: { mark: '○', label: 'Waiting to send' },
@@ -38,6 +39,11 @@ export function GroupChat({
   const [info, setInfo] = useState(false);
   const [draft, setDraft] = useState('');
   const log = useRef<HTMLDivElement>(null);
+  const box = useRef<HTMLTextAreaElement>(null);
+  // The composer shrinks back to one line once a message went out.
+  useEffect(() => {
+    if (box.current) growComposer(box.current);
+  }, [draft === '']);
   const g = v.groups.find((x) => x.id === groupId);
   const messages = v.messages[groupId] ?? [];
   const typing = v.typing[groupId] ?? [];
@@ -128,6 +134,7 @@ export function GroupChat({
           </label>
           <textarea
             id="composer"
+            ref={box}
             rows={1}
             disabled={!active}
             placeholder={active ? `Message ${g.name}` : 'You are no longer in this group'}
@@ -136,6 +143,7 @@ export function GroupChat({
             onInput={(e) => {
               const t = e.currentTarget.value;
               setDraft(t);
+              growComposer(e.currentTarget);
               groups.typing(groupId, t.length > 0);
             }}
             onKeyDown={(e) => {
