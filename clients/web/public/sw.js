@@ -18,6 +18,18 @@ async function shellFiles() {
   return [...FIXED, ...assets];
 }
 
+/**
+ * After a page load from the network: a new index.html names new hashed files; keep them for the
+ * next offline start, and drop those of older releases (nothing else is ever in the cache).
+ */
+async function refreshShell(cache) {
+  const files = await shellFiles().catch(() => null);
+  if (!files) return;
+  for (const f of files) if (!(await cache.match(f))) await cache.add(f).catch(() => undefined);
+  const keep = new Set(files.map((f) => new URL(f, self.location.origin).href));
+  for (const req of await cache.keys()) if (!keep.has(req.url)) await cache.delete(req);
+}
+
 self.addEventListener('install', (event) => {
   event.waitUntil(
     (async () => {
@@ -60,9 +72,7 @@ self.addEventListener('fetch', (event) => {
           if (fresh.ok) {
             const cache = await caches.open(CACHE);
             await cache.put('/', fresh.clone());
-            // A new index.html names new hashed files: keep them too, for the next offline start.
-            for (const f of await shellFiles().catch(() => []))
-              if (!(await cache.match(f))) await cache.add(f).catch(() => undefined);
+            event.waitUntil(refreshShell(cache));
           }
           return fresh;
         } catch {
