@@ -97,8 +97,9 @@ export async function startChat(p: Person, peer: string) {
 
 export async function openChat(p: Person, peer: string) {
   const heading = p.page.getByRole('heading', { level: 2, name: peer, exact: true });
-  if (await heading.isVisible()) return;
+  // On a phone the settings page covers an open chat: close it first, then look.
   await closeSettings(p);
+  if (await heading.isVisible()) return;
   await p.page.locator(`.convs button[data-peer="${peer}"]`).click();
   await heading.waitFor();
 }
