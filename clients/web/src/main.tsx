@@ -148,7 +148,9 @@ function deviceName(): string {
  * would cache modules that change on every edit.
  */
 function registerServiceWorker(): void {
-  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
+  // import.meta.hot exists only under the dev server (import.meta.env.PROD follows NODE_ENV, which a
+  // build started from a test runner inherits as "test").
+  if (import.meta.hot || !('serviceWorker' in navigator)) return;
   addEventListener('load', () => {
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e: unknown) => {
       console.warn('hush: no offline start (service worker not registered)', e);
