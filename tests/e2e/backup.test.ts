@@ -15,6 +15,7 @@ import {
   ensureWebBuild,
   launch,
   openChat,
+  openSettings,
   type Person,
   person,
   register,
@@ -88,6 +89,7 @@ describe.skipIf(!chromiumAvailable)('backup and restore into a fresh browser pro
     await markVerified(alice);
     await markVerified(bob);
 
+    await openSettings(alice);
     await alice.page.getByRole('button', { name: 'Backup', exact: true }).click();
     await alice.page.getByRole('heading', { name: 'Backup', level: 2 }).waitFor();
     await shoot(alice.page, 'off');
@@ -133,6 +135,7 @@ describe.skipIf(!chromiumAvailable)('backup and restore into a fresh browser pro
     await alice.page.getByRole('button', { name: 'Back to chats' }).click();
     await openChat(alice, bobName);
     await waitFor(alice.page, async () => (await bubbles(alice.page)).includes('after the backup was on'), 'message');
+    await openSettings(alice);
     await alice.page.getByRole('button', { name: 'Backup', exact: true }).click();
     // The background run (a few seconds after the change) uploads one chunk and the manifest.
     await until(alice.page, async () => (await parts()) === before + 1, 'background backup');
@@ -170,6 +173,7 @@ describe.skipIf(!chromiumAvailable)('backup and restore into a fresh browser pro
     expect(await status(fresh)).toBe('green');
     expect(await bob.page.getByText(/safety number (has )?changed/i).count()).toBe(0);
     // The restored browser writes the backup from now on.
+    await openSettings(fresh);
     await fresh.page.getByRole('button', { name: 'Backup', exact: true }).click();
     await fresh.page.getByTestId('backup-status').waitFor();
     expect(fresh.csp).toEqual([]);

@@ -67,7 +67,28 @@ export async function register(p: Person, password: string, mode: 'Register' | '
   await p.page.getByRole('button', { name: 'New chat', exact: true }).waitFor({ timeout: 20_000 });
 }
 
+/**
+ * Opens the settings page (the gear atop the conversation list: Dark theme, What the server sees,
+ * App lock, Linked devices, Backup, Sign out, …). On a phone in a chat it goes back to the list first.
+ */
+export async function openSettings(p: Pick<Person, 'page'>) {
+  const title = p.page.getByRole('heading', { level: 2, name: 'Settings', exact: true });
+  if (await title.isVisible()) return;
+  const gear = p.page.getByRole('button', { name: /^Settings \(signed in as / });
+  const back = p.page.getByRole('button', { name: 'Chats', exact: true });
+  if (!(await gear.isVisible()) && (await back.isVisible())) await back.click();
+  await gear.click();
+  await title.waitFor();
+}
+
+/** Back from the settings page to the conversation list (nothing happens when it is not open). */
+export async function closeSettings(p: Pick<Person, 'page'>) {
+  const close = p.page.getByRole('button', { name: 'Close settings', exact: true });
+  if (await close.isVisible()) await close.click();
+}
+
 export async function startChat(p: Person, peer: string) {
+  await closeSettings(p);
   await p.page.getByRole('button', { name: 'New chat', exact: true }).click();
   await p.page.getByLabel('Contact username').fill(peer);
   await p.page.getByRole('button', { name: 'Start chat' }).click();
@@ -76,6 +97,8 @@ export async function startChat(p: Person, peer: string) {
 
 export async function openChat(p: Person, peer: string) {
   const heading = p.page.getByRole('heading', { level: 2, name: peer, exact: true });
+  // On a phone the settings page covers an open chat: close it first, then look.
+  await closeSettings(p);
   if (await heading.isVisible()) return;
   await p.page.locator(`.convs button[data-peer="${peer}"]`).click();
   await heading.waitFor();

@@ -23,6 +23,7 @@ import {
   ensureWebBuild,
   launch,
   openPage,
+  openSettings,
   type Person,
   PHONE,
   person,
@@ -155,6 +156,7 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     await bob2.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await bob2.page.getByRole('button', { name: 'Sign in', exact: true }).click();
     const code = (await bob2.page.getByTestId('link-code').textContent({ timeout: 30_000 }))!;
+    await openSettings(bob);
     await bob.page.getByRole('button', { name: 'Linked devices', exact: true }).click();
     await bob.page.getByRole('button', { name: 'Link a new device' }).click();
     await bob.page.getByLabel('Link code', { exact: true }).fill(code);

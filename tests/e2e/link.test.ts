@@ -14,6 +14,7 @@ import {
   ensureWebBuild,
   launch,
   openChat,
+  openSettings,
   type Person,
   person,
   register,
@@ -118,6 +119,7 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
 
   it('links it from the first browser by the pasted code, after comparing the short code', async () => {
     const code = (await alicePhone.page.getByTestId('link-code').textContent())!;
+    await openSettings(alice);
     await alice.page.getByRole('button', { name: 'Linked devices', exact: true }).click();
     await alice.page.getByRole('heading', { name: 'Linked devices' }).waitFor();
     await alice.page.getByTestId('device-row').first().waitFor();
@@ -187,6 +189,7 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
   });
 
   it('signs the second browser out remotely: it leaves at once and stops receiving', async () => {
+    await openSettings(alice);
     await alice.page.getByRole('button', { name: 'Linked devices', exact: true }).click();
     await alice.page.getByTestId('device-row').nth(1).waitFor();
     await shoot(alice.page, 'devices-two-desktop');

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { repoRoot, startStack } from '@hush/testkit';
 import type { Page } from 'playwright-core';
-import { DESKTOP, ensureWebBuild, launch, PHONE, person, register, send, startChat } from './browser.js';
+import { DESKTOP, ensureWebBuild, launch, openSettings, PHONE, person, register, send, startChat } from './browser.js';
 
 const PASSWORD = 'correct horse battery';
 const out = join(repoRoot, 'docs', 'screenshots');
@@ -42,7 +42,7 @@ async function main() {
         await page.getByLabel('Message', { exact: true }).fill('x'.repeat(4_050));
         await shot('composer-limit');
         await page.getByLabel('Message', { exact: true }).fill('');
-        if (size === 'phone') await page.getByRole('button', { name: 'Chats' }).click();
+        await openSettings(me);
         await page.getByRole('button', { name: 'Sign out', exact: true }).click();
         await shot('sign-out');
         await page.getByRole('button', { name: 'Cancel' }).click();

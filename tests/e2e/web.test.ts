@@ -20,6 +20,7 @@ import {
   launch,
   openChat,
   openPage,
+  openSettings,
   type Person,
   PHONE,
   person,
@@ -142,6 +143,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
   });
 
   it('shows what the server sees: routing fields and base64 ciphertext, never the text', async () => {
+    await openSettings(alice);
     await alice.page.getByLabel('What the server sees').check();
     const wire = alice.page.locator('[data-testid="message"]', { hasText: HELLO }).getByTestId('wire');
     await wire.waitFor();
@@ -194,6 +196,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
 
   it('locks the local store with an app-lock passphrase and opens it again only with that passphrase', async () => {
     const before = await bubbles(alice.page);
+    await openSettings(alice);
     await alice.page.getByRole('button', { name: 'App lock' }).click();
     await alice.page.getByLabel('App lock passphrase').fill('a long passphrase');
     await alice.page.getByLabel('Confirm passphrase').fill('a long passphrase');
@@ -210,6 +213,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     expect(await bubbles(alice.page)).toEqual(before);
     expect(await status(alice)).toBe('green');
     // Remove it again; the store goes back to the stored non-extractable key.
+    await openSettings(alice);
     await alice.page.getByRole('button', { name: 'App lock (on)' }).click();
     await alice.page.getByRole('button', { name: 'Remove app lock' }).click();
     await alice.page.getByRole('button', { name: 'App lock', exact: true }).waitFor();
@@ -446,10 +450,12 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     await alice.page.getByTestId('encryption-status').click();
     problems.verify = await seriousViolations(alice.page);
     await alice.page.getByRole('button', { name: 'Back to chat' }).click();
+    await openSettings(alice);
+    problems.settings = await seriousViolations(alice.page);
     await alice.page.getByRole('button', { name: 'Dark theme' }).click();
     problems.chatDark = await seriousViolations(alice.page);
     await alice.page.getByRole('button', { name: 'Dark theme' }).click();
-    expect(problems).toEqual({ signIn: [], chat: [], verify: [], chatDark: [] });
+    expect(problems).toEqual({ signIn: [], chat: [], verify: [], settings: [], chatDark: [] });
     // @hush/crypto compiles a small WebAssembly SHA-512 for safety numbers and falls back to plain
     // JavaScript if a CSP without 'wasm-unsafe-eval' refuses it: such a refusal would be expected
     // and handled. Anything else is a real violation.
@@ -509,6 +515,7 @@ describe.skipIf(!chromiumAvailable)('web client in Chromium against the real sta
     expect(await arrivalAnimation()).toBe('none');
     // The toggle wins over the system setting and survives a reload.
     await alice.page.emulateMedia({ colorScheme: 'light' });
+    await openSettings(alice);
     await alice.page.getByRole('button', { name: 'Dark theme' }).click();
     await alice.page.reload();
     expect(await alice.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');

@@ -24,6 +24,7 @@ import './styles/backup.css';
 import './styles/everyday.css';
 import './styles/media.css';
 import './styles/messages.css';
+import './styles/shell.css';
 
 applyTheme(savedTheme());
 
@@ -143,4 +144,23 @@ function deviceName(): string {
   return `${browser} (web)`.slice(0, 64);
 }
 
-if (!insecureContextNotice()) void main();
+/**
+ * The service worker (public/sw.js) keeps the app shell for an offline start. Registered after the
+ * page loaded (it fetches the shell again to cache it) and only in a build: under the dev server it
+ * would cache modules that change on every edit.
+ */
+function registerServiceWorker(): void {
+  // import.meta.hot exists only under the dev server (import.meta.env.PROD follows NODE_ENV, which a
+  // build started from a test runner inherits as "test").
+  if (import.meta.hot || !('serviceWorker' in navigator)) return;
+  addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e: unknown) => {
+      console.warn('hush: no offline start (service worker not registered)', e);
+    });
+  });
+}
+
+if (!insecureContextNotice()) {
+  registerServiceWorker();
+  void main();
+}

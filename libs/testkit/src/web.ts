@@ -64,6 +64,7 @@ export function ensureWebBuild(repoRoot: string, log?: (s: string) => void): str
   const sources = Math.max(
     newestMtime(join(web, 'src')),
     newestMtime(join(web, 'index.html')),
+    newestMtime(join(web, 'public')),
     ...['crypto', 'protocol', 'client'].map((l) => newestMtime(join(repoRoot, 'libs', l, 'src'))),
   );
   if (!existsSync(index) || statSync(index).mtimeMs < sources) {

@@ -81,6 +81,11 @@ const CSP = {
   // 'self' covers ws:/wss: to the page's own host and port (CSP Level 3 §6.7.2.8); a bare ws:
   // or wss: would let injected script open sockets to any host.
   connectSrc: ["'self'"],
+  // The web client's service worker (clients/web/public/sw.js: an offline app shell) and its web
+  // app manifest, from this origin only. Both fall back to default-src 'self' anyway; said here so
+  // a later default-src change cannot silently allow a worker or manifest from elsewhere.
+  workerSrc: ["'self'"],
+  manifestSrc: ["'self'"],
   objectSrc: ["'none'"],
   baseUri: ["'none'"],
   frameAncestors: ["'none'"],

@@ -1,6 +1,7 @@
 import type { Session } from '@hush/protocol';
 import type { ChatMessage, Conversation } from '../core/model.js';
 import type { HistoryPort } from '../engine/ports.js';
+import type { OwnProfile } from '../engine/profile.js';
 import type { RecordStore } from '../store/records.js';
 import { Vault } from '../store/vault.js';
 
@@ -13,6 +14,8 @@ const K = {
   msg: (peer: string, id: string) => `msg:${peer}:${id}`,
   msgPrefix: (peer: string) => `msg:${peer}:`,
   att: (id: string) => `att:${id}`,
+  profile: 's:profile',
+  search: 's:search',
 };
 
 /** HistoryPort over the vault (AES-GCM at rest in IndexedDB). */
@@ -61,6 +64,18 @@ export class VaultHistory implements HistoryPort {
   }
   deleteAttachment(id: string): Promise<void> {
     return this.vault.delete(K.att(id));
+  }
+  getProfile() {
+    return this.vault.get<OwnProfile>(K.profile);
+  }
+  putProfile(p: OwnProfile) {
+    return this.vault.put(K.profile, p);
+  }
+  getSearchIndex() {
+    return this.vault.get<string>(K.search);
+  }
+  putSearchIndex(encoded: string) {
+    return this.vault.put(K.search, encoded);
   }
   putMany(messages: readonly ChatMessage[], conversations: readonly Conversation[] = []) {
     return this.vault.putMany([

@@ -14,6 +14,7 @@ export const MAX_TEXT_CHARS = 4_000;
 export const MAX_RECEIPT_IDS = 256;
 
 import { decodeOp, decodeTextExtras, OP_KINDS, type Op, type OpKind, type TextExtras } from './message-ops.js';
+import { cleanName, MAX_AVATAR_BYTES } from './profile.js';
 
 const MESSAGE_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
 const USER_ID_RE = /^[a-z0-9]{10,32}$/;
@@ -107,7 +108,23 @@ export interface TypingContent {
  * conversation with `to`; its own `id` is the send frame's, `sentAt` orders it against others.
  */
 export type OpContent = { v: 1; id: string; to: string; sentAt: number } & Op;
-export type Content = TextContent | ReceiptContent | TypingContent | DevicesContent | OpContent;
+/**
+ * "My profile is now…" (docs/PROTOCOL-WIRE.md §12; core/profile.ts): sent to contacts when it
+ * changes and to a contact after the first message, and to our own other devices. The avatar is
+ * an encrypted attachment; only an image type the browser decodes safely (never SVG) and a small
+ * size are accepted.
+ */
+export interface ProfileContent {
+  v: 1;
+  t: 'profile';
+  /** Display name (core/profile.ts cleanName); empty: none. */
+  name: string;
+  avatar?: FileRef;
+  /** When it was set, the author's clock (Unix ms). */
+  at: number;
+}
+const AVATAR_MIMES = new Set(['image/jpeg', 'image/png', 'image/webp']);
+export type Content = TextContent | ReceiptContent | TypingContent | DevicesContent | ProfileContent | OpContent;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
@@ -157,6 +174,20 @@ export function decodeContent(bytes: Uint8Array): Content {
     }
     case 'devices':
       return { v: 1, t: 'devices' };
+    case 'profile': {
+      const { name, at } = raw;
+      if (typeof name !== 'string' || name !== cleanName(name)) throw new ContentError('bad profile name');
+      if (typeof at !== 'number' || !Number.isFinite(at) || at < 0) throw new ContentError('bad profile time');
+      if (raw.avatar === undefined) return { v: 1, t: 'profile', name, at };
+      let avatar: FileRef;
+      try {
+        avatar = decodeFile(raw.avatar);
+      } catch (e) {
+        throw new ContentError('bad avatar', { cause: e });
+      }
+      if (!AVATAR_MIMES.has(avatar.mime) || avatar.size > MAX_AVATAR_BYTES) throw new ContentError('bad avatar');
+      return { v: 1, t: 'profile', name, avatar, at };
+    }
     case 'typing': {
       if (typeof raw.on !== 'boolean') throw new ContentError('bad typing flag');
       return { v: 1, t: 'typing', on: raw.on };

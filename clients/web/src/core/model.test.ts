@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { dayLabel, formatClock, groupSafetyNumber } from './format.js';
 import {
   advanceTick,
   applyReceipt,
   type ChatMessage,
-  dayLabel,
   encryptionStatus,
-  formatClock,
-  groupSafetyNumber,
   insertMessage,
   markRead,
   newConversation,

@@ -106,10 +106,24 @@ export interface Conversation {
   sendHold?: SendHold;
   /** Set when we cannot encrypt to this peer (no keys, or a bundle that fails verification). */
   cannotEncrypt: string | null;
+  /**
+   * Red only because the peer has published no keys yet (registered a moment ago): looked up
+   * again while the chat is open and on each send (engine/key-wait.ts), and said as "not
+   * registered yet" rather than "cannot encrypt".
+   */
+  keysMissing?: boolean;
   /** What the user was writing and has not sent (kept across reloads, encrypted at rest like all of it). */
   draft?: string;
   /** Disappearing messages (core/message-ops.ts); absent or 0 seconds: off. */
   timer?: TimerSetting;
+  /** The name the peer shared in their profile (core/profile.ts); absent or empty: the username is shown. */
+  displayName?: string;
+  /** Their avatar (an encrypted attachment), null when they removed it. */
+  avatar?: FileRef | null;
+  /** Their profile's time, so an older one arriving late does not replace it. */
+  profileAt?: number;
+  /** The time of our own profile they were last sent (engine/profile.ts). */
+  profileSent?: number;
 }
 
 export type EncryptionStatus = 'green' | 'yellow' | 'red';
@@ -242,53 +256,4 @@ export function unreadCount(list: readonly ChatMessage[]): number {
 /** Conversation list order: most recent activity first. */
 export function sortConversations(list: readonly Conversation[]): Conversation[] {
   return [...list].sort((a, b) => b.lastAt - a.lastAt || a.username.localeCompare(b.username));
-}
-
-/** Groups a 60-digit safety number as 12 groups of 5 (Signal's display). */
-export function groupSafetyNumber(digits: string): string[] {
-  const clean = digits.replace(/\D/g, '');
-  const out: string[] = [];
-  for (let i = 0; i < clean.length; i += 5) out.push(clean.slice(i, i + 5));
-  return out;
-}
-
-/** "12:04", local time (the day is in the timeline's separators). */
-export function formatClock(ms: number): string {
-  const d = new Date(ms);
-  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
-}
-
-/** A day separator's words: "Today", "Yesterday", else the weekday and date (with the year when not this year). */
-export function dayLabel(ms: number, now: number): string {
-  const d = new Date(ms);
-  const n = new Date(now);
-  const y = new Date(now);
-  y.setDate(n.getDate() - 1);
-  if (d.toDateString() === n.toDateString()) return 'Today';
-  if (d.toDateString() === y.toDateString()) return 'Yesterday';
-  return d.toLocaleDateString(undefined, {
-    weekday: 'long',
-    day: 'numeric',
-    month: 'long',
-    ...(d.getFullYear() === n.getFullYear() ? {} : { year: 'numeric' }),
-  });
-}
-
-/** "12:04", or a short date for older messages; local time. */
-export function formatTime(ms: number, now: number): string {
-  const d = new Date(ms);
-  const n = new Date(now);
-  const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
-  if (d.toDateString() === n.toDateString()) return hm;
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ${hm}`;
-}
-
-export function formatLastSeen(p: { online: boolean; lastSeen: number | null } | undefined, now: number): string {
-  if (!p) return '';
-  if (p.online) return 'online';
-  if (p.lastSeen === null) return 'offline';
-  const s = Math.max(0, Math.round((now - p.lastSeen) / 1000));
-  if (s < 60) return 'last seen just now';
-  if (s < 3600) return `last seen ${Math.round(s / 60)} min ago`;
-  return `last seen ${formatTime(p.lastSeen, now)}`;
 }

@@ -16,6 +16,8 @@ export type Route =
   | { kind: 'read-elsewhere'; peer: string; ids: string[] }
   /** `user`'s device list changed: fetch it again (from our own account: one of ours was linked). */
   | { kind: 'devices'; user: string; fromMe: boolean }
+  /** A contact's profile (core/profile.ts); our own devices' copies are not used yet. */
+  | { kind: 'profile'; user: string; content: Extract<Content, { t: 'profile' }> }
   | { kind: 'ignore' };
 
 export function routeContent(myUserId: string, fromUser: string, content: Content): Route {
@@ -33,6 +35,8 @@ export function routeContent(myUserId: string, fromUser: string, content: Conten
       return fromMe ? { kind: 'ignore' } : { kind: 'typing', peer: fromUser, on: content.on };
     case 'devices':
       return { kind: 'devices', user: fromUser, fromMe };
+    case 'profile':
+      return fromMe ? { kind: 'ignore' } : { kind: 'profile', user: fromUser, content };
     default:
       return { kind: 'op', peer: fromMe ? content.to : fromUser, fromMe, content };
   }

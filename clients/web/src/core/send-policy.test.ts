@@ -1,6 +1,6 @@
 import { ErrorCodes, HushError } from '@hush/protocol';
 import { describe, expect, it } from 'vitest';
-import { classifyKeyFetchError, classifySendError, describe as sentence } from './send-policy.js';
+import { classifyKeyFetchError, classifySendError, keyWaitDelay, describe as sentence } from './send-policy.js';
 
 describe('send error classification', () => {
   it('re-fetches keys when the gateway does not know a recipient device', () => {
@@ -34,13 +34,20 @@ describe('send error classification', () => {
 });
 
 describe('key fetch error classification', () => {
-  it('retries what passes and turns the rest into "cannot encrypt"', () => {
+  it('retries what passes, waits for keys not published yet, and turns the rest into "cannot encrypt"', () => {
     expect(classifyKeyFetchError(new TypeError('fetch failed'))).toBe('retry');
     expect(classifyKeyFetchError(new HushError('INTERNAL'))).toBe('retry');
     expect(classifyKeyFetchError(new HushError('KEYS_RATE_LIMITED'))).toBe('retry');
     expect(classifyKeyFetchError(new HushError('AUTH_TOKEN_EXPIRED'))).toBe('retry');
-    expect(classifyKeyFetchError(new HushError('KEYS_NOT_FOUND'))).toBe('cannot-encrypt');
+    // The account exists, its first device has not published keys yet: not an error, early.
+    expect(classifyKeyFetchError(new HushError('KEYS_NOT_FOUND'))).toBe('not-registered');
+    expect(classifyKeyFetchError(new HushError('VALIDATION_FAILED'))).toBe('cannot-encrypt');
     expect(classifyKeyFetchError(new Error('E2E_BAD_SIGNATURE'))).toBe('cannot-encrypt');
+  });
+  it('looks again for missing keys after 1, 2, 4, 8, 15 s, then every 30 s', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 50].map(keyWaitDelay)).toEqual([
+      1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 30_000, 30_000,
+    ]);
   });
   it('says what went wrong in a sentence', () => {
     expect(sentence(new TypeError('x'))).toMatch(/Cannot reach the server/);

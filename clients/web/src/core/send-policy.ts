@@ -1,4 +1,5 @@
 import { isHushError, isRetryableCode } from '@hush/protocol';
+import type { Conversation } from './model.js';
 
 /**
  * What to do when the gateway refused or did not answer a send (the outbox's decision, kept pure
@@ -20,13 +21,30 @@ export function classifySendError(e: unknown): SendErrorAction {
 }
 
 /**
- * A key-bundle fetch that failed: `retry` for trouble that passes (network, retryable codes, auth),
- * otherwise the contact cannot be encrypted to (no keys published, a bundle that fails
- * verification): red.
+ * A key-bundle fetch that failed: `retry` for trouble that passes (network, retryable codes, auth);
+ * `not-registered` when the account exists but has no keys yet (KEYS_NOT_FOUND: it registered a
+ * moment ago and its first device has not published them): red for now, looked up again while
+ * the chat is open and on every send (KEY_WAIT_MS); otherwise the contact cannot be encrypted to
+ * (a bundle that fails verification): red.
  */
-export function classifyKeyFetchError(e: unknown): 'retry' | 'cannot-encrypt' {
-  if (isHushError(e)) return isRetryableCode(e.code) || e.status === 401 ? 'retry' : 'cannot-encrypt';
+export function classifyKeyFetchError(e: unknown): 'retry' | 'not-registered' | 'cannot-encrypt' {
+  if (isHushError(e)) {
+    if (e.code === 'KEYS_NOT_FOUND') return 'not-registered';
+    return isRetryableCode(e.code) || e.status === 401 ? 'retry' : 'cannot-encrypt';
+  }
   return e instanceof TypeError ? 'retry' : 'cannot-encrypt';
+}
+
+/** Said instead of the catalogue's "No keys for that user": nothing is wrong, it is early. */
+export const NOT_REGISTERED = 'not registered yet: their keys are not published';
+
+/**
+ * Waits between looks at a not-yet-registered contact's keys while their chat is open: quick at
+ * first (a registration finishes within seconds), then every 30 s; never a tight loop.
+ */
+export const KEY_WAIT_MS = [1_000, 2_000, 4_000, 8_000, 15_000, 30_000] as const;
+export function keyWaitDelay(attempt: number): number {
+  return KEY_WAIT_MS[Math.min(Math.max(0, attempt), KEY_WAIT_MS.length - 1)]!;
 }
 
 /**
@@ -67,4 +85,11 @@ export function describe(e: unknown): string {
   if (e instanceof TypeError) return 'Cannot reach the server. Check your connection and try again.';
   if (e instanceof Error) return e.message;
   return 'Something went wrong.';
+}
+
+/** Why nothing was sent to a red conversation, and what the user can do. */
+export function notSentNotice(c: Pick<Conversation, 'username' | 'keysMissing' | 'cannotEncrypt'>): string {
+  return c.keysMissing
+    ? `${c.username} is not registered yet (no keys published), so nothing was sent. Try again in a moment.`
+    : `Cannot encrypt to ${c.username} (${c.cannotEncrypt ?? 'no keys yet'}), so nothing was sent.`;
 }

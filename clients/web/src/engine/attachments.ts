@@ -3,9 +3,10 @@ import { encryptionStatus } from '../core/model.js';
 import { describe } from '../core/send-policy.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
-import type { Outbox, SendExtras } from './outbox.js';
-import type { Progress } from './ports.js';
-import type { Transfer } from './types.js';
+import type { Outbox } from './outbox.js';
+import type { SendExtras } from './outgoing.js';
+
+import type { Progress, Transfer } from './types.js';
 
 /** A file the user picked, as the view read it (or a voice message it recorded). */
 export interface PickedFile {

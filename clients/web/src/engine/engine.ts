@@ -5,13 +5,16 @@ import { EngineContext, type EngineDeps } from './context.js';
 import { Conversations } from './conversations.js';
 import { Devices } from './devices.js';
 import { Groups } from './groups.js';
-import { History } from './history.js';
+import { History, linkHistory } from './history.js';
 import { Inbox } from './inbox.js';
+import { KeyWait } from './key-wait.js';
 import { PeerKeys } from './keys.js';
 import { Messages } from './messages.js';
 import { Outbox } from './outbox.js';
 import { PREKEY_TARGET } from './prekeys.js';
+import { Profiles } from './profile.js';
 import { Retries } from './retries.js';
+import { MessageSearch, type SearchHit } from './search.js';
 import { SessionLifecycle } from './session.js';
 import { Signals } from './signals.js';
 import type { StateStore } from './store.js';
@@ -45,6 +48,10 @@ export class Engine implements Actions {
   readonly backup: Backup | null;
   /** Reply, React, Edit, Delete, Forward, Disappearing messages (engine/messages.ts). */
   readonly messages: Messages;
+  private readonly profiles: Profiles;
+  private readonly keyWait: KeyWait;
+  /** Message search; `search.forget(id)` drops a deleted or disappeared message from the index. */
+  readonly search: MessageSearch;
   /** A restored device tells contacts and our devices about itself once it is online. */
   private announce = false;
 
@@ -58,13 +65,16 @@ export class Engine implements Actions {
     const outbox = new Outbox(ctx, history, keys);
     const attachments = new Attachments(ctx, history, outbox);
     this.attachments = attachments;
+    const profiles = new Profiles(ctx, history, signals, attachments);
+    this.profiles = profiles;
+    this.search = new MessageSearch(ctx);
+    this.keyWait = new KeyWait(ctx, history, keys);
     let groups: Groups | null = null;
     const messages = new Messages(ctx, history, outbox, attachments, () => groups);
     this.messages = messages;
-    const inbox = new Inbox(ctx, history, conversations, signals, keys, new Retries(ctx, history), attachments, {
-      ops: messages.ops,
-      thread: (peer) => messages.direct(peer),
-    });
+    const retries = new Retries(ctx, history);
+    const ops = { ops: messages.ops, thread: (peer: string) => messages.direct(peer) };
+    const inbox = new Inbox(ctx, history, conversations, signals, keys, retries, attachments, ops, profiles);
     groups = deps.groupCrypto ? new Groups(ctx, deps.groupCrypto, conversations, keys, messages.ops) : null;
     this.groups = groups;
     // Our devices and every contact fetch the new signed list now (a notice when it grew), and
@@ -80,16 +90,7 @@ export class Engine implements Actions {
       deviceName: deps.deviceName ?? 'Web browser',
       prekeys: PREKEY_TARGET,
       serial: (fn) => ctx.serial(fn),
-      history: {
-        exportHistory: async () => ({
-          conversations: ctx.state.conversations,
-          messages: Object.values(ctx.state.messages).flat(),
-        }),
-        importHistory: async (convs, msgs) => {
-          for (const c of convs) await ctx.history.putConversation({ ...c, deviceNotice: null });
-          for (const m of msgs) await ctx.history.putMessage(m);
-        },
-      },
+      history: linkHistory(ctx),
       onLinked: (s) => this.session.linked(s),
       onDeviceListChanged: () => announceDevices(),
     });
@@ -118,6 +119,7 @@ export class Engine implements Actions {
       },
       reset: () => {
         devices.cancel();
+        this.keyWait.stop();
         conversations.reset();
         signals.reset();
         inbox.reset();
@@ -222,10 +224,18 @@ export class Engine implements Actions {
   }
   openConversation(peer: string | null): void {
     this.conversations.openConversation(peer);
+    this.keyWait.open(peer);
   }
-  send(peer: string, text: string): Promise<void> {
+  async send(peer: string, text: string): Promise<void> {
     this.signals.messageSent(peer);
-    return this.outbox.send(peer, text);
+    await this.outbox.send(peer, text);
+    this.profiles.afterSend(peer);
+  }
+  setProfile(name: string, avatar?: { bytes: Uint8Array; mime: string } | null): Promise<void> {
+    return this.profiles.set(name, avatar);
+  }
+  searchMessages(query: string): SearchHit[] {
+    return this.search.search(query);
   }
   typing(peer: string, on: boolean): void {
     this.signals.typing(peer, on);

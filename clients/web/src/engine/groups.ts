@@ -20,7 +20,7 @@ import { GroupState, type GroupsView, groupConv } from './group-state.js';
 import { groupContentOf, groupRecipients, groupThread } from './group-thread.js';
 import type { PeerKeys } from './keys.js';
 import type { MessageOps, Thread } from './message-ops.js';
-import type { SendExtras } from './outbox.js';
+import type { SendExtras } from './outgoing.js';
 import { TypingSender } from './typing.js';
 
 export type { GroupsView } from './group-state.js';

@@ -173,3 +173,17 @@ export class History {
     this.showMessages(peer, vs);
   }
 }
+
+/** What linking a device copies over (engine/devices.ts): the history, both ways. */
+export function linkHistory(ctx: EngineContext) {
+  return {
+    exportHistory: async () => ({
+      conversations: ctx.state.conversations,
+      messages: Object.values(ctx.state.messages).flat(),
+    }),
+    importHistory: async (convs: readonly Conversation[], msgs: readonly ChatMessage[]) => {
+      for (const c of convs) await ctx.history.putConversation({ ...c, deviceNotice: null });
+      for (const m of msgs) await ctx.history.putMessage(m);
+    },
+  };
+}

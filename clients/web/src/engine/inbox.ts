@@ -1,5 +1,12 @@
 import type { DeliverFrame } from '@hush/protocol';
-import { type Content, ContentError, decodeContent, type FileRef, type OpContent } from '../core/content.js';
+import {
+  type Content,
+  ContentError,
+  decodeContent,
+  type FileRef,
+  type OpContent,
+  type ProfileContent,
+} from '../core/content.js';
 import type { Op } from '../core/message-ops.js';
 import { applyReceipt, type ChatMessage, unreadCount, type WireRecord } from '../core/model.js';
 import { routeContent } from '../core/routing.js';
@@ -9,7 +16,7 @@ import type { Conversations } from './conversations.js';
 import type { History } from './history.js';
 import type { PeerKeys } from './keys.js';
 import type { MessageOps, Thread } from './message-ops.js';
-import { previewText } from './outbox.js';
+import { previewText } from './outgoing.js';
 import { originalId, type Retries } from './retries.js';
 import type { Signals } from './signals.js';
 
@@ -46,6 +53,8 @@ export class Inbox {
     private readonly files?: { received(ref: FileRef): void },
     /** Reactions, edits, deletes and timers (engine/message-ops.ts), on a conversation's Thread. */
     private readonly ops?: { ops: MessageOps; thread(peer: string): Thread },
+    /** Contacts' profiles (engine/profile.ts). */
+    private readonly profiles?: { received(from: string, content: ProfileContent): Promise<void> },
   ) {}
 
   /** Sign-out: forget what was held. */
@@ -59,8 +68,7 @@ export class Inbox {
       try {
         await this.ctx.serial(() => this.receive(f));
       } catch (e) {
-        // A local failure (IndexedDB error, quota): the envelope is not acked, so the gateway
-        // delivers it again (on the next connection or after its ack wait).
+        // A local failure (IndexedDB error, quota): not acked, so the gateway delivers it again.
         this.ctx.store.update({ notice: LOCAL_FAILURE });
         throw e;
       }
@@ -128,6 +136,8 @@ export class Inbox {
       // A device list changed: fetch it now, verified against the account's identity.
       if (route.fromMe) await this.keys.refreshOwnDevices().catch(() => undefined);
       else if (this.history.conv(route.user)) await this.keys.refreshBundle(route.user).catch(() => undefined);
+    } else if (route.kind === 'profile') {
+      await this.profiles?.received(route.user, route.content);
     } else if (route.kind === 'read-elsewhere') {
       await this.readElsewhere(route.peer, route.ids);
     } else if (route.kind !== 'ignore') {

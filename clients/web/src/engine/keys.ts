@@ -1,6 +1,6 @@
 import type { SendFrame } from '@hush/protocol';
 import { type Content, encodeContent } from '../core/content.js';
-import { classifyKeyFetchError, describe } from '../core/send-policy.js';
+import { classifyKeyFetchError, describe, NOT_REGISTERED } from '../core/send-policy.js';
 import { decideIdentityChange, keysVerified, sendGate, wasVerified } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
@@ -49,10 +49,16 @@ export class PeerKeys {
       // authorization alert), as WhatsApp and Signal do.
       if (sameIdentity && before !== null && r.devices.some((d) => !before.includes(d)))
         next = { ...next, deviceNotice: `${next.username} added a device. Messages you send now reach it too.` };
-      await this.history.saveConv(next);
+      await this.history.saveConv(next.keysMissing ? { ...next, keysMissing: false } : next);
     } catch (e) {
-      if (classifyKeyFetchError(e) === 'retry') throw e;
-      await this.history.saveConv({ ...this.history.conv(peer)!, cannotEncrypt: describe(e) });
+      const kind = classifyKeyFetchError(e);
+      if (kind === 'retry') throw e;
+      const missing = kind === 'not-registered';
+      await this.history.saveConv({
+        ...this.history.conv(peer)!,
+        cannotEncrypt: missing ? NOT_REGISTERED : describe(e),
+        keysMissing: missing,
+      });
     }
   }
 

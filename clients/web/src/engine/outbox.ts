@@ -1,14 +1,12 @@
 import type { SendFrame } from '@hush/protocol';
 import { type FileRef, newMessageId } from '../core/content.js';
 import { advanceTick, type ChatMessage, encryptionStatus, outbox } from '../core/model.js';
-import { classifySendError } from '../core/send-policy.js';
+import { classifySendError, notSentNotice } from '../core/send-policy.js';
 import { sendGate } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { Built, PeerKeys } from './keys.js';
 import { previewText, type SendExtras, textContent } from './outgoing.js';
-
-export { previewText, type SendExtras, textContent } from './outgoing.js';
 
 /**
  * The outbox: a message is stored (encrypted at rest) as `pending` first; when online it is
@@ -50,11 +48,13 @@ export class Outbox {
   async send(peer: string, text: string, file?: FileRef, extras: SendExtras = {}): Promise<void> {
     const c = this.history.conv(peer);
     if (!c || (text.trim().length === 0 && !file)) return;
-    // Red means we cannot encrypt: nothing is queued or sent.
-    if (encryptionStatus(c) === 'red') {
-      this.ctx.store.update({
-        notice: `Cannot encrypt to ${c.username} (${c.cannotEncrypt ?? 'no keys yet'}), so nothing was sent.`,
-      });
+    // Red means we cannot encrypt: nothing is queued or sent. A contact who had no keys yet may
+    // have published them since: look once more first.
+    if (encryptionStatus(c) === 'red' && c.keysMissing && this.ctx.api)
+      await this.ctx.serial(() => this.keys.refreshBundle(peer)).catch(() => undefined);
+    const now0 = this.history.conv(peer) ?? c;
+    if (encryptionStatus(now0) === 'red') {
+      this.ctx.store.update({ notice: notSentNotice(now0) });
       return;
     }
     const now = this.ctx.now();

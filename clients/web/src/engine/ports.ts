@@ -21,7 +21,8 @@ import type { ChatMessage, Conversation } from '../core/model.js';
 import type { IdentityStatus } from '../core/trust.js';
 import type { BackupServer } from './backup-ports.js';
 import type { GroupApi } from './group-ports.js';
-import type { ConnectionState } from './types.js';
+import type { OwnProfile } from './profile.js';
+import type { ConnectionState, Progress } from './types.js';
 
 /**
  * What the engine needs from the outside world, as two narrow interfaces (the matrix-js-sdk
@@ -50,9 +51,6 @@ export interface Link {
   subscribePresence(users: string[]): void;
   close(): void;
 }
-
-/** Bytes done of a total (a progress bar). */
-export type Progress = (done: number, total: number) => void;
 
 export interface ServerApi {
   /** Stores an encrypted attachment blob for `recipients` devices; returns its id. */
@@ -277,6 +275,12 @@ export interface HistoryPort {
   deleteMessage(conv: string, id: string): Promise<void>;
   /** Deletes a kept attachment (its message was deleted or disappeared). */
   deleteAttachment(id: string): Promise<void>;
+  /** This account's profile (engine/profile.ts), encrypted at rest like the history. */
+  getProfile(): Promise<OwnProfile | undefined>;
+  putProfile(p: OwnProfile): Promise<void>;
+  /** The message search index (core/search.ts encoding), encrypted at rest like the history. */
+  getSearchIndex(): Promise<string | undefined>;
+  putSearchIndex(encoded: string): Promise<void>;
   /** Messages and conversations in one durable write (one transaction): all or none. */
   putMany(messages: readonly ChatMessage[], conversations?: readonly Conversation[]): Promise<void>;
   /** Deletes everything, keys and sessions included (sign-out). */

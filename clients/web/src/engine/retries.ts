@@ -3,7 +3,7 @@ import { encodeContent, newMessageId } from '../core/content.js';
 import type { ChatMessage } from '../core/model.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
-import { textContent } from './outbox.js';
+import { textContent } from './outgoing.js';
 import type { DeviceAddress } from './ports.js';
 
 /**

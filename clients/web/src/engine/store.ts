@@ -31,4 +31,5 @@ export const initialState = (): AppState => ({
   notice: null,
   busy: false,
   transfers: {},
+  profile: null,
 });

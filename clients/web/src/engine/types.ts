@@ -1,6 +1,8 @@
 import type { FileRef } from '../core/content.js';
 import type { ChatMessage, Conversation } from '../core/model.js';
 import type { PickedFile } from './attachments.js';
+import type { OwnProfile } from './profile.js';
+import type { SearchHit } from './search.js';
 
 /** Everything the views read. The engine owns it; views never mutate it. */
 export interface Me {
@@ -32,11 +34,16 @@ export interface AppState {
   /** A notice for the user (e.g. a failed action); cleared by the next action. */
   notice: string | null;
   busy: boolean;
+  /** This account's profile (engine/profile.ts); null until one is set. */
+  profile: OwnProfile | null;
   /** Files being encrypted and uploaded (keyed by a local id) or fetched and decrypted (by file id). */
   transfers: Record<string, Transfer>;
 }
 
 /** A progress bar's worth: which file, what is happening, bytes done of the total. */
+/** Bytes done of a total (a progress bar). */
+export type Progress = (done: number, total: number) => void;
+
 export interface Transfer {
   name: string;
   /** The conversation an upload goes to (its bar shows above the composer). */
@@ -122,4 +129,9 @@ export interface Actions {
   lockNow(): void;
   /** On the lock screen, passphrase forgotten: erases everything this browser holds for Hush. */
   eraseDevice(): Promise<void>;
+  // --- settings page, profile, search (docs/ARCHITECTURE.md, "Settings page", "Profiles", "Message search")
+  /** Sets the display name and avatar (new bytes, null to remove, undefined to keep) and tells every contact. */
+  setProfile(name: string, avatar?: { bytes: Uint8Array; mime: string } | null): Promise<void>;
+  /** Full-text search over this device's history (works offline); newest first. */
+  searchMessages(query: string): SearchHit[];
 }

@@ -1,6 +1,7 @@
 import type { Session } from '@hush/protocol';
 import type { ChatMessage, Conversation } from '../core/model.js';
 import type { HistoryPort } from '../engine/ports.js';
+import type { OwnProfile } from '../engine/profile.js';
 
 /**
  * A HistoryPort whose writes can be made to fail as a full or broken IndexedDB does
@@ -60,6 +61,20 @@ export class FlakyHistory implements HistoryPort {
   async deleteAttachment(id: string) {
     this.check();
     await this.inner.deleteAttachment(id);
+  }
+  getProfile() {
+    return this.inner.getProfile();
+  }
+  async putProfile(p: OwnProfile) {
+    this.check();
+    await this.inner.putProfile(p);
+  }
+  getSearchIndex() {
+    return this.inner.getSearchIndex();
+  }
+  async putSearchIndex(encoded: string) {
+    this.check();
+    await this.inner.putSearchIndex(encoded);
   }
   async putMany(messages: readonly ChatMessage[], conversations?: readonly Conversation[]) {
     this.check();

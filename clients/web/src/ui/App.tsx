@@ -8,6 +8,7 @@ import { NewGroup } from './Groups.js';
 import { useActions, useAppState } from './hooks.js';
 import { LinkThisDevice } from './Link.js';
 import { savedIdleMinutes, Unlock, useIdleLock } from './Lock.js';
+import { useNotifications } from './Notify.js';
 import { restoreOpenChat, useKeepOpenChat } from './open-chat.js';
 import { Sidebar } from './Sidebar.js';
 import { Verify } from './Verify.js';
@@ -39,6 +40,13 @@ export function App() {
   }, []);
   const lockNow = useCallback(() => a.lockNow(), [a]);
   useIdleLock(s.appLock && s.phase === 'ready', idleMinutes, lockNow);
+  // A notification's click opens its chat; the title counts unread messages.
+  useNotifications((peer) => {
+    setDevices(false);
+    setBackup(false);
+    setVerifying(false);
+    setSelected(peer);
+  });
 
   if (s.phase === 'loading')
     return (

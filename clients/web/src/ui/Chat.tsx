@@ -5,16 +5,20 @@ import {
   encryptionStatus,
   formatLastSeen,
   MAX_TEXT_CHARS,
+  shownName,
 } from '../engine/index.js';
 import { AttachButton } from './Attachment.js';
 import { DeviceNoticeBanner } from './Devices.js';
 import { Disappearing } from './Disappearing.js';
 import { useActions, useAppState, useNow } from './hooks.js';
 import { MessageScopeContext, ReplyBar } from './MessageActions.js';
+import { Avatar } from './Profile.js';
+import { growComposer } from './RichText.js';
 import { Timeline } from './Timeline.js';
 import { Uploads } from './Transfer.js';
 import { RecordButton } from './Voice.js';
 
+const WAITING = 'Not registered yet';
 const BADGE = {
   green: 'Verified',
   yellow: 'Not verified',
@@ -41,11 +45,17 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
     input.current?.focus();
   }, [peer]);
   useEffect(() => () => clearTimeout(saveTimer.current), []);
+  // A restored draft, or the empty box after sending: the composer's height follows its text.
+  useEffect(() => {
+    if (input.current) growComposer(input.current);
+  }, [draft === '']);
 
   if (!conv) return <div class="placeholder">Choose a conversation.</div>;
   const status = encryptionStatus(conv);
   const over = draft.length - MAX_TEXT_CHARS;
-  const canSend = status !== 'red' && draft.trim().length > 0 && over <= 0;
+  // Not registered yet: Send stays on, as pressing it looks for their keys again (engine/outbox.ts).
+  const waiting = status === 'red' && Boolean(conv.keysMissing);
+  const canSend = (status !== 'red' || waiting) && draft.trim().length > 0 && over <= 0;
 
   const edit = (v: string) => {
     setDraft(v);
@@ -86,8 +96,10 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
         <button class="btn small back" type="button" onClick={onBack}>
           <span aria-hidden="true">←</span> Chats
         </button>
+        <Avatar userId={conv.peer} name={shownName(conv)} file={conv.avatar} size={36} />
         <div class="who">
-          <h2 id="chat-title">{conv.username}</h2>
+          <h2 id="chat-title">{shownName(conv)}</h2>
+          {conv.displayName && <div class="username">@{conv.username}</div>}
           {/* While we are not connected we know nothing new about them: say where we are instead. */}
           <div class="presence" data-testid="presence">
             {self === 'online' ? formatLastSeen(s.presence[peer], now) : SELF_STATE[self]}
@@ -100,12 +112,12 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
           data-testid="encryption-status"
           data-status={status}
           onClick={onVerify}
-          aria-label={`Encryption: ${BADGE[status]}. Open verification`}
+          aria-label={`Encryption: ${waiting ? WAITING : BADGE[status]}. Open verification`}
         >
           <span aria-hidden="true" class="dot">
             ●{' '}
           </span>
-          {BADGE[status]}
+          {waiting ? WAITING : BADGE[status]}
         </button>
       </header>
       {self === 'replaced' ? (
@@ -130,7 +142,15 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
       )}
       <KeyChangeBanner conv={conv} onVerify={onVerify} />
       <DeviceNoticeBanner conv={conv} />
-      {status === 'red' && (
+      {waiting && (
+        <div class="banner warn" role="status" data-testid="not-registered">
+          <p>
+            {conv.username} is not registered yet: their keys are not published, so nothing can be encrypted to them
+            yet. Hush looks again every few seconds while this chat is open, and when you press Send.
+          </p>
+        </div>
+      )}
+      {status === 'red' && !waiting && (
         <div class="banner bad" role="alert" data-testid="cannot-encrypt">
           <p>
             Hush cannot encrypt to {conv.username} ({(conv.cannotEncrypt ?? 'no keys published yet').replace(/\.$/, '')}
@@ -169,14 +189,19 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
             aria-describedby={draft.length >= COUNTER_FROM ? 'composer-count' : undefined}
             aria-invalid={over > 0 ? 'true' : undefined}
             placeholder={
-              status === 'red'
-                ? 'Cannot encrypt: sending is off'
-                : conv.sendHold === 'user'
-                  ? 'Messages wait until you verify or accept the new safety number'
-                  : 'Message'
+              waiting
+                ? 'Waiting for their keys'
+                : status === 'red'
+                  ? 'Cannot encrypt: sending is off'
+                  : conv.sendHold === 'user'
+                    ? 'Messages wait until you verify or accept the new safety number'
+                    : 'Message'
             }
             value={draft}
-            onInput={(e) => edit(e.currentTarget.value)}
+            onInput={(e) => {
+              edit(e.currentTarget.value);
+              growComposer(e.currentTarget);
+            }}
             onKeyDown={(e) => {
               if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) send(e);
             }}

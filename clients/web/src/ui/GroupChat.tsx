@@ -14,6 +14,7 @@ import { GroupInfo } from './GroupInfo.js';
 import { statusOf, useGroups, useGroupsView } from './Groups.js';
 import { useActions, useAppState, useNow } from './hooks.js';
 import { MessageBody, MessageMenu, MessageScopeContext, MetaMarks, Reactions, ReplyBar } from './MessageActions.js';
+import { growComposer } from './RichText.js';
 
 const TICK: Record<Tick, { mark: string; label: string }> = {
   pending: { mark: '○', label: 'Waiting to send' },
@@ -43,6 +44,11 @@ export function GroupChat({
   const [replying, setReplying] = useState<ChatMessage | null>(null);
   const a = useActions();
   const log = useRef<HTMLDivElement>(null);
+  const box = useRef<HTMLTextAreaElement>(null);
+  // The composer shrinks back to one line once a message went out.
+  useEffect(() => {
+    if (box.current) growComposer(box.current);
+  }, [draft === '']);
   const g = v.groups.find((x) => x.id === groupId);
   const messages = visibleMessages(v.messages[groupId] ?? []);
   const typing = v.typing[groupId] ?? [];
@@ -149,6 +155,7 @@ export function GroupChat({
           </label>
           <textarea
             id="composer"
+            ref={box}
             rows={1}
             disabled={!active}
             placeholder={active ? `Message ${g.name}` : 'You are no longer in this group'}
@@ -157,6 +164,7 @@ export function GroupChat({
             onInput={(e) => {
               const t = e.currentTarget.value;
               setDraft(t);
+              growComposer(e.currentTarget);
               groups.typing(groupId, t.length > 0);
             }}
             onKeyDown={(e) => {

@@ -4,6 +4,7 @@ import { type ChatMessage, MAX_TEXT_CHARS, QUICK_REACTIONS, reactionSummary, tim
 import { FileView } from './Attachment.js';
 import { useActions } from './hooks.js';
 import { usePopover } from './popover.js';
+import { RichText } from './RichText.js';
 
 /** What the bubbles of one conversation share: its key, who we are, names, and the reply hook. */
 export interface MessageScope {
@@ -54,7 +55,11 @@ export function MessageBody({ m }: { m: ChatMessage }) {
         </button>
       )}
       {m.file && <FileView file={m.file} />}
-      {m.text !== '' && <span class="text">{m.text}</span>}
+      {m.text !== '' && (
+        <span class="text">
+          <RichText text={m.text} />
+        </span>
+      )}
     </>
   );
 }

@@ -1,9 +1,10 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { encryptionStatus, formatTime } from '../engine/index.js';
+import { encryptionStatus, formatTime, shownName } from '../engine/index.js';
 import { GroupList } from './Groups.js';
 import { useActions, useAppState, useNow } from './hooks.js';
-import { AppLockSettings } from './Lock.js';
-import { currentTheme, setTheme } from './theme.js';
+import { Avatar } from './Profile.js';
+import { filterConversations, GearIcon, SearchBox } from './Search.js';
+import { Settings } from './Settings.js';
 
 const STATUS_WORD = { green: 'verified', yellow: 'not verified', red: 'cannot encrypt' } as const;
 /** This device's own connection, shown instead of guessing about others while we are not online. */
@@ -13,41 +14,6 @@ const CONNECTION_WORD = {
   offline: 'Offline',
   replaced: 'Paused: open in another window',
 } as const;
-
-/** "Sign out" erases this browser's history and keys: say so, and offer linking first. */
-function SignOutConfirm({ onCancel, onDevices }: { onCancel: () => void; onDevices: () => void }) {
-  const a = useActions();
-  const s = useAppState();
-  const ref = useRef<HTMLButtonElement>(null);
-  useLayoutEffect(() => ref.current?.focus(), []);
-  return (
-    <section class="newchat confirm" id="signout" aria-labelledby="signout-title">
-      <p id="signout-title">
-        <strong>Sign out and erase this device?</strong>
-      </p>
-      <p>
-        Signing out erases everything Hush keeps in this browser: your message history here and this device’s keys. It
-        cannot be undone, and the history cannot be fetched again. If this is your only device, your contacts will see a
-        new safety number when you sign in again.
-      </p>
-      <p>
-        To keep your history, link another device first (“Linked devices”): it receives your account and history over an
-        encrypted channel.
-      </p>
-      <div class="row">
-        <button class="btn danger" type="button" disabled={s.busy} onClick={() => void a.logout()}>
-          Sign out and erase
-        </button>
-        <button ref={ref} class="btn" type="button" onClick={onCancel}>
-          Cancel
-        </button>
-        <button class="btn" type="button" onClick={onDevices}>
-          Linked devices
-        </button>
-      </div>
-    </section>
-  );
-}
 
 export function Sidebar({
   selected,
@@ -64,18 +30,10 @@ export function Sidebar({
   const a = useActions();
   const now = useNow();
   const [adding, setAdding] = useState(false);
-  const [locking, setLocking] = useState(false);
-  const [signingOut, setSigningOut] = useState(false);
+  const [settings, setSettings] = useState(false);
   const [name, setName] = useState('');
-  // The theme follows the system until toggled; re-render when the system setting changes.
-  const [, rerender] = useState(0);
-  const theme = currentTheme();
-  useEffect(() => {
-    const mq = matchMedia('(prefers-color-scheme: dark)');
-    const on = () => rerender((n) => n + 1);
-    mq.addEventListener('change', on);
-    return () => mq.removeEventListener('change', on);
-  }, []);
+  const [query, setQuery] = useState('');
+  const gear = useRef<HTMLButtonElement>(null);
   const newChatBtn = useRef<HTMLButtonElement>(null);
   const newChatInput = useRef<HTMLInputElement>(null);
   // The form opens on request: focus belongs in it, before the next frame (a fast typist's first
@@ -97,19 +55,52 @@ export function Sidebar({
       onSelect(peer);
     }
   };
-  const toggleTheme = () => {
-    const t = theme === 'dark' ? 'light' : 'dark';
-    setTheme(t);
-    rerender((n) => n + 1);
-  };
+  if (settings)
+    return (
+      <nav class="sidebar settings-open" aria-label="Settings">
+        <Settings
+          onClose={() => {
+            setSettings(false);
+            // Back where the user left: the gear (rendered again on the next frame).
+            requestAnimationFrame(() => gear.current?.focus());
+          }}
+          // Devices and Backup are pages of their own: the list comes back beside them.
+          onDevices={() => {
+            setSettings(false);
+            onDevices();
+          }}
+          onBackup={
+            onBackup &&
+            (() => {
+              setSettings(false);
+              onBackup();
+            })
+          }
+        />
+      </nav>
+    );
+  const shown = filterConversations(s.conversations, query);
 
   return (
     <nav class="sidebar" aria-label="Conversations">
       <header>
+        <button
+          ref={gear}
+          class="me-button"
+          type="button"
+          aria-label={`Settings (signed in as ${s.me?.username ?? ''})`}
+          title="Settings"
+          onClick={() => setSettings(true)}
+        >
+          <Avatar
+            userId={s.me?.userId ?? ''}
+            name={s.profile?.name || s.me?.username || ''}
+            bytes={s.profile?.avatar ?? null}
+            size={32}
+          />
+          <GearIcon />
+        </button>
         <h1>Hush</h1>
-        <span class="presence" title="Signed in as">
-          {s.me?.username}
-        </span>
         <span class={`me-state ${s.connection}`} data-testid="my-connection" role="status">
           <span aria-hidden="true">● </span>
           {CONNECTION_WORD[s.connection]}
@@ -125,51 +116,6 @@ export function Sidebar({
           New chat
         </button>
       </header>
-      <div class="toolbar">
-        <button class="btn small" type="button" aria-pressed={theme === 'dark'} onClick={toggleTheme}>
-          Dark theme
-        </button>
-        <label>
-          <input type="checkbox" checked={s.showWire} onChange={(e) => a.setShowWire(e.currentTarget.checked)} />
-          What the server sees
-        </label>
-        <button
-          class="btn small"
-          type="button"
-          aria-expanded={locking}
-          aria-controls="applock"
-          onClick={() => setLocking(!locking)}
-        >
-          App lock{s.appLock ? ' (on)' : ''}
-        </button>
-        <button class="btn small" type="button" onClick={onDevices}>
-          Linked devices
-        </button>
-        {onBackup && (
-          <button class="btn small" type="button" onClick={onBackup}>
-            Backup
-          </button>
-        )}
-        <button
-          class="btn small"
-          type="button"
-          aria-expanded={signingOut}
-          aria-controls="signout"
-          onClick={() => setSigningOut(!signingOut)}
-        >
-          Sign out
-        </button>
-      </div>
-      {locking && <AppLockSettings onDone={() => setLocking(false)} />}
-      {signingOut && (
-        <SignOutConfirm
-          onCancel={() => setSigningOut(false)}
-          onDevices={() => {
-            setSigningOut(false);
-            onDevices();
-          }}
-        />
-      )}
       {adding && (
         <div class="newchat" id="newchat">
           <form onSubmit={start}>
@@ -205,12 +151,14 @@ export function Sidebar({
           </button>
         </p>
       )}
+      <SearchBox query={query} onQuery={setQuery} onOpen={onSelect} />
       {s.conversations.length === 0 ? (
         <p class="empty">No conversations yet. Press “New chat” and type a username.</p>
-      ) : (
-        <ul class="convs">
-          {s.conversations.map((c) => {
+      ) : query.trim() && shown.length === 0 ? null : (
+        <ul class="convs" aria-label={query.trim() ? 'Matching conversations' : undefined}>
+          {shown.map((c) => {
             const st = encryptionStatus(c);
+            const word = st === 'red' && c.keysMissing ? 'not registered yet' : STATUS_WORD[st];
             return (
               <li key={c.peer}>
                 <button
@@ -219,14 +167,15 @@ export function Sidebar({
                   data-peer={c.username}
                   // One sentence for screen readers ("bob, not verified, 2 unread: see you"), not
                   // the pieces' text run together with stray spaces.
-                  aria-label={`${c.username}, ${STATUS_WORD[st]}${c.unread > 0 ? `, ${c.unread} unread` : ''}${c.draft ? ', draft' : ''}: ${(c.draft || c.lastText || 'no messages yet').slice(0, 80)}`}
+                  aria-label={`${shownName(c)}, ${word}${c.unread > 0 ? `, ${c.unread} unread` : ''}${c.draft ? ', draft' : ''}: ${(c.draft || c.lastText || 'no messages yet').slice(0, 80)}`}
                   onClick={() => onSelect(c.peer)}
                 >
+                  <Avatar userId={c.peer} name={shownName(c)} file={c.avatar} />
                   <span class="name">
-                    {c.username}
+                    {shownName(c)}
                     <span class={`state ${st}`} data-status={st}>
                       <span aria-hidden="true">● </span>
-                      {STATUS_WORD[st]}
+                      {word}
                     </span>
                   </span>
                   <span class="time">{c.lastText ? formatTime(c.lastAt, now) : ''}</span>

@@ -164,6 +164,14 @@ describe('the HTTP API', () => {
     expect(r.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  it('allows a service worker and a web app manifest from its own origin only', async () => {
+    const r = await h.app.inject({ method: 'GET', url: '/' });
+    const csp = String(r.headers['content-security-policy']);
+    expect(csp).toContain("worker-src 'self'");
+    expect(csp).toContain("manifest-src 'self'");
+    expect(csp).not.toMatch(/worker-src[^;]*(blob:|data:|\*)/);
+  });
+
   it('answers unknown routes with NOT_FOUND', async () => {
     const r = await h.app.inject({ method: 'GET', url: '/v1/nothing' });
     expect(r.statusCode).toBe(404);

@@ -1,0 +1,122 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { type AppState, notificationText, titleWithUnread, unreadTotal } from '../engine/index.js';
+import { useAppState } from './hooks.js';
+
+/**
+ * Desktop notifications and the unread count in the tab's title (docs/ARCHITECTURE.md,
+ * "Notifications"). Preferences are kept in localStorage like the theme: two flags, no content.
+ * Permission is asked only when the user turns notifications on in Settings, never on load.
+ */
+const NOTIFY_KEY = 'hush.notify';
+const PREVIEW_KEY = 'hush.previews';
+
+function flag(key: string): boolean {
+  try {
+    return localStorage.getItem(key) === 'on';
+  } catch {
+    return false;
+  }
+}
+function setFlag(key: string, on: boolean): void {
+  try {
+    localStorage.setItem(key, on ? 'on' : 'off');
+  } catch {
+    // private mode: applies to this page only
+  }
+}
+
+const hasApi = () => typeof Notification === 'function';
+
+export function NotificationSettings() {
+  const [on, setOn] = useState(() => flag(NOTIFY_KEY) && hasApi() && Notification.permission === 'granted');
+  const [previews, setPreviews] = useState(() => flag(PREVIEW_KEY));
+  const [denied, setDenied] = useState(() => hasApi() && Notification.permission === 'denied');
+  const toggle = async (want: boolean) => {
+    if (want && hasApi() && Notification.permission !== 'granted') {
+      const p = await Notification.requestPermission();
+      setDenied(p === 'denied');
+      if (p !== 'granted') return;
+    }
+    setFlag(NOTIFY_KEY, want);
+    setOn(want);
+  };
+  return (
+    <section aria-labelledby="set-notify">
+      <h3 id="set-notify">Notifications</h3>
+      {!hasApi() ? (
+        <p class="hint">This browser cannot show notifications.</p>
+      ) : (
+        <>
+          <label class="check">
+            <input type="checkbox" checked={on} onChange={(e) => void toggle(e.currentTarget.checked)} />
+            Desktop notifications
+          </label>
+          <label class="check">
+            <input
+              type="checkbox"
+              checked={previews}
+              disabled={!on}
+              onChange={(e) => {
+                setFlag(PREVIEW_KEY, e.currentTarget.checked);
+                setPreviews(e.currentTarget.checked);
+              }}
+            />
+            Show message previews
+          </label>
+          <p class="hint">
+            {denied
+              ? 'Notifications are blocked for this site in your browser’s settings.'
+              : 'Shown only while Hush is in the background. Without previews a notification says only “New message”.'}
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
+
+/**
+ * Keeps "(3) Hush" in the title and shows a notification for each message that arrives while the
+ * page is hidden. Messages already on this device when the page opened never notify.
+ */
+export function useNotifications(onOpen: (peer: string) => void): void {
+  const s = useAppState();
+  const seen = useRef<Set<string> | null>(null);
+  useEffect(() => {
+    document.title = titleWithUnread(unreadTotal(s.conversations));
+  }, [s.conversations]);
+  useEffect(() => {
+    if (s.phase !== 'ready') {
+      seen.current = null;
+      return;
+    }
+    const fresh = newIncoming(s, seen);
+    if (fresh.length === 0 || document.visibilityState !== 'hidden') return;
+    if (!flag(NOTIFY_KEY) || !hasApi() || Notification.permission !== 'granted') return;
+    for (const m of fresh) {
+      const conv = s.conversations.find((c) => c.peer === m.conv);
+      const t = notificationText(conv?.displayName || conv?.username || 'Hush', m.text, flag(PREVIEW_KEY));
+      // The tag replaces an older notification of the same chat instead of stacking them.
+      const n = new Notification(t.title, { body: t.body, tag: `hush-${m.conv}` });
+      n.onclick = () => {
+        window.focus();
+        onOpen(m.conv);
+        n.close();
+      };
+    }
+  }, [s.messages, s.phase]);
+}
+
+/** Incoming messages not seen by this hook before; the first call only records what is there. */
+function newIncoming(s: AppState, seen: { current: Set<string> | null }) {
+  const first = seen.current === null;
+  const set = seen.current ?? new Set<string>();
+  seen.current = set;
+  const fresh = [];
+  for (const list of Object.values(s.messages))
+    for (const m of list) {
+      if (m.dir !== 'in' || set.has(m.id)) continue;
+      set.add(m.id);
+      if (!first && m.tick !== 'read' && !m.undecryptable) fresh.push(m);
+    }
+  return fresh;
+}
