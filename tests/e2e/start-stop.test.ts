@@ -1,5 +1,5 @@
 /**
- * `npm start` and Ctrl-C (issue 16): a terminal's Ctrl-C signals the whole process group; the
+ * `npm start` and Ctrl-C: a terminal's Ctrl-C signals the whole process group; the
  * stack must stop services first, then NATS and Redis, and print no errors while doing so.
  * Runs scripts/start.ts as a terminal would (its own process group, SIGINT to the group).
  */
