@@ -35,7 +35,7 @@ import { ensureGroupStream, groupRoutes, groupStreamName } from './http/groups.j
 import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { httpRoutes } from './http/routes.js';
 import { Health, Jwks, Ready } from './http/schemas.js';
-import { gauges } from './metrics.js';
+import { countViolation, gauges } from './metrics.js';
 import { Rpc } from './nats-rpc.js';
 import { TokenBuckets } from './rate-limit.js';
 import { DeviceDirectory } from './recipients.js';
@@ -351,7 +351,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     errorHandler: (err, socket, req) => {
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
-        hub.protocolViolations.add(code);
+        countViolation(hub.protocolViolations, code);
         req.log.debug({ code }, 'client broke the WebSocket protocol');
       } else {
         req.log.warn({ err: err.message }, 'socket error');
@@ -459,7 +459,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     const conn = new Connection(transport, hub, app.log);
     transport.attach(conn, (e) => {
       const code = (e as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('WS_ERR_')) hub.protocolViolations.add(code);
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) countViolation(hub.protocolViolations, code);
       conn.socketError(e);
       socket.terminate();
     });

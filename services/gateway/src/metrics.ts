@@ -42,6 +42,14 @@ export const sentBytes = new Counter({
   registers: [registry],
 });
 
+/** WebSocket protocol violations by clients, by the ws library's WS_ERR_* code (a closed list). */
+const protocolViolations = new Counter({
+  name: 'hush_ws_protocol_violations_total',
+  help: 'Sockets closed because the client broke the WebSocket protocol, by ws error code',
+  labelNames: ['code'] as const,
+  registers: [registry],
+});
+
 export interface GaugeSource {
   sockets: () => number;
   bound: () => number;
@@ -100,4 +108,10 @@ export function countFrame(direction: 'in' | 'out', frame: { type?: unknown; cod
   const type = typeof frame?.type === 'string' ? frame.type : 'invalid';
   framesTotal.inc({ direction, type });
   if (direction === 'out' && type === 'error' && typeof frame?.code === 'string') frameErrors.inc({ code: frame.code });
+}
+
+/** Counts a client's WebSocket protocol violation in the hub's counter and in the exported metric. */
+export function countViolation(hubCounter: { add(code: string): void }, code: string): void {
+  hubCounter.add(code);
+  protocolViolations.inc({ code });
 }
