@@ -42,6 +42,9 @@ describe.skipIf(!canRun)('npm start', { timeout: 240_000 }, () => {
     while (!out.includes('[hush] ready') && Date.now() < deadline && p.exitCode === null)
       await new Promise((r) => setTimeout(r, 200));
     expect(out).toContain('[hush] ready');
+    // Started with nothing unusual in the environment: no config warning, one `svc` per line.
+    expect(out).not.toContain('unknown variable');
+    expect(out).not.toMatch(/"svc":"\w+","svc"/);
     const before = out.length;
     // Ctrl-C: SIGINT to every process of the foreground group.
     process.kill(-p.pid!, 'SIGINT');

@@ -19,7 +19,7 @@ import {
   subjects,
   type UserProfile,
 } from '@hush/protocol';
-import { addJsonEndpoint, FIXED_WINDOW_LUA, safeErr, svcm } from '@hush/service-kit';
+import { addJsonEndpoint, FIXED_WINDOW_LUA, safeErr, serviceLog, svcm } from '@hush/service-kit';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { hash, verify } from '@node-rs/argon2';
 import type { Redis } from 'ioredis';
@@ -146,7 +146,7 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export async function startAuth(deps: AuthDeps, config: AuthConfig): Promise<AuthHandle> {
   const { nc, redis } = deps;
-  const log = deps.log.child({ svc: 'auth' });
+  const log = serviceLog(deps.log, 'auth');
   const subj = subjects(config.subjectPrefix);
   const keys = redisKeys(config.redisPrefix);
   const argon = {

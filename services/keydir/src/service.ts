@@ -15,7 +15,7 @@ import {
   subjects,
   type UserBundle,
 } from '@hush/protocol';
-import { addJsonEndpoint, FIXED_WINDOW_LUA, svcm } from '@hush/service-kit';
+import { addJsonEndpoint, FIXED_WINDOW_LUA, serviceLog, svcm } from '@hush/service-kit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -122,7 +122,7 @@ const sameList = (a: SignedDeviceList, b: SignedDeviceList) =>
 
 export async function startKeydir(deps: KeydirDeps, config: KeydirConfig): Promise<KeydirHandle> {
   const { nc, redis } = deps;
-  const log = deps.log.child({ svc: 'keydir' });
+  const log = serviceLog(deps.log, 'keydir');
   const subj = subjects(config.subjectPrefix);
   const keys = redisKeys(config.redisPrefix);
   const kpKeys = keyPackageKeys(config.redisPrefix);
