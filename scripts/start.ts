@@ -159,8 +159,7 @@ if (process.env.HUSH_START_GROUP === '1') {
   // The marker is this script's own: the services inherit process.env and would warn about it.
   delete process.env.HUSH_START_GROUP;
   void main();
-}
-else {
+} else {
   const stack = spawn(process.execPath, ['--import', 'tsx', ...process.argv.slice(1)], {
     stdio: 'inherit',
     detached: true,
