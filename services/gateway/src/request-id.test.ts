@@ -32,7 +32,7 @@ describe('request ids over NATS', () => {
       },
     });
     const spy = h.nc.subscribe(h.s.auth.register, {
-      callback: (_e, m) => heard.push(m.headers?.get(REQUEST_ID_HEADER)),
+      callback: (_e, m) => void heard.push(m.headers?.get(REQUEST_ID_HEADER)),
     });
     await h.nc.flush();
 
