@@ -5,15 +5,7 @@
  * tests/contracts, plus an Ed25519 key to mint access tokens the way auth does.
  * Cross-service tests in tests/backbone use the real services instead.
  */
-import {
-  type Caller,
-  encodeJson,
-  JWT_AUDIENCE,
-  JWT_ISSUER,
-  okReply,
-  type ServiceReply,
-  subjects,
-} from '@hush/protocol';
+import { JWT_AUDIENCE, JWT_ISSUER, subjects } from '@hush/protocol';
 import { startNats, uniquePrefix } from '@hush/testkit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
