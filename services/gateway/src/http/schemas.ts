@@ -40,3 +40,14 @@ export const PresenceQuery = T.Object(
 );
 
 export const Empty = T.Null({ description: 'No content' });
+
+/** The error statuses the group and key-package routes answer, each with the catalogue's envelope. */
+export const groupErrors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  413: ErrorBody,
+  503: ErrorBody,
+};
