@@ -106,7 +106,7 @@ export async function ensureStream(jsm: JetStreamManager, o: StreamOptions): Pro
   }
 }
 
-function isNotFound(e: unknown): boolean {
+function _isNotFound(e: unknown): boolean {
   const msg = e instanceof Error ? e.message : String(e);
   return /not found/i.test(msg) || (e as { code?: number })?.code === 10059;
 }
@@ -134,3 +134,11 @@ export async function ensureStreamExists(
     });
   }
 }
+
+/** JetStream's answer when a subject or stream holds no message (a read of something never written). */
+export const isNotFound = (e: unknown) => /no message found|not found/i.test(e instanceof Error ? e.message : '');
+
+/** JetStream refused a publish whose expected last subject sequence is stale (err_code 10071). */
+export const isWrongSequence = (e: unknown) =>
+  /wrong last sequence/i.test(e instanceof Error ? e.message : String(e)) ||
+  (e as { api_error?: { err_code?: number } })?.api_error?.err_code === 10071;

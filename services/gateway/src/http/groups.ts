@@ -27,7 +27,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Rpc } from '../nats-rpc.js';
 import type { DeviceDirectory } from '../recipients.js';
-import { ensureStreamExists } from '../stream.js';
+import { ensureStreamExists, isNotFound, isWrongSequence } from '../stream.js';
 import type { TokenVerifier } from '../tokens.js';
 import { keyPackageRoutes } from './key-packages.js';
 import { bearerAuth, type RouteDeps } from './routes.js';
@@ -72,14 +72,6 @@ export async function ensureGroupStream(jsm: JetStreamManager, name: string, s: 
 const bearer = [{ bearer: [] }];
 const same = (a: GroupDevice, b: GroupDevice) => a.user === b.user && a.device === b.device;
 
-function isWrongSequence(e: unknown): boolean {
-  const m = e instanceof Error ? e.message : String(e);
-  return (
-    /wrong last sequence/i.test(m) ||
-    (e as { code?: number; api_error?: { err_code?: number } })?.api_error?.err_code === 10071
-  );
-}
-
 /**
  * MLS key packages (forwarded to keydir) and group routing (docs/PROTOCOL-WIRE.md, "Groups").
  * The gateway learns only a group's id, epoch counter and member devices: every body is an opaque
@@ -104,7 +96,7 @@ export async function groupRoutes(app: FastifyInstance, d: GroupRouteDeps): Prom
       if (!m) return undefined;
       return { seq: m.seq, record: m.json<GroupRecord>() };
     } catch (e) {
-      if (/no message found|not found/i.test(e instanceof Error ? e.message : '')) return undefined;
+      if (isNotFound(e)) return undefined;
       throw upstream(e);
     }
   };
