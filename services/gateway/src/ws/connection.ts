@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import {
   type AcceptedFrame,
   CloseCodes,
-  type DeliverFrame,
   HushError,
   natsMsgId,
   type PresenceEntry,
@@ -12,15 +11,14 @@ import {
   type StoredEnvelope,
 } from '@hush/protocol';
 import type { FastifyBaseLogger } from 'fastify';
-import { MAX_BUFFERED_BYTES, MAX_QUEUED_BYTES, QUEUED_FRAME_OVERHEAD } from '../constants.js';
+import { MAX_QUEUED_BYTES, QUEUED_FRAME_OVERHEAD } from '../constants.js';
 import { countFrame } from '../metrics.js';
 import type { TokenIdentity } from '../tokens.js';
-import type { ConnectionContext, MailboxMessage, MailboxStream } from './context.js';
+import type { ConnectionContext } from './context.js';
+import { Delivery } from './delivery.js';
 import { errorFrame, type ParsedFrame, parseFrame } from './frames.js';
 import { HeartbeatSweep } from './heartbeat.js';
 import type { Transport, TransportHandler } from './transport.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One WebSocket on /ws. Lifecycle (docs/PROTOCOL-WIRE.md): `hello` with the access token first
@@ -50,9 +48,15 @@ export class Connection implements TransportHandler {
   private helloTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: HeartbeatSweep;
   private missedPongs = 0;
-  private messages: MailboxStream | undefined;
-  /** Deliveries pushed to the socket and not yet acked by the client, by stream sequence. */
-  private readonly unacked = new Map<number, MailboxMessage>();
+  /** This device's mailbox, streamed to the socket once bound. */
+  private readonly delivery = new Delivery({
+    isOpen: () => this.state === 'open',
+    bufferedAmount: () => this.transport.bufferedAmount,
+    send: (frame) => this.send(frame),
+    close: (code, reason) => this.close(code, reason),
+    consume: () => this.ctx.consumeMailbox(this.identity!.userId, this.identity!.deviceId),
+    warn: (e, msg) => this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), msg),
+  });
   readonly presenceUsers = new Set<string>();
 
   constructor(
@@ -84,7 +88,7 @@ export class Connection implements TransportHandler {
     // behind this socket's sends (and the envelope leaves the broker sooner).
     if (this.state === 'open' && parsed.frame?.type === 'ack') {
       countFrame('in', parsed.frame);
-      this.onAck(parsed.frame.seq);
+      this.delivery.ack(parsed.frame.seq);
       return;
     }
     // Backpressure on input: past the bound we stop reading the socket (TCP pushes back on the
@@ -196,16 +200,6 @@ export class Connection implements TransportHandler {
     void this.reply({ type: 'error', code: 'INTERNAL', message: 'Internal error' });
   }
 
-  private onAck(seq: number): void {
-    const m = this.unacked.get(seq);
-    // An unknown seq is ignored: it was acked already or belongs to a previous socket, and
-    // a device can only ever name deliveries of its own mailbox on its own socket.
-    if (m) {
-      this.unacked.delete(seq);
-      m.ack();
-    }
-  }
-
   /** Handles one frame; a send returns the promise of its answer (the queue does not wait for it). */
   private async onFrame(parsed: ParsedFrame): Promise<{ pending: Promise<void> } | undefined> {
     if (this.state === 'closed') return;
@@ -232,7 +226,7 @@ export class Connection implements TransportHandler {
         void this.reply(f.t === undefined ? { type: 'pong' } : { type: 'pong', t: f.t });
         return;
       case 'ack':
-        this.onAck(f.seq);
+        this.delivery.ack(f.seq);
         return;
       case 'send': {
         // Wrapped: an async function returning a promise would wait for it.
@@ -268,7 +262,7 @@ export class Connection implements TransportHandler {
     this.state = 'open';
     this.ctx.register(this);
     try {
-      await this.startDelivery();
+      await this.delivery.start();
     } catch (e) {
       this.log.error(this.who({ err: e instanceof Error ? e.message : String(e) }), 'cannot open mailbox');
       this.sendError(new HushError('UPSTREAM_UNAVAILABLE', 'The mailbox is not available'));
@@ -280,102 +274,11 @@ export class Connection implements TransportHandler {
   }
 
   /**
-   * Streams this device's mailbox: a pull consumer filtered on `mbox.<user>.<device>` only (the
-   * binding comes from the token, so there is no way to ask for another mailbox).
-   */
-  private async startDelivery(): Promise<void> {
-    const id = this.identity!;
-    const messages = await this.ctx.consumeMailbox(id.userId, id.deviceId);
-    this.messages = messages;
-    if (this.state !== 'open') {
-      this.messages = undefined;
-      await messages.close();
-      return;
-    }
-    void this.watchStatus(messages);
-    void this.pump(messages);
-  }
-
-  /**
    * Drops this socket's consumer and opens a fresh one (the hub calls it after a NATS
    * reconnect): unacked envelopes come back at once; the client dedupes by message id.
    */
-  async restartDelivery(): Promise<void> {
-    if (this.state !== 'open' || !this.messages) return;
-    const old = this.messages;
-    this.messages = undefined;
-    // Handles of the old consumer cannot be acked any more; redeliveries bring new ones.
-    this.unacked.clear();
-    await old.close().catch(() => undefined);
-    try {
-      await this.startDelivery();
-    } catch (e) {
-      this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), 'cannot reopen mailbox');
-      this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
-    }
-  }
-
-  private async watchStatus(msgs: MailboxStream): Promise<void> {
-    for await (const s of msgs.status()) {
-      // A consumer this socket replaced itself (restartDelivery) says nothing about the socket.
-      if (msgs !== this.messages) return;
-      // The consumer went away under us: a newer connection of this device recreated it (that
-      // case is closed with REPLACED by the hub's connect event), the device was removed (auth's
-      // revocation closes with REVOKED), or the broker lost it in a failover. Only the last one can
-      // reach here first and it must not be terminal: the client reconnects, and a replaced or
-      // revoked device is refused at its next hello.
-      if (s.type === 'consumer_deleted') {
-        if (this.state === 'open') this.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer deleted');
-        return;
-      }
-      if (s.type === 'consumer_not_found') {
-        if (this.state === 'open') this.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer gone');
-        return;
-      }
-      // The mailbox could not open its consumer or look for a backlog (JetStream unavailable).
-      if (s.type === 'mailbox_failed') {
-        if (this.state === 'open') this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
-        return;
-      }
-    }
-  }
-
-  private async pump(msgs: MailboxStream): Promise<void> {
-    try {
-      for await (const m of msgs) {
-        // Backpressure: while the client reads slowly we stop pulling; its backlog waits in JetStream.
-        while (this.state === 'open' && this.transport.bufferedAmount > MAX_BUFFERED_BYTES) await sleep(25);
-        if (this.state !== 'open' || msgs !== this.messages) {
-          // Pulled but not sent: hand it back now rather than after the ack wait (a no-op when its
-          // consumer was deleted, which redelivers it anyway).
-          m.nak();
-          break;
-        }
-        let env: StoredEnvelope;
-        try {
-          env = m.json<StoredEnvelope>();
-        } catch {
-          m.term(); // not ours to deliver; never retry it
-          continue;
-        }
-        const frame: DeliverFrame = {
-          type: 'deliver',
-          seq: m.seq,
-          id: env.id,
-          from: env.from,
-          ts: env.ts,
-          body: env.body,
-          ...(env.group ? { group: env.group } : {}),
-        };
-        this.unacked.set(m.seq, m);
-        this.send(frame);
-      }
-    } catch (e) {
-      if (this.state === 'open' && msgs === this.messages) {
-        this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), 'mailbox stream ended');
-        this.close(CloseCodes.UPSTREAM_LOST, 'mailbox stream ended');
-      }
-    }
+  restartDelivery(): Promise<void> {
+    return this.state === 'open' ? this.delivery.restart() : Promise.resolve();
   }
 
   /**
@@ -465,13 +368,7 @@ export class Connection implements TransportHandler {
     this.heartbeat.delete(this);
     this.ctx.unregister(this);
     this.ctx.untrack(this);
-    const msgs = this.messages;
-    this.messages = undefined;
-    // Unacked deliveries are redelivered on the next connection (at-least-once); nak them now so
-    // they need not wait for the ack timeout if the device comes back at once.
-    for (const m of this.unacked.values()) m.nak();
-    this.unacked.clear();
-    if (msgs) await msgs.close().catch(() => undefined);
+    await this.delivery.stop();
     if (wasOpen) this.log.info(this.who({ code }), 'device disconnected');
   }
 }
