@@ -1,15 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  type AcceptedFrame,
-  CloseCodes,
-  HushError,
-  natsMsgId,
-  type PresenceEntry,
-  type PresenceQueryReply,
-  type SendFrame,
-  type ServerFrame,
-  type StoredEnvelope,
-} from '@hush/protocol';
+import { CloseCodes, HushError, type PresenceEntry, type SendFrame, type ServerFrame } from '@hush/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import { MAX_QUEUED_BYTES, QUEUED_FRAME_OVERHEAD } from '../constants.js';
 import { countFrame } from '../metrics.js';
@@ -18,6 +8,8 @@ import type { ConnectionContext } from './context.js';
 import { Delivery } from './delivery.js';
 import { errorFrame, type ParsedFrame, parseFrame } from './frames.js';
 import { HeartbeatSweep } from './heartbeat.js';
+import { followPresence } from './presence-follow.js';
+import { SendPath } from './send-path.js';
 import type { Transport, TransportHandler } from './transport.js';
 
 /**
@@ -38,8 +30,6 @@ export class Connection implements TransportHandler {
   /** Answers to frames, in frame order (a send's answer waits for its JetStream acks). */
   private replies: Promise<void> = Promise.resolve();
   private pendingReplies = 0;
-  /** Sends whose recipients are checked, in order: publishes start in frame order. */
-  private publishOrder: Promise<unknown> = Promise.resolve();
   /** Bytes of frames received and not yet handled; reading pauses at MAX_QUEUED_BYTES. */
   private queuedBytes = 0;
   private paused = false;
@@ -48,6 +38,15 @@ export class Connection implements TransportHandler {
   private helloTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: HeartbeatSweep;
   private missedPongs = 0;
+  /** Sends of this device, admitted and published in frame order. */
+  private readonly sends = new SendPath({
+    ctx: () => this.ctx,
+    key: () => this.key!,
+    identity: () => this.identity!,
+    refuse: (err, id) => this.sendError(err, id),
+    warn: (e, msg) =>
+      this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e), msg }), 'publish failed'),
+  });
   /** This device's mailbox, streamed to the socket once bound. */
   private readonly delivery = new Delivery({
     isOpen: () => this.state === 'open',
@@ -190,7 +189,7 @@ export class Connection implements TransportHandler {
   }
 
   /** Answers with an error frame (a catalogued code), counted by code for metrics, in frame order. */
-  private sendError(err: HushError, id?: string): void {
+  sendError(err: HushError, id?: string): void {
     this.ctx.countError(err.code);
     void this.reply(errorFrame(err, id));
   }
@@ -281,79 +280,14 @@ export class Connection implements TransportHandler {
     return this.state === 'open' ? this.delivery.restart() : Promise.resolve();
   }
 
-  /**
-   * Admits a send in frame order (quotas), then checks its recipients and starts its publishes in
-   * frame order, and answers it in frame order once JetStream acked every envelope. Returns the
-   * promise of that answer without waiting for it, so the next frames proceed meanwhile.
-   */
+  /** A send, answered in frame order once stored (ws/send-path.ts); undefined when refused at once. */
   private onSend(f: SendFrame): Promise<void> | undefined {
-    const id = this.identity!;
-    // Costs one message token per distinct recipient user (each may cost a directory lookup, so
-    // one frame cannot buy 64 lookups for the price of one message) and its body bytes (a
-    // per-device storage quota, so a few huge frames cannot fill the store either).
-    const wait = this.ctx.admitSend(this.key!, f.envelopes);
-    if (wait > 0) {
-      this.sendError(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id);
-      return;
-    }
-    const checked = this.publishOrder.then(() => this.ctx.checkRecipients(f.envelopes.map((e) => e.to)));
-    this.publishOrder = checked.catch(() => undefined);
-    const answer = checked.then(
-      async (): Promise<ServerFrame> => {
-        const ts = Date.now();
-        const from = { user: id.userId, device: id.deviceId };
-        try {
-          // The sender's ack waits for JetStream to ack every envelope (docs/PROTOCOL-WIRE.md §3, "Sending").
-          await Promise.all(
-            f.envelopes.map((e) => {
-              const stored: StoredEnvelope = { id: f.id, from, ts, body: e.body };
-              return this.ctx.publishEnvelope(e.to, stored, natsMsgId(f.id, e.to, from));
-            }),
-          );
-        } catch (e) {
-          this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e), msg: f.id }), 'publish failed');
-          this.ctx.countError('GW_PUBLISH_FAILED');
-          return errorFrame(new HushError('GW_PUBLISH_FAILED'), f.id);
-        }
-        const ack: AcceptedFrame = { type: 'accepted', id: f.id, ts, count: f.envelopes.length };
-        return ack;
-      },
-      (e: unknown): ServerFrame => {
-        const err = e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE');
-        this.ctx.countError(err.code);
-        return errorFrame(err, f.id);
-      },
-    );
-    return this.reply(answer);
+    const answer = this.sends.answer(f);
+    return answer ? this.reply(answer) : undefined;
   }
 
-  private async onPresenceSub(users: string[]): Promise<void> {
-    const id = this.identity!;
-    const wait = this.ctx.takePresenceToken(this.key!);
-    if (wait > 0) return this.sendError(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }));
-    const max = this.ctx.config.maxPresenceFollows;
-    const more = users.filter((u) => !this.presenceUsers.has(u)).length;
-    if (this.presenceUsers.size + more > max) {
-      return this.sendError(new HushError('GW_TOO_MANY_SUBSCRIPTIONS', `A connection follows at most ${max} users`));
-    }
-    let result: PresenceQueryReply;
-    try {
-      result = await this.ctx.queryPresence({ userId: id.userId, deviceId: id.deviceId }, users);
-    } catch (e) {
-      this.sendError(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE'));
-      return;
-    }
-    if (this.state !== 'open') return; // closed while asking: nothing to follow
-    // Live events are followed only for users who share presence with the caller (presence
-    // is shared with contacts only); the others get the query's "never seen" answer and nothing more.
-    const shared = new Set(Array.isArray(result.shared) ? result.shared : []);
-    for (const entry of result.users) {
-      if (shared.has(entry.userId)) {
-        this.presenceUsers.add(entry.userId);
-        this.ctx.follow(this, entry.userId);
-      }
-      this.sendPresence(entry);
-    }
+  private onPresenceSub(users: string[]): Promise<void> {
+    return followPresence(this, this.ctx, users);
   }
 
   sendPresence(e: PresenceEntry): void {
