@@ -83,7 +83,6 @@ export async function groupRoutes(app: FastifyInstance, d: GroupRouteDeps): Prom
   const now = d.now ?? Date.now;
 
   const authenticate = bearerAuth(d);
-  const _caller = (req: FastifyRequest) => ({ userId: req.identity!.userId, deviceId: req.identity!.deviceId });
   const me = (req: FastifyRequest): GroupDevice => ({ user: req.identity!.userId, device: req.identity!.deviceId });
 
   const upstream = (e: unknown) =>
