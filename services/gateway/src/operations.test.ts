@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { subjects } from '@hush/protocol';
-import { startNats } from '@hush/testkit';
+import { startNats, testCertificates } from '@hush/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,38 +56,14 @@ describe('TRUST_PROXY', () => {
 
 describe('TLS_CERT / TLS_KEY', () => {
   it('serves HTTPS itself with the given certificate and sends HSTS there', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hush-tls-'));
-    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { caCert, serverCert: cert, serverKey: key } = testCertificates();
     expect(() => loadConfig({ TLS_CERT: cert })).toThrow(/TLS_CERT and TLS_KEY go together/);
     const tls = loadConfig({ TLS_CERT: cert, TLS_KEY: key }).tls!;
     expect(tls.cert).toBe(readFileSync(cert, 'utf8'));
     h = await harness({ tls });
     expect(h.url).toMatch(/^https:/);
     const res = await new Promise<{ status: number; hsts: unknown; body: string }>((resolve, reject) => {
-      const req = request(`${h!.url}/healthz`, { ca: readFileSync(cert) }, (r) => {
+      const req = request(`${h!.url}/healthz`, { ca: readFileSync(caCert) }, (r) => {
         let body = '';
         r.on('data', (d) => {
           body += d;

@@ -19,7 +19,7 @@ import { bearerAuth, type RouteDeps } from './routes.js';
 
 export { backupStreamName, ensureBackupStream } from './backup-store.js';
 
-import { Empty, ErrorBody } from './schemas.js';
+import { Empty, ErrorBody, groupErrors } from './schemas.js';
 
 export interface BackupRouteDeps {
   s: Subjects;
@@ -32,16 +32,8 @@ export interface BackupRouteDeps {
   now?: () => number;
 }
 
-const errors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  413: ErrorBody,
-  429: ErrorBody,
-  503: ErrorBody,
-};
+// The group routes' statuses plus 429 (wrong recovery keys are counted and limited).
+const errors = { ...groupErrors, 429: ErrorBody };
 const bearer = [{ bearer: [] }];
 
 /**
