@@ -7,14 +7,13 @@
  * a peer is still untrusted input: every field is checked, unknown kinds are refused, and text is
  * later rendered only as a text node (never HTML).
  */
+import { isMessageId, isUserId } from '@hush/protocol';
+
 export const CONTENT_VERSION = 1;
 /** A message longer than this is refused by the composer; keeps a padded body well under the frame limit. */
 export const MAX_TEXT_CHARS = 4_000;
 /** One receipt may acknowledge many messages at once (batching on reconnect); bounded like a frame. */
 export const MAX_RECEIPT_IDS = 256;
-
-const MESSAGE_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
-const USER_ID_RE = /^[a-z0-9]{10,32}$/;
 
 /**
  * An encrypted attachment (libs/crypto attachment.ts): where the ciphertext is, the only key to
@@ -114,8 +113,8 @@ export function decodeContent(bytes: Uint8Array): Content {
   switch (raw.t) {
     case 'text': {
       const { id, to, text, sentAt } = raw;
-      if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new ContentError('bad message id');
-      if (typeof to !== 'string' || !USER_ID_RE.test(to)) throw new ContentError('bad recipient');
+      if (typeof id !== 'string' || !isMessageId(id)) throw new ContentError('bad message id');
+      if (typeof to !== 'string' || !isUserId(to)) throw new ContentError('bad recipient');
       const file = raw.file === undefined ? undefined : decodeFile(raw.file);
       if (typeof text !== 'string' || (text.length === 0 && !file) || text.length > MAX_TEXT_CHARS)
         throw new ContentError('bad text');
@@ -126,8 +125,8 @@ export function decodeContent(bytes: Uint8Array): Content {
       const { kind, ids } = raw;
       if (kind !== 'delivered' && kind !== 'read') throw new ContentError('bad receipt kind');
       if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_RECEIPT_IDS) throw new ContentError('bad ids');
-      for (const i of ids) if (typeof i !== 'string' || !MESSAGE_ID_RE.test(i)) throw new ContentError('bad id');
-      if (raw.to !== undefined && (typeof raw.to !== 'string' || !USER_ID_RE.test(raw.to)))
+      for (const i of ids) if (typeof i !== 'string' || !isMessageId(i)) throw new ContentError('bad id');
+      if (raw.to !== undefined && (typeof raw.to !== 'string' || !isUserId(raw.to)))
         throw new ContentError('bad receipt conversation');
       const r: ReceiptContent = { v: 1, t: 'receipt', kind, ids: ids as string[] };
       if (typeof raw.to === 'string') r.to = raw.to;
