@@ -155,8 +155,11 @@ async function main(): Promise<void> {
  * process only turns Ctrl-C into one SIGTERM for it, and it stops the services first, then NATS
  * and Redis, quietly.
  */
-if (process.env.HUSH_START_GROUP === '1') void main();
-else {
+if (process.env.HUSH_START_GROUP === '1') {
+  // The marker is this script's own: the services inherit process.env and would warn about it.
+  delete process.env.HUSH_START_GROUP;
+  void main();
+} else {
   const stack = spawn(process.execPath, ['--import', 'tsx', ...process.argv.slice(1)], {
     stdio: 'inherit',
     detached: true,

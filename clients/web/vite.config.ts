@@ -1,6 +1,6 @@
 import { defineConfig } from 'vite';
 
-// Preact through Vite's built-in Oxc JSX transform (STACK-NOTES: no Babel preset needed).
+// Preact through Vite's built-in Oxc JSX transform: no Babel preset is needed.
 // The output must run under the gateway's strict CSP: no inline script or style, so Vite's
 // module preload polyfill (an inline script) is off and CSS is emitted as a file.
 export default defineConfig({

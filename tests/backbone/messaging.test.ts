@@ -114,8 +114,11 @@ describe('messages through two gateways', () => {
       const f = JSON.parse(d.toString());
       if (f.type === 'error') errors.push(f.code);
     });
+    const frameOf = (type: string) =>
+      new Promise((r) => raw.on('message', (d) => JSON.parse(d.toString()).type === type && r(true)));
+    const ready = frameOf('ready');
     raw.send(JSON.stringify({ type: 'hello', token: mallory.session.accessToken }));
-    await sleep(300);
+    await ready;
     const junk = [
       '{oops',
       JSON.stringify({ type: 'warp', id: 'abcdefgh' }),
@@ -128,14 +131,15 @@ describe('messages through two gateways', () => {
     for (let i = 0; i < 10; i++) for (const j of junk) raw.send(j);
     await sending;
     await inbox.waitForIds(ids);
-    await sleep(300);
+    // A socket's frames are answered in order: once the ping's pong is here, every junk frame's
+    // error is too, and the socket is still open.
+    const pong = frameOf('pong');
+    raw.send(JSON.stringify({ type: 'ping' }));
+    expect(await pong).toBe(true);
     expect(errors).toContain('GW_BAD_FRAME');
     expect(errors).toContain('GW_UNKNOWN_FRAME');
     expect(errors).toContain('GW_FRAME_TOO_LARGE');
     expect(raw.readyState).toBe(WebSocket.OPEN);
-    const pong = new Promise((r) => raw.on('message', (d) => JSON.parse(d.toString()).type === 'pong' && r(true)));
-    raw.send(JSON.stringify({ type: 'ping' }));
-    expect(await pong).toBe(true);
     expect((await fetch(`${gw0}/readyz`)).status).toBe(200);
     raw.close();
     a.close();

@@ -73,13 +73,11 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
   beforeAll(async () => {
     stack = await startStack({ webRoot: ensureWebBuild(repoRoot) });
     // A fake microphone (a tone) that needs no permission prompt: voice messages record real audio.
-    browser = await launch({
-      args: [
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launch([
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      '--autoplay-policy=no-user-gesture-required',
+    ]);
     alice = await person(browser, stack.gatewayUrls[0]!, aliceName);
     bob = await person(browser, stack.gatewayUrls[0]!, bobName);
     await register(alice, PASSWORD);

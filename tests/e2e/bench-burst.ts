@@ -1,5 +1,5 @@
 /**
- * Burst benchmark for the web client (issue 16): alice types BURST_N messages at BURST_RATE per
+ * Burst benchmark for the web client: alice types BURST_N messages at BURST_RATE per
  * second into the real page in Chromium while bob has the chat open (so delivered and read
  * receipts flow back during the burst), against the real stack (@hush/testkit startStack).
  *

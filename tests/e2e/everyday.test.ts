@@ -1,6 +1,6 @@
 /**
- * The web client in everyday use (issue 16), in Debian's Chromium against the real stack: one
- * test per item of the issue. The steps share one stack and two people (alice and bob keep their
+ * The web client in everyday use, in Debian's Chromium against the real stack: one
+ * test per everyday-use item (tests/e2e/README.md). The steps share one stack and two people (alice and bob keep their
  * browsers) and run in order; a step that needs a fresh person registers one.
  */
 

@@ -1,5 +1,5 @@
 /**
- * MLS group chats in Chromium against the real stack (issue 14): alice creates a group with bob
+ * MLS group chats in Chromium against the real stack: alice creates a group with bob
  * and carol, bob links a second browser later and it is added as its own leaf, everyone chats
  * (sender names, typing, receipts), alice removes carol, and carol's browser reads nothing sent
  * after that: the gateway delivers her no group message any more, her client shows nothing new,
@@ -11,9 +11,7 @@
  * Screenshots of the group screens go to test-artifacts/screenshots/ (UPDATE_DOC_SCREENSHOTS=1:
  * docs/screenshots/groups-*.png, the ones kept in the repository).
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AxeBuilder } from '@axe-core/playwright';
 import { repoRoot, type Stack, startStack } from '@hush/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +27,8 @@ import {
   person,
   register,
   screenshotDir,
+  seriousViolations,
+  shootThemes,
   waitFor,
 } from './browser.js';
 
@@ -50,20 +50,7 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
 
   /** Into test-artifacts/ (git-ignored); UPDATE_DOC_SCREENSHOTS=1 refreshes docs/screenshots/ instead. */
   const shotDir = process.env.UPDATE_DOC_SCREENSHOTS ? join(repoRoot, 'docs', 'screenshots') : screenshotDir(repoRoot);
-  const shot = async (page: Page, name: string) => {
-    mkdirSync(shotDir, { recursive: true });
-    for (const scheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme: scheme });
-      // Let the theme's colour transition finish (a picture, not a condition of the test).
-      await page.waitForTimeout(400);
-      await page.screenshot({ path: join(shotDir, `groups-${name}-${scheme}.png`) });
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
-  };
-  const axe = async (page: Page) => {
-    const r = await new AxeBuilder({ page }).analyze();
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
-  };
+  const shot = (page: Page, name: string) => shootThemes(page, shotDir, 'groups', name);
   /** GROUPS_DEBUG=1 prints the pages' warnings and errors (diagnosis only). */
   const watch = (p: Person) => {
     if (process.env.GROUPS_DEBUG)
@@ -136,7 +123,7 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     await alice.page.setViewportSize(PHONE);
     await shot(alice.page, 'new-phone');
     await alice.page.setViewportSize(DESKTOP);
-    expect(await axe(alice.page)).toEqual([]);
+    expect(await seriousViolations(alice.page)).toEqual([]);
     await alice.page.getByRole('button', { name: 'Create group' }).click();
     await alice.page.getByRole('heading', { level: 2, name: GROUP }).waitFor({ timeout: 60_000 });
     for (const p of [bob, carol]) await openGroup(p);
@@ -177,7 +164,7 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     await alice.page.setViewportSize(PHONE);
     await shot(alice.page, 'info-phone');
     await alice.page.setViewportSize(DESKTOP);
-    expect(await axe(alice.page)).toEqual([]);
+    expect(await seriousViolations(alice.page)).toEqual([]);
     await alice.page.getByRole('button', { name: 'Back to the group' }).click();
   });
 
@@ -211,7 +198,7 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     );
     await shot(alice.page, 'chat-desktop');
     await shot(bob2.page, 'chat-phone');
-    expect(await axe(alice.page)).toEqual([]);
+    expect(await seriousViolations(alice.page)).toEqual([]);
   });
 
   it('turns green only once alice has verified every member', async () => {
@@ -279,7 +266,7 @@ describe.skipIf(!chromiumAvailable)('group chats on MLS', { timeout: 240_000 }, 
     await shot(carol.page, 'removed-phone');
     await carol.page.setViewportSize(DESKTOP);
     await shot(carol.page, 'removed-desktop');
-    expect(await axe(carol.page)).toEqual([]);
+    expect(await seriousViolations(carol.page)).toEqual([]);
     for (const p of [alice, bob, bob2, carol]) expect(p.csp).toEqual([]);
   });
 

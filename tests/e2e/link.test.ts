@@ -26,7 +26,7 @@ import {
 } from './browser.js';
 
 const PASSWORD = 'correct horse battery';
-/** The phone size the issue asks for (iPhone 12-15). */
+/** A current phone size (iPhone 12-15). */
 const PHONE_390 = { width: 390, height: 844 };
 
 describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', { timeout: 120_000 }, () => {

@@ -1,5 +1,5 @@
 /**
- * Screenshots of the screens issue 16 added or changed, in both themes at desktop and phone width,
+ * Screenshots of the everyday-use screens, in both themes at desktop and phone width,
  * written to docs/screenshots/everyday-<size>-<theme>-<screen>.png (small PNGs kept in the repo).
  * Run: `npx tsx tests/e2e/shots-everyday.ts` (starts its own stack; about two minutes).
  */

@@ -1,5 +1,5 @@
 /**
- * `npm start` and Ctrl-C (issue 16): a terminal's Ctrl-C signals the whole process group; the
+ * `npm start` and Ctrl-C: a terminal's Ctrl-C signals the whole process group; the
  * stack must stop services first, then NATS and Redis, and print no errors while doing so.
  * Runs scripts/start.ts as a terminal would (its own process group, SIGINT to the group).
  */
@@ -42,6 +42,9 @@ describe.skipIf(!canRun)('npm start', { timeout: 240_000 }, () => {
     while (!out.includes('[hush] ready') && Date.now() < deadline && p.exitCode === null)
       await new Promise((r) => setTimeout(r, 200));
     expect(out).toContain('[hush] ready');
+    // Started with nothing unusual in the environment: no config warning, one `svc` per line.
+    expect(out).not.toContain('unknown variable');
+    expect(out).not.toMatch(/"svc":"\w+","svc"/);
     const before = out.length;
     // Ctrl-C: SIGINT to every process of the foreground group.
     process.kill(-p.pid!, 'SIGINT');

@@ -1,6 +1,6 @@
 /**
  * The browser client end to end, in Debian's Chromium against the real stack (gateway, auth,
- * keydir, presence, NATS JetStream, Redis as separate processes): issue 4's test list. The steps
+ * keydir, presence, NATS JetStream, Redis as separate processes). The steps
  * share one stack and build on each other (alice and bob keep their browsers), so they run in
  * order. Screenshots go to test-artifacts/screenshots/ (git-ignored).
  */

@@ -52,3 +52,8 @@ export function lastLine(s: Summary): string {
 
 export const LAST_LINE_RE =
   /^loadtest delivered=\d+ lost=\d+ dup=\d+ rate=(\d+|nan) p50=([\d.]+|nan) p99=([\d.]+|nan) raw=(\d+|nan) ratio=([\d.]+|nan) conn_kb=([\d.]+|nan)$/;
+
+/** Results and the machine-readable line go to stdout. */
+export const out = (l: string) => process.stdout.write(`${l}\n`);
+/** Progress goes to stderr. */
+export const err = (l: string) => process.stderr.write(`${l}\n`);

@@ -15,7 +15,18 @@ import {
 } from '@hush/testkit';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bubbles, DESKTOP, openChat, type Person, register, send, startChat, waitFor } from '../e2e/browser.js';
+import {
+  bubbles,
+  DESKTOP,
+  openChat,
+  type Person,
+  register,
+  screenshotDir,
+  send,
+  shootThemes,
+  startChat,
+  waitFor,
+} from '../e2e/browser.js';
 
 // The compose HTTPS path without Docker: deploy/Caddyfile run by /usr/bin/caddy (its internal
 // CA, as for `docker compose up` on localhost) in front of a started stack, and Chromium opening
@@ -99,5 +110,23 @@ describe.skipIf(!canRun)('HTTPS through Caddy (the compose path)', { timeout: 24
       60_000,
     );
     expect(await bubbles(bob.page)).toContain('hello over https');
+  });
+
+  it('explains what to do instead of going blank when opened over plain HTTP from another address', async () => {
+    // A host name that is not localhost over http:// is not a secure context (no WebCrypto).
+    const gw = new URL(stack.gatewayUrls[0]!);
+    const insecure = await launchChromium([`--host-resolver-rules=MAP insecure.test ${gw.hostname}`]);
+    try {
+      const page = await (await insecure.newContext({ viewport: DESKTOP })).newPage();
+      await page.goto(`http://insecure.test:${gw.port}/`);
+      expect(await page.evaluate(() => window.isSecureContext)).toBe(false);
+      await page.getByRole('heading', { name: 'Hush needs a secure connection' }).waitFor();
+      expect(await page.getByRole('link').first().getAttribute('href')).toBe(`https://insecure.test:${gw.port}/`);
+      // Into test-artifacts/ (git-ignored); UPDATE_DOC_SCREENSHOTS=1 refreshes docs/screenshots/ instead.
+      const dir = process.env.UPDATE_DOC_SCREENSHOTS ? join(repoRoot, 'docs', 'screenshots') : screenshotDir(repoRoot);
+      await shootThemes(page, dir, 'ops', 'insecure-context', { sizes: true });
+    } finally {
+      await insecure.close();
+    }
   });
 });

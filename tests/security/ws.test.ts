@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { subjects } from '@hush/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { b64, http, register, type SecurityStack, securityStack, sleep, Ws } from './stack.js';
+import { registry } from '@hush/service-kit';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { b64, http, register, type SecurityStack, securityStack, Ws } from './stack.js';
 
 // The WebSocket path of the real gateway against real keydir/presence: message-id scope, client
 // protocol violations, and the bounds on queued frames, presence.sub and directory lookups.
@@ -41,7 +42,13 @@ describe('message ids', () => {
     expect(new Set([first.from, second.from].map((f) => (f as { user: string }).user))).toEqual(
       new Set([alice.addr.user, mallory.addr.user]),
     );
-    await sleep(300);
+    // No third copy: a later message from alice is the next delivery, and the mailbox delivers in
+    // stream order, so a stored duplicate would have come before it.
+    for (const f of [first, second]) b.send({ type: 'ack', seq: f.seq });
+    const marker = msgId();
+    a.send({ type: 'send', id: marker, envelopes: [{ to: bob.addr, body: b64('after') }] });
+    await a.nextType('accepted');
+    expect(await b.nextType('deliver')).toMatchObject({ id: marker });
     expect(b.frames.filter((f) => f.type === 'deliver')).toHaveLength(0);
     for (const c of [a, m, b]) c.close();
   });
@@ -81,11 +88,15 @@ describe('client protocol violations', () => {
       sock.write(frame);
       await closed;
     }
-    await sleep(100);
+    // Counted in the socket's error handler, which may run just after the client saw the close.
+    await vi.waitFor(() => {
+      const counted = st.gw.app.hub.protocolViolations.snapshot();
+      expect(Object.values(counted).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(violations.length);
+    });
+    const exported = await registry.metrics();
+    expect(exported).toMatch(/^hush_ws_protocol_violations_total\{[^}]*code="WS_ERR_[A-Z_]+"[^}]*\} [1-9]/m);
     const lines = st.gw.logs.slice(before).map((l) => JSON.parse(l) as { level: number; msg: string });
     expect(lines.filter((l) => l.level >= 40)).toEqual([]);
-    const counted = st.gw.app.hub.protocolViolations.snapshot();
-    expect(Object.values(counted).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(violations.length);
   });
 });
 
@@ -144,7 +155,9 @@ describe('bounds on the WebSocket path', () => {
       const f = await c.next((f) => f.type === 'error');
       expect(['GW_UNKNOWN_RECIPIENT', 'GW_RATE_LIMITED']).toContain(f.code);
     }
-    await sleep(100);
+    // Each lookup reached the broker before its answer reached the gateway, so a round trip on the
+    // spy's connection delivers every one of them.
+    await st.env.nc.flush();
     spy.unsubscribe();
     // The burst (plus a token a second) bounds the lookups, not 10 x 64.
     expect(lookups).toBeLessThanOrEqual(SEND_BURST + 20);

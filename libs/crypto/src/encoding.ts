@@ -1,56 +1,17 @@
 /** Byte helpers with no Node-only APIs (no Buffer), so the same code runs in browsers. */
+import { fromBase64 as decodeBase64, toBase64 } from '@hush/protocol';
 import { CryptoError } from './errors.js';
 
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const B64_INDEX = new Int16Array(128).fill(-1);
-for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+/** Standard base64 with padding: the project's one implementation, in @hush/protocol. */
+export { toBase64 };
 
-/** Standard base64 with padding (RFC 4648 §4), as the wire contract in @hush/protocol uses. */
-export function toBase64(bytes: Uint8Array): string {
-  let out = '';
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += `${B64[n >> 18]!}${B64[(n >> 12) & 63]!}==`;
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += `${B64[n >> 18]!}${B64[(n >> 12) & 63]!}${B64[(n >> 6) & 63]!}=`;
-  }
-  return out;
-}
-
-/** Strict decoder: refuses bad characters, missing padding and non-zero trailing bits (non-canonical). */
+/** Strict decoder (see @hush/protocol's fromBase64), failing with this library's error code. */
 export function fromBase64(s: string): Uint8Array {
-  if (typeof s !== 'string' || s.length % 4 !== 0) throw new CryptoError('E2E_BAD_KEY', 'Malformed base64');
-  const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((s.length / 4) * 3 - pad);
-  let o = 0;
-  for (let i = 0; i < s.length; i += 4) {
-    let n = 0;
-    for (let j = 0; j < 4; j++) {
-      const c = s.charCodeAt(i + j);
-      const last = i + 4 === s.length;
-      if (c === 61 && last && j >= 4 - pad) {
-        n <<= 6;
-        continue;
-      }
-      const v = c < 128 ? B64_INDEX[c]! : -1;
-      if (v < 0) throw new CryptoError('E2E_BAD_KEY', 'Malformed base64');
-      n = (n << 6) | v;
-    }
-    if (o < out.length) out[o++] = n >> 16;
-    if (o < out.length) out[o++] = (n >> 8) & 255;
-    if (o < out.length) out[o++] = n & 255;
-    if (i + 4 === s.length && ((pad === 1 && (n & 0xff) !== 0) || (pad === 2 && (n & 0xffff) !== 0))) {
-      throw new CryptoError('E2E_BAD_KEY', 'Non-canonical base64');
-    }
+  try {
+    return decodeBase64(s);
+  } catch (e) {
+    throw new CryptoError('E2E_BAD_KEY', e instanceof Error ? e.message : 'Malformed base64');
   }
-  return out;
 }
 
 export function toHex(bytes: Uint8Array): string {

@@ -18,6 +18,7 @@
  * its normal registration), and a 6-digit code derived from the shared secret so the user can
  * check on both screens that the device they approve is the one in front of them.
  */
+import { isUserId } from '@hush/protocol';
 import { aeadDecrypt, aeadEncrypt } from './aead.js';
 import { KEY_BYTES, XCHACHA_NONCE_BYTES } from './constants.js';
 import { checkLength, concat, lpString, u32be } from './encoding.js';
@@ -49,7 +50,6 @@ export interface LinkCode {
 }
 
 const CHANNEL_RE = new RegExp(PROVISIONING_CHANNEL_PATTERN);
-const USER_RE = /^[a-z0-9]{10,32}$/;
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 function toBase64Url(b: Uint8Array): string {
@@ -95,7 +95,7 @@ export function newChannelId(randomBytes: RandomBytes): string {
 /** `hush-link:1:<userId>:<channelId>:<publicKey base64url>`: short enough for a small QR code. */
 export function encodeLinkCode(c: LinkCode): string {
   checkLength('link public key', c.publicKey, KEY_BYTES);
-  if (!USER_RE.test(c.userId) || !CHANNEL_RE.test(c.channelId)) {
+  if (!isUserId(c.userId) || !CHANNEL_RE.test(c.channelId)) {
     throw new CryptoError('E2E_BAD_KEY', 'Malformed link code fields');
   }
   return [LINK_CODE_PREFIX, String(c.version), c.userId, c.channelId, toBase64Url(c.publicKey)].join(':');
@@ -111,7 +111,7 @@ export function decodeLinkCode(text: string): LinkCode {
   if (version !== String(PROVISIONING_VERSION)) {
     throw new CryptoError('E2E_BAD_KEY', 'This link code comes from a newer version of Hush');
   }
-  if (!USER_RE.test(userId) || !CHANNEL_RE.test(channelId)) {
+  if (!isUserId(userId) || !CHANNEL_RE.test(channelId)) {
     throw new CryptoError('E2E_BAD_KEY', 'Malformed link code fields');
   }
   const publicKey = fromBase64Url(key);

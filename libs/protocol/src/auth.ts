@@ -53,4 +53,9 @@ export type UserProfile = Static<typeof UserProfile>;
 export const JWT_ISSUER = 'hush-auth';
 export const JWT_AUDIENCE = 'hush';
 export const ACCESS_TTL_MS = 15 * 60_000;
+/**
+ * The longest an access token may live, whatever ACCESS_TTL_MS says: a stolen token is useful
+ * this long at most (docs/SECURITY.md). Auth clamps to it; gateways refuse longer tokens.
+ */
+export const MAX_ACCESS_TTL_MS = 15 * 60_000;
 export const REFRESH_TTL_MS = 30 * 24 * 3600_000;

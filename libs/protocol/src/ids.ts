@@ -15,9 +15,11 @@ export const BASE64_PATTERN = '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za
 const userRe = new RegExp(USER_ID_PATTERN);
 const deviceRe = new RegExp(DEVICE_ID_PATTERN);
 const usernameRe = new RegExp(USERNAME_PATTERN);
+const messageRe = new RegExp(MESSAGE_ID_PATTERN);
 
 export const isUserId = (s: unknown): s is string => typeof s === 'string' && userRe.test(s);
 export const isDeviceId = (s: unknown): s is string => typeof s === 'string' && deviceRe.test(s);
+export const isMessageId = (s: unknown): s is string => typeof s === 'string' && messageRe.test(s);
 
 /** Lower-cases and checks a username; returns null when it breaks the rules. */
 export function normaliseUsername(raw: string): string | null {

@@ -1,6 +1,7 @@
 export * from './attachments.js';
 export * from './auth.js';
 export * from './backup.js';
+export * from './base64.js';
 export * from './errors.js';
 export * from './groups.js';
 export * from './ids.js';

@@ -18,3 +18,8 @@ export function createLogger(opts: LoggerOptions & { format?: string }, dest?: D
   const wantPretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
   return wantPretty ? pino(rest, pretty({ colorize: process.stdout.isTTY === true, sync: true })) : pino(rest);
 }
+
+/** The service's logger tagged `svc: name`, unless it already is (run.ts sets it in the base). */
+export function serviceLog(log: Logger, name: string): Logger {
+  return log.bindings().svc === name ? log : log.child({ svc: name });
+}

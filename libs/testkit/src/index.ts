@@ -1,3 +1,4 @@
+export { type TestCertificates, testCertificates } from './certs.js';
 export { type ClusterNode, type NatsCluster, startNatsCluster } from './cluster.js';
 export {
   freePort,

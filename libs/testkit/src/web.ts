@@ -21,7 +21,8 @@ export const chromiumAvailable = existsSync(CHROMIUM) || isCI();
  * Headless Chromium through playwright-core. The networking flags keep it from calling home:
  * this machine's closed network refuses those connections, many at a time.
  */
-export function launchChromium(opts: { args?: string[] } = {}): Promise<Browser> {
+/** Debian's Chromium, headless; `extraArgs` are appended (e.g. a host-resolver rule). */
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     return Promise.reject(
       new Error(
@@ -40,7 +41,7 @@ export function launchChromium(opts: { args?: string[] } = {}): Promise<Browser>
       '--disable-sync',
       '--no-first-run',
       '--disable-quic',
-      ...(opts.args ?? []),
+      ...extraArgs,
     ],
   });
 }

@@ -1,8 +1,8 @@
-import { ACCESS_TTL_MS, JWT_AUDIENCE, JWT_ISSUER, REFRESH_TTL_MS } from '@hush/protocol';
+import { ACCESS_TTL_MS, JWT_AUDIENCE, JWT_ISSUER, MAX_ACCESS_TTL_MS, REFRESH_TTL_MS } from '@hush/protocol';
 import { type Env, EnvVar, loadServiceEnv, type ServiceBaseConfig, serviceSchema } from '@hush/service-kit';
 
-/** The issue caps access tokens at 15 minutes; a longer ACCESS_TTL_MS is clamped to this. */
-export const MAX_ACCESS_TTL_MS = 15 * 60_000;
+/** A longer ACCESS_TTL_MS is clamped to the protocol's cap. */
+export { MAX_ACCESS_TTL_MS };
 
 export interface AuthConfig extends ServiceBaseConfig {
   natsUrl: string;

@@ -6,37 +6,37 @@ import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
-import { type Caller, type CheckResult, ErrorCodes, HushError, subjects, type WireError } from '@hush/protocol';
-import { initMetrics, requestContext, createLogger as serviceLogger } from '@hush/service-kit';
+import { type Caller, type CheckResult, HushError, subjects } from '@hush/protocol';
+import { initMetrics, requestContext } from '@hush/service-kit';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Ajv, type AnySchema } from 'ajv';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
-import helmetHeaders from 'helmet';
+import type { AnySchema } from 'ajv';
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { JSONWebKeySet } from 'jose';
-import type { DestinationStream, Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
-import {
-  ACK_WAIT_MS,
-  HTTP_BODY_LIMIT,
-  HTTP_IDLE_TIMEOUT_MS,
-  READY_PROBE_TIMEOUT_MS,
-  WS_MAX_PAYLOAD,
-} from './constants.js';
+import { ACK_WAIT_MS, HTTP_BODY_LIMIT, HTTP_IDLE_TIMEOUT_MS, WS_MAX_PAYLOAD } from './constants.js';
+import { healthRoutes } from './health.js';
 import { attachmentRoutes, ensureAttachmentStore } from './http/attachments.js';
 import { backupRoutes, backupStreamName, ensureBackupStream } from './http/backup.js';
 import { ensureGroupStream, groupRoutes, groupStreamName } from './http/groups.js';
 import { ensureLinkStream, linkRoutes, linkStreamName } from './http/link.js';
 import { purgeRoutes } from './http/purge.js';
 import { httpRoutes } from './http/routes.js';
-import { Health, Jwks, Ready } from './http/schemas.js';
-import { gauges } from './metrics.js';
+import { Jwks } from './http/schemas.js';
+import {
+  createLogger,
+  fastifyTrustProxy,
+  HELMET,
+  HSTS,
+  isProbe,
+  PLACEHOLDER,
+  securityHeaders,
+  sendError,
+  strictAjv,
+  textAjv,
+} from './http-policy.js';
+import { countViolation, gauges } from './metrics.js';
 import { Rpc } from './nats-rpc.js';
 import { TokenBuckets } from './rate-limit.js';
 import { DeviceDirectory } from './recipients.js';
@@ -45,6 +45,8 @@ import { type JwksSource, TokenVerifier } from './tokens.js';
 import { Connection } from './ws/connection.js';
 import { Hub } from './ws/hub.js';
 import { WsTransport } from './ws/transport.js';
+
+export { createLogger } from './http-policy.js';
 
 export interface GatewayDeps {
   /** Connected NATS client; the caller owns it (main.ts drains it after app.close()). */
@@ -66,130 +68,6 @@ export interface GatewayDeps {
 export interface GatewayApp extends FastifyInstance {
   hub: Hub;
 }
-
-/** Content-Security-Policy for the web client: no inline script, no third parties (docs/ARCHITECTURE.md, decision 17). */
-const CSP = {
-  defaultSrc: ["'self'"],
-  // 'wasm-unsafe-eval' lets the page compile WebAssembly (libs/crypto's SHA-512 for safety
-  // numbers, ~5x faster than plain JS); it does NOT allow eval() or new Function() on strings,
-  // nor any inline script.
-  scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
-  styleSrc: ["'self'"],
-  imgSrc: ["'self'", 'data:', 'blob:'],
-  // Voice messages play from blob: URLs of the decrypted audio (never from another origin).
-  mediaSrc: ["'self'", 'blob:'],
-  // 'self' covers ws:/wss: to the page's own host and port (CSP Level 3 §6.7.2.8); a bare ws:
-  // or wss: would let injected script open sockets to any host.
-  connectSrc: ["'self'"],
-  // The web client's service worker (clients/web/public/sw.js: an offline app shell) and its web
-  // app manifest, from this origin only. Both fall back to default-src 'self' anyway; said here so
-  // a later default-src change cannot silently allow a worker or manifest from elsewhere.
-  workerSrc: ["'self'"],
-  manifestSrc: ["'self'"],
-  objectSrc: ["'none'"],
-  baseUri: ["'none'"],
-  frameAncestors: ["'none'"],
-};
-
-const strictAjv = new Ajv({
-  removeAdditional: false,
-  useDefaults: true,
-  coerceTypes: false,
-  allErrors: false,
-  strict: false,
-});
-const textAjv = new Ajv({
-  removeAdditional: false,
-  useDefaults: true,
-  coerceTypes: true,
-  allErrors: false,
-  strict: false,
-});
-
-// HSTS off here: it is added per response, only over HTTPS (RFC 6797 §7.2).
-const HELMET = { contentSecurityPolicy: { useDefaults: false, directives: CSP }, hsts: false };
-/** The same headers as @fastify/helmet, for answers given before routing (a malformed URL). */
-const securityHeaders = helmetHeaders(HELMET);
-
-/** Paths and fields that never reach a log line (tokens, passwords, bodies, payloads). */
-const REDACT = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-backup-auth"]',
-  'req.body',
-  'res.headers["set-cookie"]',
-  '*.token',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.password',
-  '*.body',
-];
-
-/**
- * The gateway's pino logger with the redactions above (main.ts and tests use it): JSON lines, or
- * pino-pretty on a terminal (LOG_FORMAT, see @hush/service-kit).
- */
-export function createLogger(
-  level: string,
-  base: Record<string, unknown> = {},
-  dest?: DestinationStream,
-  format = 'auto',
-): Logger {
-  const opts = { level, base: { svc: 'gateway', ...base }, redact: { paths: REDACT, censor: '[redacted]' }, format };
-  return serviceLogger(opts, dest);
-}
-
-// One error envelope for every error: `{ error: { code, message } }` with a catalogued code.
-function sendError(err: FastifyError | HushError, req: FastifyRequest, reply: FastifyReply) {
-  let wire: WireError;
-  let status: number;
-  if (err instanceof HushError) {
-    wire = err.toWire();
-    status = err.status;
-    if (status >= 500) req.log.warn({ code: err.code, msg: err.message }, 'upstream error');
-  } else if ((err as FastifyError).validation) {
-    wire = { code: 'VALIDATION_FAILED', message: err.message.slice(0, 300) };
-    status = ErrorCodes.VALIDATION_FAILED.status;
-  } else if ((err as FastifyError).statusCode === 413 && req.url.startsWith('/v1/attachments')) {
-    wire = { code: 'ATTACH_TOO_LARGE', message: ErrorCodes.ATTACH_TOO_LARGE.message };
-    status = 413;
-  } else if ((err as FastifyError).statusCode === 413) {
-    wire = { code: 'VALIDATION_FAILED', message: `The body is larger than ${HTTP_BODY_LIMIT} bytes` };
-    status = 413;
-  } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
-    // Bad JSON, wrong content type, a malformed URL and the like: the request is at fault.
-    wire = { code: 'VALIDATION_FAILED', message: err.message.slice(0, 300) };
-    status = ErrorCodes.VALIDATION_FAILED.status;
-  } else {
-    req.log.error({ err: err.message }, 'unhandled error');
-    wire = { code: 'INTERNAL', message: ErrorCodes.INTERNAL.message };
-    status = 500;
-  }
-  return reply.code(status).send({ error: wire });
-}
-
-/**
- * Fastify 5 ignores a numeric `trustProxy` (it fails closed, since a hop count cannot tell a proxy
- * from a client). A hop count here means "the gateway is reachable only through N proxies" (the
- * Kubernetes NetworkPolicy and compose network make it so): the N nearest hops are trusted.
- * Prefer an address list where the proxies' addresses are known.
- */
-function fastifyTrustProxy(tp: GatewayConfig['trustProxy']): boolean | string[] {
-  if (typeof tp !== 'number') return tp;
-  const hops = tp;
-  // Fastify accepts a (address, hop index) predicate; the public type omits it under `https`.
-  return ((_addr: string, i: number) => i < hops) as unknown as boolean;
-}
-
-/** HSTS (RFC 6797 §7.2: only sent over secure transport): one year, subdomains included. */
-const HSTS = 'max-age=31536000; includeSubDomains';
-
-/** Probes are polled every few seconds: logged at debug, not as two info lines each. */
-const PROBES = new Set(['/healthz', '/readyz']);
-const isProbe = (url: string | undefined) => PROBES.has((url ?? '').split('?')[0] ?? '');
-
-const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Hush</title></head>
-<body><h1>Hush gateway</h1><p>The web client is not built. Run <code>npm run build</code>, or use the API (<a href="/docs/json">/docs/json</a>).</p></body></html>`;
 
 export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promise<GatewayApp> {
   const s = subjects(config.subjectPrefix);
@@ -291,17 +169,6 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     checkDevice,
   });
 
-  // NATS connection state for /readyz (isClosed() alone misses a broker that is reconnecting).
-  let natsUp = true;
-  void (async () => {
-    for await (const st of nc.status()) {
-      if (st.type === 'disconnect') natsUp = false;
-      else if (st.type === 'reconnect') natsUp = true;
-      if (st.type === 'disconnect' || st.type === 'reconnect')
-        app.log.warn({ nats: st.type }, 'NATS connection changed');
-    }
-  })();
-
   gauges({
     sockets: () => hub.all.size,
     bound: () => hub.connectionCount,
@@ -359,7 +226,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     errorHandler: (err, socket, req) => {
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
-        hub.protocolViolations.add(code);
+        countViolation(hub.protocolViolations, code);
         req.log.debug({ code }, 'client broke the WebSocket protocol');
       } else {
         req.log.warn({ err: err.message }, 'socket error');
@@ -373,46 +240,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     },
   });
 
-  app.get('/healthz', { schema: { hide: true, response: { 200: Health } } }, async () => ({
-    status: 'ok',
-    gateway: config.gatewayId,
-  }));
-  // Readiness is this gateway's own NATS connection and JetStream stream: a load balancer must not
-  // take every gateway out because auth is briefly down (the requests would fail either way).
-  // `?full=1` also asks each service (operators, `npm run admin -- config check`).
-  app.get('/readyz', { schema: { hide: true, response: { 200: Ready, 503: Ready } } }, async (req, reply) => {
-    const checks: Record<string, string> = {};
-    checks.nats = nc.isClosed() ? 'closed' : !natsUp ? 'reconnecting' : hub.stopped ? 'shutting down' : 'ok';
-    try {
-      await Promise.race([
-        jsm.streams.info(config.streamName),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), READY_PROBE_TIMEOUT_MS)),
-      ]);
-      checks.jetstream = 'ok';
-    } catch {
-      checks.jetstream = 'no stream';
-    }
-    if ((req.query as { full?: string }).full !== '1') {
-      const ok = checks.nats === 'ok' && checks.jetstream === 'ok';
-      return reply.code(ok ? 200 : 503).send({ ready: ok, checks });
-    }
-    const probe = async (name: string, subject: string, payload: unknown) => {
-      try {
-        await rpc.raw(subject, payload, READY_PROBE_TIMEOUT_MS);
-        checks[name] = 'ok';
-      } catch {
-        checks[name] = 'no answer';
-      }
-    };
-    const probeId = 'readyzprobe0';
-    await Promise.all([
-      probe('auth', s.auth.jwks, {}),
-      probe('keydir', s.keydir.devices, { userId: probeId }),
-      probe('presence', s.presence.query, { caller: { userId: probeId, deviceId: 'readyz' }, userIds: [] }),
-    ]);
-    const ready = Object.values(checks).every((v) => v === 'ok');
-    return reply.code(ready ? 200 : 503).send({ ready, checks });
-  });
+  healthRoutes(app, { nc, jsm, rpc, s, config, hub });
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/.well-known/jwks.json', { schema: { tags: ['auth'], response: { 200: Jwks } } }, () => jwksSource());
 
@@ -470,7 +298,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     const conn = new Connection(transport, hub, app.log);
     transport.attach(conn, (e) => {
       const code = (e as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('WS_ERR_')) hub.protocolViolations.add(code);
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) countViolation(hub.protocolViolations, code);
       conn.socketError(e);
       socket.terminate();
     });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { b64, type Harness, harness, WsProbe } from './test-support.js';
 
 // Logs carry request ids and never a token, a password or a payload.
@@ -36,7 +36,8 @@ describe('gateway logs', () => {
     await b.nextType('deliver');
     a.close();
     b.close();
-    await new Promise((r) => setTimeout(r, 100));
+    // The last lines are the two sockets' disconnects, logged as their close is handled.
+    await vi.waitFor(() => expect(logs.filter((l) => l.includes('device disconnected'))).toHaveLength(2));
     const all = logs.join('\n');
     expect(logs.length).toBeGreaterThan(5);
     expect(all).toContain('reqId');

@@ -42,6 +42,14 @@ export const sentBytes = new Counter({
   registers: [registry],
 });
 
+/** WebSocket protocol violations by clients, by the ws library's WS_ERR_* code (a closed list). */
+const protocolViolations = new Counter({
+  name: 'hush_ws_protocol_violations_total',
+  help: 'Sockets closed because the client broke the WebSocket protocol, by ws error code',
+  labelNames: ['code'] as const,
+  registers: [registry],
+});
+
 export interface GaugeSource {
   sockets: () => number;
   bound: () => number;
@@ -70,28 +78,41 @@ new Gauge({
     this.set(source?.bound() ?? 0);
   },
 });
-const backlog = new Gauge({
-  name: 'hush_mailbox_stream_messages',
-  help: 'Envelopes waiting in the mailbox stream (all devices): the undelivered backlog',
-  registers: [registry],
-});
-const storedBytes = new Gauge({
-  name: 'hush_mailbox_stream_bytes',
-  help: 'Bytes stored in the mailbox stream',
-  registers: [registry],
-});
-new Gauge({
-  name: 'hush_mailbox_stream_consumers',
-  help: 'Device consumers on the mailbox stream',
-  registers: [registry],
-  async collect() {
-    const st = await source?.stream().catch(() => undefined);
-    if (!st) return;
-    this.set(st.consumers);
-    backlog.set(st.messages);
-    storedBytes.set(st.bytes);
-  },
-});
+/**
+ * One stream-info call per scrape, shared by the three gauges below: each reads it in its own
+ * `collect`, so a scrape shows the stream as it is now, not as the previous scrape saw it.
+ */
+let streamRead: Promise<{ messages: number; bytes: number; consumers: number } | undefined> | undefined;
+function streamNow() {
+  if (!streamRead) {
+    streamRead = source?.stream().catch(() => undefined) ?? Promise.resolve(undefined);
+    void streamRead.finally(() => {
+      streamRead = undefined;
+    });
+  }
+  return streamRead;
+}
+const streamGauge = (
+  name: string,
+  help: string,
+  pick: (st: { messages: number; bytes: number; consumers: number }) => number,
+) =>
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    async collect() {
+      const st = await streamNow();
+      if (st) this.set(pick(st));
+    },
+  });
+streamGauge(
+  'hush_mailbox_stream_messages',
+  'Envelopes waiting in the mailbox stream (all devices): the undelivered backlog',
+  (st) => st.messages,
+);
+streamGauge('hush_mailbox_stream_bytes', 'Bytes stored in the mailbox stream', (st) => st.bytes);
+streamGauge('hush_mailbox_stream_consumers', 'Device consumers on the mailbox stream', (st) => st.consumers);
 
 export { rateLimited };
 
@@ -100,4 +121,10 @@ export function countFrame(direction: 'in' | 'out', frame: { type?: unknown; cod
   const type = typeof frame?.type === 'string' ? frame.type : 'invalid';
   framesTotal.inc({ direction, type });
   if (direction === 'out' && type === 'error' && typeof frame?.code === 'string') frameErrors.inc({ code: frame.code });
+}
+
+/** Counts a client's WebSocket protocol violation in the hub's counter and in the exported metric. */
+export function countViolation(hubCounter: { add(code: string): void }, code: string): void {
+  hubCounter.add(code);
+  protocolViolations.inc({ code });
 }

@@ -106,11 +106,6 @@ export async function ensureStream(jsm: JetStreamManager, o: StreamOptions): Pro
   }
 }
 
-function isNotFound(e: unknown): boolean {
-  const msg = e instanceof Error ? e.message : String(e);
-  return /not found/i.test(msg) || (e as { code?: number })?.code === 10059;
-}
-
 /**
  * Creates a side stream (link relay, groups, backup, attachment fetch records) unless it exists.
  * Idempotent when several gateways start at once: if another one created it first, the existing
@@ -134,3 +129,14 @@ export async function ensureStreamExists(
     });
   }
 }
+
+/** JetStream's "not found": a stream that does not exist (code 10059), or no message on a subject. */
+export function isNotFound(e: unknown): boolean {
+  const msg = e instanceof Error ? e.message : String(e);
+  return /no message found|not found/i.test(msg) || (e as { code?: number })?.code === 10059;
+}
+
+/** JetStream refused a publish whose expected last subject sequence is stale (err_code 10071). */
+export const isWrongSequence = (e: unknown) =>
+  /wrong last sequence/i.test(e instanceof Error ? e.message : String(e)) ||
+  (e as { api_error?: { err_code?: number } })?.api_error?.err_code === 10071;

@@ -1,25 +1,18 @@
 /**
  * Test support for the gateway's own tests (not shipped): a private or shared NATS (testkit), a
- * unique subject prefix and stream, and tiny stand-in responders for auth/keydir on the real
- * broker, the in-memory stand-in presence (stand-in-presence.ts, contract-tested against the real
- * service in tests/contracts), plus an Ed25519 key to mint access tokens the way auth does.
+ * unique subject prefix and stream, the stand-ins for auth/keydir (stand-in-auth.ts) and presence
+ * (stand-in-presence.ts) on the real broker, each contract-tested against the real service in
+ * tests/contracts, plus an Ed25519 key to mint access tokens the way auth does.
  * Cross-service tests in tests/backbone use the real services instead.
  */
-import {
-  type Caller,
-  encodeJson,
-  JWT_AUDIENCE,
-  JWT_ISSUER,
-  okReply,
-  type ServiceReply,
-  subjects,
-} from '@hush/protocol';
+import { JWT_AUDIENCE, JWT_ISSUER, subjects } from '@hush/protocol';
 import { startNats, uniquePrefix } from '@hush/testkit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { buildApp, createLogger, type GatewayApp } from './app.js';
 import { type GatewayConfig, testConfig } from './config.js';
+import { standInAuth } from './stand-in-auth.js';
 import { standInPresence } from './stand-in-presence.js';
 
 export interface Harness {
@@ -57,12 +50,22 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
   const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const kid = `k${++keyN}`;
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' };
-  const devices = new Map<string, string[]>();
-  const seen: Harness['seen'] = [];
+  const auth = standInAuth(nc, s, jwk);
+  const { devices, seen } = auth;
   const presence = standInPresence(nc, s);
   const fake = {
-    auth: true,
-    keydir: true,
+    get auth() {
+      return auth.answering.auth;
+    },
+    set auth(on: boolean) {
+      auth.answering.auth = on;
+    },
+    get keydir() {
+      return auth.answering.keydir;
+    },
+    set keydir(on: boolean) {
+      auth.answering.keydir = on;
+    },
     get presence() {
       return presence.answering;
     },
@@ -70,36 +73,6 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
       presence.answering = on;
     },
   };
-  const respond = (subject: string, on: 'auth' | 'keydir', fn: (body: never) => ServiceReply<unknown>) =>
-    nc.subscribe(subject, {
-      callback: (_e, m) => {
-        if (!fake[on]) return;
-        const body = m.data.length ? JSON.parse(new TextDecoder().decode(m.data)) : undefined;
-        seen.push({ subject: subject.slice(s.prefix.length), body });
-        m.respond(encodeJson(fn(body as never)));
-      },
-    });
-  respond(s.auth.jwks, 'auth', () => okReply({ keys: [jwk] }));
-  const revoked = new Set<string>();
-  respond(s.auth.check, 'auth', (b: Caller) => okReply({ active: !revoked.has(`${b.userId}/${b.deviceId}`) }));
-  respond(s.auth.logout, 'auth', (b: { caller: Caller }) => {
-    revoked.add(`${b.caller.userId}/${b.caller.deviceId}`);
-    nc.publish(s.events.deviceRevoked, encodeJson({ ...b.caller, reason: 'logout' }));
-    return okReply({});
-  });
-  respond(s.auth.register, 'auth', (b: { username: string }) =>
-    okReply({
-      userId: 'u000000000001',
-      username: b.username,
-      deviceId: 'd00001',
-      accessToken: 'a'.repeat(20),
-      accessExpiresAt: 1,
-      refreshToken: 'r'.repeat(20),
-      refreshExpiresAt: 2,
-      passwordHash: 'must never leave the gateway',
-    }),
-  );
-  respond(s.keydir.devices, 'keydir', (b: { userId: string }) => okReply({ devices: devices.get(b.userId) ?? [] }));
   await nc.flush();
 
   const config = testConfig({
@@ -115,6 +88,7 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
   const app = await buildApp({ nc, logger }, config);
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   const token = async (userId: string, deviceId: string, o: TokenOpts = {}) => {
+    auth.signIn(userId, deviceId); // a token is what a sign-in hands out: auth.check knows the device
     const now = Math.floor(Date.now() / 1000) + (o.iatOffset ?? 0);
     return new SignJWT({ dev: deviceId, usr: `name_${userId}` })
       .setProtectedHeader({ alg: 'EdDSA', kid: o.kid ?? kid })
@@ -140,6 +114,7 @@ export async function harness(over: Partial<GatewayConfig> = {}, opts: { logs?: 
     close: async () => {
       await app.close();
       presence.stop();
+      auth.stop();
       const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(nc);
       await jsm.streams.delete(config.streamName).catch(() => undefined);
       await jsm.streams.delete(`${config.streamName}_LINK`).catch(() => undefined);

@@ -1,4 +1,4 @@
-import { HushError, JWT_AUDIENCE, JWT_ISSUER } from '@hush/protocol';
+import { HushError, JWT_AUDIENCE, JWT_ISSUER, MAX_ACCESS_TTL_MS } from '@hush/protocol';
 import { createLocalJWKSet, errors, type JSONWebKeySet, jwtVerify } from 'jose';
 import { JWKS_REFETCH_MIN_MS, REVOKED_MEMORY_MS } from './constants.js';
 
@@ -15,9 +15,9 @@ export interface TokenIdentity {
 /** Fetches auth's public JWKS (over NATS `auth.jwks` in production, anything in tests). */
 export type JwksSource = () => Promise<JSONWebKeySet>;
 
-/** Access tokens live at most 15 minutes (issue: "access JWT ... at most 15 minutes"). */
-const MAX_TOKEN_AGE = '15m';
-const MAX_LIFETIME_S = 15 * 60;
+/** Access tokens live at most MAX_ACCESS_TTL_MS (libs/protocol): an older or longer one is refused. */
+const MAX_LIFETIME_S = MAX_ACCESS_TTL_MS / 1000;
+const MAX_TOKEN_AGE = `${MAX_LIFETIME_S}s`;
 
 /**
  * Verifies access JWTs like jose's createRemoteJWKSet, but the key set comes over NATS: cached,

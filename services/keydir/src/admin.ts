@@ -5,7 +5,7 @@ import { Type as T } from '@sinclair/typebox';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { MailboxCleaner } from './mailboxes.js';
-import type { redisKeys } from './service.js';
+import type { redisKeys } from './store.js';
 
 /**
  * Operator commands on `admin.keydir.*` (only the NATS `admin` role may publish there).

@@ -8,7 +8,7 @@ import {
   SERVICE_NAMES,
   subjects,
 } from '@hush/protocol';
-import { addJsonEndpoint, safeErr, svcm } from '@hush/service-kit';
+import { addJsonEndpoint, safeErr, serviceLog, svcm } from '@hush/service-kit';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -111,7 +111,7 @@ return offline
 
 export async function startPresence(deps: PresenceDeps, config: PresenceConfig): Promise<PresenceHandle> {
   const { nc, redis } = deps;
-  const log = deps.log.child({ svc: 'presence' });
+  const log = serviceLog(deps.log, 'presence');
   const subj = subjects(config.subjectPrefix);
   const keys = redisKeys(config.redisPrefix);
 

@@ -7,6 +7,8 @@
  * a peer is still untrusted input: every field is checked, unknown kinds are refused, and text is
  * later rendered only as a text node (never HTML).
  */
+import { isMessageId, isUserId } from '@hush/protocol';
+
 export const CONTENT_VERSION = 1;
 /** A message longer than this is refused by the composer; keeps a padded body well under the frame limit. */
 export const MAX_TEXT_CHARS = 4_000;
@@ -15,9 +17,6 @@ export const MAX_RECEIPT_IDS = 256;
 
 import { decodeOp, decodeTextExtras, OP_KINDS, type Op, type OpKind, type TextExtras } from './message-ops.js';
 import { cleanName, MAX_AVATAR_BYTES } from './profile.js';
-
-const MESSAGE_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
-const USER_ID_RE = /^[a-z0-9]{10,32}$/;
 
 /**
  * An encrypted attachment (libs/crypto attachment.ts): where the ciphertext is, the only key to
@@ -152,8 +151,8 @@ export function decodeContent(bytes: Uint8Array): Content {
   switch (raw.t) {
     case 'text': {
       const { id, to, text, sentAt } = raw;
-      if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new ContentError('bad message id');
-      if (typeof to !== 'string' || !USER_ID_RE.test(to)) throw new ContentError('bad recipient');
+      if (typeof id !== 'string' || !isMessageId(id)) throw new ContentError('bad message id');
+      if (typeof to !== 'string' || !isUserId(to)) throw new ContentError('bad recipient');
       const file = raw.file === undefined ? undefined : decodeFile(raw.file);
       if (typeof text !== 'string' || (text.length === 0 && !file) || text.length > MAX_TEXT_CHARS)
         throw new ContentError('bad text');
@@ -165,8 +164,8 @@ export function decodeContent(bytes: Uint8Array): Content {
       const { kind, ids } = raw;
       if (kind !== 'delivered' && kind !== 'read') throw new ContentError('bad receipt kind');
       if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_RECEIPT_IDS) throw new ContentError('bad ids');
-      for (const i of ids) if (typeof i !== 'string' || !MESSAGE_ID_RE.test(i)) throw new ContentError('bad id');
-      if (raw.to !== undefined && (typeof raw.to !== 'string' || !USER_ID_RE.test(raw.to)))
+      for (const i of ids) if (typeof i !== 'string' || !isMessageId(i)) throw new ContentError('bad id');
+      if (raw.to !== undefined && (typeof raw.to !== 'string' || !isUserId(raw.to)))
         throw new ContentError('bad receipt conversation');
       const r: ReceiptContent = { v: 1, t: 'receipt', kind, ids: ids as string[] };
       if (typeof raw.to === 'string') r.to = raw.to;
@@ -195,8 +194,8 @@ export function decodeContent(bytes: Uint8Array): Content {
     default: {
       if (!OP_KINDS.includes(raw.t as OpKind)) throw new ContentError(`unknown content type ${String(raw.t)}`);
       const { id, to, sentAt } = raw;
-      if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new ContentError('bad message id');
-      if (typeof to !== 'string' || !USER_ID_RE.test(to)) throw new ContentError('bad recipient');
+      if (typeof id !== 'string' || !isMessageId(id)) throw new ContentError('bad message id');
+      if (typeof to !== 'string' || !isUserId(to)) throw new ContentError('bad recipient');
       if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) throw new ContentError('bad sentAt');
       return { v: 1, id, to, sentAt, ...decodeOp(raw, MAX_TEXT_CHARS, fail) };
     }

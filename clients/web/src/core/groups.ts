@@ -6,6 +6,7 @@
  * that every member's capabilities list): an admin announces them in an encrypted `group` message
  * after every change it commits. The server never sees either.
  */
+import { isMessageId, isUserId } from '@hush/protocol';
 import { decodeFile, type FileRef, MAX_RECEIPT_IDS, MAX_TEXT_CHARS } from './content.js';
 import {
   decodeOp,
@@ -23,9 +24,6 @@ export const GROUP_CONTENT_VERSION = 1;
 export const MAX_GROUP_NAME_CHARS = 100;
 /** People (accounts) in a group; every device is a leaf, so the gateway's 2 048-device cap binds first for many-device users. */
 export const MAX_GROUP_PEOPLE = 1024;
-
-const MESSAGE_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
-const USER_ID_RE = /^[a-z0-9]{10,32}$/;
 
 export type GroupContent =
   | ({ v: 1; t: 'text'; id: string; text: string; sentAt: number; file?: FileRef } & TextExtras)
@@ -62,7 +60,7 @@ export function decodeGroupContent(bytes: Uint8Array): GroupContent {
   switch (raw.t) {
     case 'text': {
       const { id, text, sentAt } = raw;
-      if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new GroupContentError('bad message id');
+      if (typeof id !== 'string' || !isMessageId(id)) throw new GroupContentError('bad message id');
       const file = raw.file === undefined ? undefined : decodeFile(raw.file);
       if (typeof text !== 'string' || (text.length === 0 && !file) || text.length > MAX_TEXT_CHARS)
         throw new GroupContentError('bad text');
@@ -74,7 +72,7 @@ export function decodeGroupContent(bytes: Uint8Array): GroupContent {
       if (kind !== 'delivered' && kind !== 'read') throw new GroupContentError('bad receipt kind');
       if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_RECEIPT_IDS)
         throw new GroupContentError('bad ids');
-      for (const i of ids) if (typeof i !== 'string' || !MESSAGE_ID_RE.test(i)) throw new GroupContentError('bad id');
+      for (const i of ids) if (typeof i !== 'string' || !isMessageId(i)) throw new GroupContentError('bad id');
       return { v: 1, t: 'receipt', kind, ids: ids as string[] };
     }
     case 'typing':
@@ -86,8 +84,7 @@ export function decodeGroupContent(bytes: Uint8Array): GroupContent {
         throw new GroupContentError('bad group name');
       if (!Array.isArray(admins) || admins.length === 0 || admins.length > MAX_GROUP_PEOPLE)
         throw new GroupContentError('bad admins');
-      for (const a of admins)
-        if (typeof a !== 'string' || !USER_ID_RE.test(a)) throw new GroupContentError('bad admin');
+      for (const a of admins) if (typeof a !== 'string' || !isUserId(a)) throw new GroupContentError('bad admin');
       return { v: 1, t: 'group', name, admins: [...new Set(admins as string[])] };
     }
     case 'leave':
@@ -95,7 +92,7 @@ export function decodeGroupContent(bytes: Uint8Array): GroupContent {
     default: {
       if (!OP_KINDS.includes(raw.t as OpKind)) throw new GroupContentError(`unknown content type ${String(raw.t)}`);
       const { id, sentAt } = raw;
-      if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new GroupContentError('bad message id');
+      if (typeof id !== 'string' || !isMessageId(id)) throw new GroupContentError('bad message id');
       if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) throw new GroupContentError('bad sentAt');
       return { v: 1, id, sentAt, ...decodeOp(raw, MAX_TEXT_CHARS, fail) };
     }

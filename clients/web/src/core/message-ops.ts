@@ -6,6 +6,7 @@
  * content (core/groups.ts); this file checks them and holds the pure rules that apply them, so
  * both inboxes decide the same way. No I/O.
  */
+import { isMessageId, isUserId } from '@hush/protocol';
 import type { ChatMessage } from './model.js';
 
 /** A quote shown above a reply: whose message, and a snippet of it (never the whole text). */
@@ -42,8 +43,6 @@ export type Op =
 export type OpKind = Op['t'];
 export const OP_KINDS: readonly OpKind[] = ['react', 'edit', 'delete', 'timer'];
 
-const MESSAGE_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
-const USER_ID_RE = /^[a-z0-9]{10,32}$/;
 // Keycaps ("1️⃣") are a digit, U+FE0F and U+20E3: accepted by the last alternative.
 const EMOJI_RE = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20E3/u;
 const NOT_EMOJI_RE = /[\p{L}\s\p{Cc}]/u;
@@ -57,7 +56,7 @@ export function isEmoji(s: string): boolean {
 /** The control part of a decoded `react`/`edit`/`delete`/`timer` content; `maxText` is the text limit. */
 export function decodeOp(raw: Record<string, unknown>, maxText: number, fail: Fail): Op {
   const target = () => {
-    if (typeof raw.target !== 'string' || !MESSAGE_ID_RE.test(raw.target)) fail('bad target');
+    if (typeof raw.target !== 'string' || !isMessageId(raw.target)) fail('bad target');
     return raw.target as string;
   };
   switch (raw.t) {
@@ -94,8 +93,8 @@ export function decodeTextExtras(raw: Record<string, unknown>, fail: Fail): Text
     const r = raw.reply;
     if (typeof r !== 'object' || r === null || Array.isArray(r)) fail('bad reply');
     const { id, from, text } = r as Record<string, unknown>;
-    if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) fail('bad reply id');
-    if (typeof from !== 'string' || !USER_ID_RE.test(from)) fail('bad reply author');
+    if (typeof id !== 'string' || !isMessageId(id)) fail('bad reply id');
+    if (typeof from !== 'string' || !isUserId(from)) fail('bad reply author');
     if (typeof text !== 'string' || text.length > REPLY_SNIPPET_CHARS) fail('bad reply snippet');
     out.reply = { id: id as string, from: from as string, text: text as string };
   }

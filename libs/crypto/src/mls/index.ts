@@ -8,16 +8,15 @@ export {
   signLeafBinding,
   verifyLeafBinding,
 } from './binding.js';
+export { MlsGroup, welcomeKeyPackageRefs } from './group.js';
 export {
   type DeviceRef,
   type GroupEvent,
   type GroupMember,
   MLS_RETAIN_EPOCHS,
   type MlsDeps,
-  MlsGroup,
   type PendingCommit,
-  welcomeKeyPackageRefs,
-} from './group.js';
+} from './group-support.js';
 export {
   createLeafSigner,
   decodeKeyPackage,

@@ -1,6 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
-  ClaimedKeyPackages,
   GroupCommitAccepted,
   GroupCommitBody,
   type GroupDevice,
@@ -11,14 +10,12 @@ import {
   GroupMessageBody,
   type GroupRecord,
   HushError,
-  KeyPackageCount,
   MAX_GROUP_DEVICES,
   MAX_GROUP_MESSAGE_BASE64,
   MAX_WELCOME_BASE64,
   natsMsgId,
   type StoredEnvelope,
   type Subjects,
-  UploadKeyPackagesBody,
 } from '@hush/protocol';
 import {
   DiscardPolicy,
@@ -30,10 +27,11 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Rpc } from '../nats-rpc.js';
 import type { DeviceDirectory } from '../recipients.js';
-import { ensureStreamExists } from '../stream.js';
+import { ensureStreamExists, isNotFound, isWrongSequence } from '../stream.js';
 import type { TokenVerifier } from '../tokens.js';
+import { keyPackageRoutes } from './key-packages.js';
 import { bearerAuth, type RouteDeps } from './routes.js';
-import { ErrorBody, UserIdParams } from './schemas.js';
+import { groupErrors as errors } from './schemas.js';
 
 export interface GroupRouteDeps {
   rpc: Rpc;
@@ -71,25 +69,8 @@ export async function ensureGroupStream(jsm: JetStreamManager, name: string, s: 
   });
 }
 
-const errors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  413: ErrorBody,
-  503: ErrorBody,
-};
 const bearer = [{ bearer: [] }];
 const same = (a: GroupDevice, b: GroupDevice) => a.user === b.user && a.device === b.device;
-
-function isWrongSequence(e: unknown): boolean {
-  const m = e instanceof Error ? e.message : String(e);
-  return (
-    /wrong last sequence/i.test(m) ||
-    (e as { code?: number; api_error?: { err_code?: number } })?.api_error?.err_code === 10071
-  );
-}
 
 /**
  * MLS key packages (forwarded to keydir) and group routing (docs/PROTOCOL-WIRE.md, "Groups").
@@ -98,11 +79,10 @@ function isWrongSequence(e: unknown): boolean {
  */
 export async function groupRoutes(app: FastifyInstance, d: GroupRouteDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { rpc, s, js, jsm } = d;
+  const { s, js, jsm } = d;
   const now = d.now ?? Date.now;
 
   const authenticate = bearerAuth(d);
-  const caller = (req: FastifyRequest) => ({ userId: req.identity!.userId, deviceId: req.identity!.deviceId });
   const me = (req: FastifyRequest): GroupDevice => ({ user: req.identity!.userId, device: req.identity!.deviceId });
 
   const upstream = (e: unknown) =>
@@ -115,7 +95,7 @@ export async function groupRoutes(app: FastifyInstance, d: GroupRouteDeps): Prom
       if (!m) return undefined;
       return { seq: m.seq, record: m.json<GroupRecord>() };
     } catch (e) {
-      if (/no message found|not found/i.test(e instanceof Error ? e.message : '')) return undefined;
+      if (isNotFound(e)) return undefined;
       throw upstream(e);
     }
   };
@@ -169,43 +149,7 @@ export async function groupRoutes(app: FastifyInstance, d: GroupRouteDeps): Prom
     group: { id: groupId, kind },
   });
 
-  // ---- key packages (keydir) ----
-
-  r.put(
-    '/v1/keys/key-packages',
-    {
-      schema: {
-        tags: ['groups'],
-        security: bearer,
-        body: UploadKeyPackagesBody,
-        response: { 200: KeyPackageCount, ...errors },
-      },
-      preHandler: authenticate,
-    },
-    (req) => rpc.call<KeyPackageCount>(s.keydir.keyPackagesUpload, { caller: caller(req), body: req.body }),
-  );
-  r.get(
-    '/v1/keys/key-packages/count',
-    {
-      schema: { tags: ['groups'], security: bearer, response: { 200: KeyPackageCount, ...errors } },
-      preHandler: authenticate,
-    },
-    (req) => rpc.call<KeyPackageCount>(s.keydir.keyPackagesCount, { caller: caller(req) }),
-  );
-  r.post(
-    '/v1/keys/:userId/key-packages',
-    {
-      schema: {
-        tags: ['groups'],
-        security: bearer,
-        params: UserIdParams,
-        response: { 200: ClaimedKeyPackages, ...errors },
-      },
-      preHandler: authenticate,
-    },
-    (req) =>
-      rpc.call<ClaimedKeyPackages>(s.keydir.keyPackagesClaim, { caller: caller(req), userId: req.params.userId }),
-  );
+  keyPackageRoutes(app, d);
 
   // ---- groups ----
 

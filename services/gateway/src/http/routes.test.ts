@@ -50,7 +50,7 @@ describe('the HTTP API', () => {
     });
     expect(r.statusCode).toBe(201);
     expect(r.json()).not.toHaveProperty('passwordHash');
-    expect(r.json()).toMatchObject({ userId: 'u000000000001', username: 'alice' });
+    expect(r.json()).toMatchObject({ userId: expect.stringMatching(/^[a-z0-9]{20}$/), username: 'alice' });
     const req = h.seen.find((x) => x.subject === 'auth.register')?.body as Record<string, unknown>;
     expect(req).toMatchObject({ username: 'alice', deviceName: 'laptop', clientAddr: '127.0.0.1' });
     expect(r.headers['x-request-id']).toBeTruthy();

@@ -1,3 +1,4 @@
+import { USER_ID_PATTERN } from '@hush/protocol';
 import { Type as T } from '@sinclair/typebox';
 
 /** `{ "error": WireError }`: the body of every non-2xx answer. */
@@ -32,7 +33,7 @@ export const Ready = T.Object({
   checks: T.Record(T.String(), T.String(), { description: 'ok, or why a dependency is not ready' }),
 });
 
-export const UserIdParams = T.Object({ userId: T.String({ pattern: '^[a-z0-9]{10,32}$' }) });
+export const UserIdParams = T.Object({ userId: T.String({ pattern: USER_ID_PATTERN }) });
 export const UsernameParams = T.Object({ username: T.String({ minLength: 1, maxLength: 64 }) });
 export const PresenceQuery = T.Object(
   { users: T.String({ minLength: 1, maxLength: 3400, description: 'Comma-separated user ids (at most 100)' }) },
@@ -40,3 +41,14 @@ export const PresenceQuery = T.Object(
 );
 
 export const Empty = T.Null({ description: 'No content' });
+
+/** The error statuses the group and key-package routes answer, each with the catalogue's envelope. */
+export const groupErrors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  413: ErrorBody,
+  503: ErrorBody,
+};

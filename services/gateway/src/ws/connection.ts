@@ -1,26 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import {
-  type AcceptedFrame,
-  CloseCodes,
-  type DeliverFrame,
-  HushError,
-  natsMsgId,
-  type PresenceEntry,
-  type PresenceQueryReply,
-  type SendFrame,
-  type ServerFrame,
-  type StoredEnvelope,
-} from '@hush/protocol';
+import { CloseCodes, HushError, type PresenceEntry, type SendFrame, type ServerFrame } from '@hush/protocol';
 import type { FastifyBaseLogger } from 'fastify';
-import { MAX_BUFFERED_BYTES, MAX_QUEUED_BYTES, QUEUED_FRAME_OVERHEAD } from '../constants.js';
+import { MAX_QUEUED_BYTES, QUEUED_FRAME_OVERHEAD } from '../constants.js';
 import { countFrame } from '../metrics.js';
 import type { TokenIdentity } from '../tokens.js';
-import type { ConnectionContext, MailboxMessage, MailboxStream } from './context.js';
+import type { ConnectionContext } from './context.js';
+import { Delivery } from './delivery.js';
 import { errorFrame, type ParsedFrame, parseFrame } from './frames.js';
 import { HeartbeatSweep } from './heartbeat.js';
+import { followPresence } from './presence-follow.js';
+import { SendPath } from './send-path.js';
 import type { Transport, TransportHandler } from './transport.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One WebSocket on /ws. Lifecycle (docs/PROTOCOL-WIRE.md): `hello` with the access token first
@@ -40,8 +30,6 @@ export class Connection implements TransportHandler {
   /** Answers to frames, in frame order (a send's answer waits for its JetStream acks). */
   private replies: Promise<void> = Promise.resolve();
   private pendingReplies = 0;
-  /** Sends whose recipients are checked, in order: publishes start in frame order. */
-  private publishOrder: Promise<unknown> = Promise.resolve();
   /** Bytes of frames received and not yet handled; reading pauses at MAX_QUEUED_BYTES. */
   private queuedBytes = 0;
   private paused = false;
@@ -50,9 +38,24 @@ export class Connection implements TransportHandler {
   private helloTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: HeartbeatSweep;
   private missedPongs = 0;
-  private messages: MailboxStream | undefined;
-  /** Deliveries pushed to the socket and not yet acked by the client, by stream sequence. */
-  private readonly unacked = new Map<number, MailboxMessage>();
+  /** Sends of this device, admitted and published in frame order. */
+  private readonly sends = new SendPath({
+    ctx: () => this.ctx,
+    key: () => this.key!,
+    identity: () => this.identity!,
+    refuse: (err, id) => this.sendError(err, id),
+    warn: (e, msg) =>
+      this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e), msg }), 'publish failed'),
+  });
+  /** This device's mailbox, streamed to the socket once bound. */
+  private readonly delivery = new Delivery({
+    isOpen: () => this.state === 'open',
+    bufferedAmount: () => this.transport.bufferedAmount,
+    send: (frame) => this.send(frame),
+    close: (code, reason) => this.close(code, reason),
+    consume: () => this.ctx.consumeMailbox(this.identity!.userId, this.identity!.deviceId),
+    warn: (e, msg) => this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), msg),
+  });
   readonly presenceUsers = new Set<string>();
 
   constructor(
@@ -84,7 +87,7 @@ export class Connection implements TransportHandler {
     // behind this socket's sends (and the envelope leaves the broker sooner).
     if (this.state === 'open' && parsed.frame?.type === 'ack') {
       countFrame('in', parsed.frame);
-      this.onAck(parsed.frame.seq);
+      this.delivery.ack(parsed.frame.seq);
       return;
     }
     // Backpressure on input: past the bound we stop reading the socket (TCP pushes back on the
@@ -186,7 +189,7 @@ export class Connection implements TransportHandler {
   }
 
   /** Answers with an error frame (a catalogued code), counted by code for metrics, in frame order. */
-  private sendError(err: HushError, id?: string): void {
+  sendError(err: HushError, id?: string): void {
     this.ctx.countError(err.code);
     void this.reply(errorFrame(err, id));
   }
@@ -194,16 +197,6 @@ export class Connection implements TransportHandler {
   private fail(e: unknown): void {
     this.log.error(this.who({ err: e instanceof Error ? e.message : String(e) }), 'frame handler failed');
     void this.reply({ type: 'error', code: 'INTERNAL', message: 'Internal error' });
-  }
-
-  private onAck(seq: number): void {
-    const m = this.unacked.get(seq);
-    // An unknown seq is ignored: it was acked already or belongs to a previous socket, and
-    // a device can only ever name deliveries of its own mailbox on its own socket.
-    if (m) {
-      this.unacked.delete(seq);
-      m.ack();
-    }
   }
 
   /** Handles one frame; a send returns the promise of its answer (the queue does not wait for it). */
@@ -232,7 +225,7 @@ export class Connection implements TransportHandler {
         void this.reply(f.t === undefined ? { type: 'pong' } : { type: 'pong', t: f.t });
         return;
       case 'ack':
-        this.onAck(f.seq);
+        this.delivery.ack(f.seq);
         return;
       case 'send': {
         // Wrapped: an async function returning a promise would wait for it.
@@ -268,7 +261,7 @@ export class Connection implements TransportHandler {
     this.state = 'open';
     this.ctx.register(this);
     try {
-      await this.startDelivery();
+      await this.delivery.start();
     } catch (e) {
       this.log.error(this.who({ err: e instanceof Error ? e.message : String(e) }), 'cannot open mailbox');
       this.sendError(new HushError('UPSTREAM_UNAVAILABLE', 'The mailbox is not available'));
@@ -280,177 +273,21 @@ export class Connection implements TransportHandler {
   }
 
   /**
-   * Streams this device's mailbox: a pull consumer filtered on `mbox.<user>.<device>` only (the
-   * binding comes from the token, so there is no way to ask for another mailbox).
-   */
-  private async startDelivery(): Promise<void> {
-    const id = this.identity!;
-    const messages = await this.ctx.consumeMailbox(id.userId, id.deviceId);
-    this.messages = messages;
-    if (this.state !== 'open') {
-      this.messages = undefined;
-      await messages.close();
-      return;
-    }
-    void this.watchStatus(messages);
-    void this.pump(messages);
-  }
-
-  /**
    * Drops this socket's consumer and opens a fresh one (the hub calls it after a NATS
    * reconnect): unacked envelopes come back at once; the client dedupes by message id.
    */
-  async restartDelivery(): Promise<void> {
-    if (this.state !== 'open' || !this.messages) return;
-    const old = this.messages;
-    this.messages = undefined;
-    // Handles of the old consumer cannot be acked any more; redeliveries bring new ones.
-    this.unacked.clear();
-    await old.close().catch(() => undefined);
-    try {
-      await this.startDelivery();
-    } catch (e) {
-      this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), 'cannot reopen mailbox');
-      this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
-    }
+  restartDelivery(): Promise<void> {
+    return this.state === 'open' ? this.delivery.restart() : Promise.resolve();
   }
 
-  private async watchStatus(msgs: MailboxStream): Promise<void> {
-    for await (const s of msgs.status()) {
-      // A consumer this socket replaced itself (restartDelivery) says nothing about the socket.
-      if (msgs !== this.messages) return;
-      // The consumer went away under us: a newer connection of this device recreated it (that
-      // case is closed with REPLACED by the hub's connect event), the device was removed (auth's
-      // revocation closes with REVOKED), or the broker lost it in a failover. Only the last one can
-      // reach here first and it must not be terminal: the client reconnects, and a replaced or
-      // revoked device is refused at its next hello.
-      if (s.type === 'consumer_deleted') {
-        if (this.state === 'open') this.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer deleted');
-        return;
-      }
-      if (s.type === 'consumer_not_found') {
-        if (this.state === 'open') this.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer gone');
-        return;
-      }
-      // The mailbox could not open its consumer or look for a backlog (JetStream unavailable).
-      if (s.type === 'mailbox_failed') {
-        if (this.state === 'open') this.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
-        return;
-      }
-    }
-  }
-
-  private async pump(msgs: MailboxStream): Promise<void> {
-    try {
-      for await (const m of msgs) {
-        // Backpressure: while the client reads slowly we stop pulling; its backlog waits in JetStream.
-        while (this.state === 'open' && this.transport.bufferedAmount > MAX_BUFFERED_BYTES) await sleep(25);
-        if (this.state !== 'open' || msgs !== this.messages) {
-          // Pulled but not sent: hand it back now rather than after the ack wait (a no-op when its
-          // consumer was deleted, which redelivers it anyway).
-          m.nak();
-          break;
-        }
-        let env: StoredEnvelope;
-        try {
-          env = m.json<StoredEnvelope>();
-        } catch {
-          m.term(); // not ours to deliver; never retry it
-          continue;
-        }
-        const frame: DeliverFrame = {
-          type: 'deliver',
-          seq: m.seq,
-          id: env.id,
-          from: env.from,
-          ts: env.ts,
-          body: env.body,
-          ...(env.group ? { group: env.group } : {}),
-        };
-        this.unacked.set(m.seq, m);
-        this.send(frame);
-      }
-    } catch (e) {
-      if (this.state === 'open' && msgs === this.messages) {
-        this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), 'mailbox stream ended');
-        this.close(CloseCodes.UPSTREAM_LOST, 'mailbox stream ended');
-      }
-    }
-  }
-
-  /**
-   * Admits a send in frame order (quotas), then checks its recipients and starts its publishes in
-   * frame order, and answers it in frame order once JetStream acked every envelope. Returns the
-   * promise of that answer without waiting for it, so the next frames proceed meanwhile.
-   */
+  /** A send, answered in frame order once stored (ws/send-path.ts); undefined when refused at once. */
   private onSend(f: SendFrame): Promise<void> | undefined {
-    const id = this.identity!;
-    // Costs one message token per distinct recipient user (each may cost a directory lookup, so
-    // one frame cannot buy 64 lookups for the price of one message) and its body bytes (a
-    // per-device storage quota, so a few huge frames cannot fill the store either).
-    const wait = this.ctx.admitSend(this.key!, f.envelopes);
-    if (wait > 0) {
-      this.sendError(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id);
-      return;
-    }
-    const checked = this.publishOrder.then(() => this.ctx.checkRecipients(f.envelopes.map((e) => e.to)));
-    this.publishOrder = checked.catch(() => undefined);
-    const answer = checked.then(
-      async (): Promise<ServerFrame> => {
-        const ts = Date.now();
-        const from = { user: id.userId, device: id.deviceId };
-        try {
-          // The sender's ack waits for JetStream to ack every envelope (docs/PROTOCOL-WIRE.md §3, "Sending").
-          await Promise.all(
-            f.envelopes.map((e) => {
-              const stored: StoredEnvelope = { id: f.id, from, ts, body: e.body };
-              return this.ctx.publishEnvelope(e.to, stored, natsMsgId(f.id, e.to, from));
-            }),
-          );
-        } catch (e) {
-          this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e), msg: f.id }), 'publish failed');
-          this.ctx.countError('GW_PUBLISH_FAILED');
-          return errorFrame(new HushError('GW_PUBLISH_FAILED'), f.id);
-        }
-        const ack: AcceptedFrame = { type: 'accepted', id: f.id, ts, count: f.envelopes.length };
-        return ack;
-      },
-      (e: unknown): ServerFrame => {
-        const err = e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE');
-        this.ctx.countError(err.code);
-        return errorFrame(err, f.id);
-      },
-    );
-    return this.reply(answer);
+    const answer = this.sends.answer(f);
+    return answer ? this.reply(answer) : undefined;
   }
 
-  private async onPresenceSub(users: string[]): Promise<void> {
-    const id = this.identity!;
-    const wait = this.ctx.takePresenceToken(this.key!);
-    if (wait > 0) return this.sendError(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }));
-    const max = this.ctx.config.maxPresenceFollows;
-    const more = users.filter((u) => !this.presenceUsers.has(u)).length;
-    if (this.presenceUsers.size + more > max) {
-      return this.sendError(new HushError('GW_TOO_MANY_SUBSCRIPTIONS', `A connection follows at most ${max} users`));
-    }
-    let result: PresenceQueryReply;
-    try {
-      result = await this.ctx.queryPresence({ userId: id.userId, deviceId: id.deviceId }, users);
-    } catch (e) {
-      this.sendError(e instanceof HushError ? e : new HushError('UPSTREAM_UNAVAILABLE'));
-      return;
-    }
-    if (this.state !== 'open') return; // closed while asking: nothing to follow
-    // Live events are followed only for users who share presence with the caller (presence
-    // is shared with contacts only); the others get the query's "never seen" answer and nothing more.
-    const shared = new Set(Array.isArray(result.shared) ? result.shared : []);
-    for (const entry of result.users) {
-      if (shared.has(entry.userId)) {
-        this.presenceUsers.add(entry.userId);
-        this.ctx.follow(this, entry.userId);
-      }
-      this.sendPresence(entry);
-    }
+  private onPresenceSub(users: string[]): Promise<void> {
+    return followPresence(this, this.ctx, users);
   }
 
   sendPresence(e: PresenceEntry): void {
@@ -465,13 +302,7 @@ export class Connection implements TransportHandler {
     this.heartbeat.delete(this);
     this.ctx.unregister(this);
     this.ctx.untrack(this);
-    const msgs = this.messages;
-    this.messages = undefined;
-    // Unacked deliveries are redelivered on the next connection (at-least-once); nak them now so
-    // they need not wait for the ack timeout if the device comes back at once.
-    for (const m of this.unacked.values()) m.nak();
-    this.unacked.clear();
-    if (msgs) await msgs.close().catch(() => undefined);
+    await this.delivery.stop();
     if (wasOpen) this.log.info(this.who({ code }), 'device disconnected');
   }
 }

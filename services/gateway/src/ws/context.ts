@@ -41,7 +41,6 @@ export interface ConnectionContext {
   follow(c: Connection, userId: string): void;
   /** A fresh stream of the device's mailbox; unacked envelopes come again, in order. */
   consumeMailbox(userId: string, deviceId: string): Promise<MailboxStream>;
-  /** Takes `cost` (default 1) from the device's send bucket: 0, or the seconds to wait. */
   /** Charges a send frame against the device's message and byte quotas: 0, or seconds to wait. */
   admitSend(deviceKey: string, envelopes: ReadonlyArray<{ to: { user: string }; body: string }>): number;
   /** Takes one presence.sub from the device's bucket: 0, or the seconds to wait. */

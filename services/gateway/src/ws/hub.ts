@@ -26,7 +26,7 @@ import type { TokenIdentity, TokenVerifier } from '../tokens.js';
 import type { Connection } from './connection.js';
 import type { ConnectionContext, MailboxStream } from './context.js';
 import { CodeCounter } from './counters.js';
-import { MailboxPool } from './mailbox.js';
+import { MailboxPool } from './mailbox-pool.js';
 
 /** Mailboxes reopened at once after a NATS reconnect. */
 const RESTART_CONCURRENCY = 64;

@@ -7,7 +7,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureStream } from '../stream.js';
 import type { MailboxMessage } from './context.js';
-import { type LazyMailbox, MailboxPool } from './mailbox.js';
+import type { LazyMailbox } from './mailbox.js';
+import { MailboxPool } from './mailbox-pool.js';
 
 /**
  * The lazy mailbox against a real nats-server with JetStream: a connected device without a backlog

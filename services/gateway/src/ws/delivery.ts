@@ -1,0 +1,146 @@
+import { CloseCodes, type DeliverFrame, type ServerFrame, type StoredEnvelope } from '@hush/protocol';
+import { MAX_BUFFERED_BYTES } from '../constants.js';
+import type { MailboxMessage, MailboxStream } from './context.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What a `Delivery` needs from the socket that owns it (a `Connection`). */
+export interface DeliveryHost {
+  /** True while the socket is bound to its device and not closing. */
+  isOpen(): boolean;
+  /** Bytes written to the socket and not yet sent (the backpressure signal). */
+  bufferedAmount(): number;
+  send(frame: ServerFrame): void;
+  close(code: number, reason: string): void;
+  /** A fresh stream of the bound device's mailbox (the binding comes from the token). */
+  consume(): Promise<MailboxStream>;
+  warn(e: unknown, msg: string): void;
+}
+
+/**
+ * Streams one device's mailbox to its socket: a pull consumer filtered on `mbox.<user>.<device>`
+ * only, deliveries pushed as `deliver` frames and acked when the client acks them, at-least-once
+ * (docs/PROTOCOL-WIRE.md). Reading stops while the client reads slowly; the backlog waits in
+ * JetStream.
+ */
+export class Delivery {
+  private messages: MailboxStream | undefined;
+  /** Deliveries pushed to the socket and not yet acked by the client, by stream sequence. */
+  private readonly unacked = new Map<number, MailboxMessage>();
+
+  constructor(private readonly host: DeliveryHost) {}
+
+  /** The client acked `seq`. */
+  ack(seq: number): void {
+    const m = this.unacked.get(seq);
+    // An unknown seq is ignored: it was acked already or belongs to a previous socket, and
+    // a device can only ever name deliveries of its own mailbox on its own socket.
+    if (m) {
+      this.unacked.delete(seq);
+      m.ack();
+    }
+  }
+
+  /** Opens the mailbox stream and starts pushing deliveries; throws when the mailbox cannot open. */
+  async start(): Promise<void> {
+    const messages = await this.host.consume();
+    this.messages = messages;
+    if (!this.host.isOpen()) {
+      this.messages = undefined;
+      await messages.close();
+      return;
+    }
+    void this.watchStatus(messages);
+    void this.pump(messages);
+  }
+
+  /** Drops the consumer and opens a fresh one: unacked envelopes come back at once. */
+  async restart(): Promise<void> {
+    if (!this.messages) return;
+    const old = this.messages;
+    this.messages = undefined;
+    // Handles of the old consumer cannot be acked any more; redeliveries bring new ones.
+    this.unacked.clear();
+    await old.close().catch(() => undefined);
+    try {
+      await this.start();
+    } catch (e) {
+      this.host.warn(e, 'cannot reopen mailbox');
+      this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
+    }
+  }
+
+  /** The socket closed: unacked deliveries go back at once, and the stream is closed. */
+  async stop(): Promise<void> {
+    const msgs = this.messages;
+    this.messages = undefined;
+    // Unacked deliveries are redelivered on the next connection (at-least-once); nak them now so
+    // they need not wait for the ack timeout if the device comes back at once.
+    for (const m of this.unacked.values()) m.nak();
+    this.unacked.clear();
+    if (msgs) await msgs.close().catch(() => undefined);
+  }
+
+  private async watchStatus(msgs: MailboxStream): Promise<void> {
+    for await (const s of msgs.status()) {
+      // A consumer this socket replaced itself (restart) says nothing about the socket.
+      if (msgs !== this.messages) return;
+      // The consumer went away under us: a newer connection of this device recreated it (that
+      // case is closed with REPLACED by the hub's connect event), the device was removed (auth's
+      // revocation closes with REVOKED), or the broker lost it in a failover. Only the last one can
+      // reach here first and it must not be terminal: the client reconnects, and a replaced or
+      // revoked device is refused at its next hello.
+      if (s.type === 'consumer_deleted') {
+        if (this.host.isOpen()) this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer deleted');
+        return;
+      }
+      if (s.type === 'consumer_not_found') {
+        if (this.host.isOpen()) this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer gone');
+        return;
+      }
+      // The mailbox could not open its consumer or look for a backlog (JetStream unavailable).
+      if (s.type === 'mailbox_failed') {
+        if (this.host.isOpen()) this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
+        return;
+      }
+    }
+  }
+
+  private async pump(msgs: MailboxStream): Promise<void> {
+    try {
+      for await (const m of msgs) {
+        // Backpressure: while the client reads slowly we stop pulling; its backlog waits in JetStream.
+        while (this.host.isOpen() && this.host.bufferedAmount() > MAX_BUFFERED_BYTES) await sleep(25);
+        if (!this.host.isOpen() || msgs !== this.messages) {
+          // Pulled but not sent: hand it back now rather than after the ack wait (a no-op when its
+          // consumer was deleted, which redelivers it anyway).
+          m.nak();
+          break;
+        }
+        let env: StoredEnvelope;
+        try {
+          env = m.json<StoredEnvelope>();
+        } catch {
+          m.term(); // not ours to deliver; never retry it
+          continue;
+        }
+        const frame: DeliverFrame = {
+          type: 'deliver',
+          seq: m.seq,
+          id: env.id,
+          from: env.from,
+          ts: env.ts,
+          body: env.body,
+          ...(env.group ? { group: env.group } : {}),
+        };
+        this.unacked.set(m.seq, m);
+        this.host.send(frame);
+      }
+    } catch (e) {
+      if (this.host.isOpen() && msgs === this.messages) {
+        this.host.warn(e, 'mailbox stream ended');
+        this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox stream ended');
+      }
+    }
+  }
+}
