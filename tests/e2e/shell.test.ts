@@ -271,7 +271,7 @@ describe.skipIf(!chromiumAvailable)(
       await send(bob, 'second one');
       await waitFor(p, async () => (await notes()).length === 2, 'a second notification');
       expect((await notes())[1]).toEqual({ title: bobName, body: 'second one' });
-      expect(await p.title()).toBe('(2) Hush');
+      await waitFor(p, async () => (await p.title()) === '(2) Hush', 'two unread in the title');
       await setHidden(p, false);
       await openChat(alice, bobName);
       await waitFor(p, async () => (await p.title()) === 'Hush', 'read: no count');

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
   type ChatMessage,
   type Conversation,
@@ -50,6 +50,26 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
     if (input.current) growComposer(input.current);
   }, [draft === '']);
 
+  const me = s.me?.userId ?? '';
+  const username = conv?.username ?? '';
+  const canSendHere = conv ? encryptionStatus(conv) !== 'red' : false;
+  // One scope object until something in it changes: every bubble's menu reads it from context, and
+  // a new object on each render re-rendered every bubble on every update (a burst spent most of
+  // its time there: docs/BENCHMARKS.md, web client burst).
+  const scope = useMemo(
+    () => ({
+      conv: peer,
+      me,
+      nameOf: (u: string) => (u === me ? 'You' : u === peer ? username : u),
+      canSend: canSendHere,
+      onReply: (m: ChatMessage) => {
+        setReplying(m);
+        input.current?.focus();
+      },
+    }),
+    [peer, me, username, canSendHere],
+  );
+
   if (!conv) return <div class="placeholder">Choose a conversation.</div>;
   const status = encryptionStatus(conv);
   const over = draft.length - MAX_TEXT_CHARS;
@@ -76,18 +96,7 @@ export function Chat({ peer, onBack, onVerify }: { peer: string; onBack: () => v
     } else void a.send(peer, text);
     setReplying(null);
   };
-  const me = s.me?.userId ?? '';
-  const nameOf = (u: string) => (u === me ? 'You' : u === peer ? conv.username : u);
-  const scope = {
-    conv: peer,
-    me,
-    nameOf,
-    canSend: status !== 'red',
-    onReply: (m: ChatMessage) => {
-      setReplying(m);
-      input.current?.focus();
-    },
-  };
+  const nameOf = scope.nameOf;
   const self = s.connection;
 
   return (

@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
   b64Bytes,
   type ChatMessage,
@@ -62,10 +62,24 @@ export function GroupChat({
     if (el) el.scrollTop = el.scrollHeight;
   }, [messages.length, typing.length, info]);
 
+  const me = s.me?.userId ?? '';
+  const people = g?.people;
+  const active = g?.state === 'active';
+  // Stable until something in it changes (see ui/Chat.tsx: bubbles read it from context).
+  const scope = useMemo(
+    () => ({
+      conv: `g:${groupId}`,
+      me,
+      nameOf: (u: string) => (u === me ? 'You' : (people?.find((p) => p.userId === u)?.username ?? 'A former member')),
+      canSend: active,
+      onReply: (m: ChatMessage) => setReplying(m),
+    }),
+    [groupId, me, people, active],
+  );
+
   if (!g) return <div class="placeholder">Choose a conversation.</div>;
   if (info) return <GroupInfo g={g} onClose={() => setInfo(false)} onOpenChat={onOpenChat} />;
   const status = statusOf(s, g);
-  const active = g.state === 'active';
   const canSend = active && draft.trim().length > 0 && draft.length <= MAX_TEXT_CHARS;
   const name = (userId: string | undefined) => g.people.find((p) => p.userId === userId)?.username ?? 'A former member';
 
@@ -77,14 +91,6 @@ export function GroupChat({
     if (replying) void a.messages.reply(`g:${groupId}`, replying.id, text);
     else void groups.send(groupId, text);
     setReplying(null);
-  };
-  const me = s.me?.userId ?? '';
-  const scope = {
-    conv: `g:${groupId}`,
-    me,
-    nameOf: (u: string) => (u === me ? 'You' : name(u)),
-    canSend: active,
-    onReply: (m: ChatMessage) => setReplying(m),
   };
 
   return (

@@ -74,16 +74,30 @@ export function NotificationSettings() {
   );
 }
 
+/** The title's unread count follows within this long. */
+const TITLE_MS = 300;
+
 /**
  * Keeps "(3) Hush" in the title and shows a notification for each message that arrives while the
  * page is hidden. Messages already on this device when the page opened never notify.
  */
 export function useNotifications(onOpen: (peer: string) => void): void {
   const s = useAppState();
+  const latest = useRef(s);
+  latest.current = s;
   const seen = useRef<Set<string> | null>(null);
+  const titleTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEffect(() => {
-    document.title = titleWithUnread(unreadTotal(s.conversations));
+    // At most every TITLE_MS and only when it changes: each title write is a round trip to the
+    // browser's own process, and with the chat open the count flips with every message of a burst.
+    if (titleTimer.current !== undefined) return;
+    titleTimer.current = setTimeout(() => {
+      titleTimer.current = undefined;
+      const title = titleWithUnread(unreadTotal(latest.current.conversations));
+      if (document.title !== title) document.title = title;
+    }, TITLE_MS);
   }, [s.conversations]);
+  useEffect(() => () => clearTimeout(titleTimer.current), []);
   useEffect(() => {
     if (s.phase !== 'ready') {
       seen.current = null;

@@ -24,8 +24,15 @@ export function RichText({ text }: { text: string }) {
 /** The composer's most lines before it scrolls (Shift+Enter adds a line, Enter sends). */
 export const COMPOSER_MAX_LINES = 6;
 
-/** Sizes a textarea to its text, from one line up to COMPOSER_MAX_LINES, then it scrolls. */
+/** The browser sizes the composer itself (CSS `field-sizing: content`, styles/shell.css). */
+const CSS_SIZED = typeof CSS !== 'undefined' && CSS.supports?.('field-sizing', 'content');
+
+/**
+ * Sizes a textarea to its text, from one line up to COMPOSER_MAX_LINES, then it scrolls. Only
+ * where CSS cannot (measuring forces a layout of the whole page on every key).
+ */
 export function growComposer(el: HTMLTextAreaElement): void {
+  if (CSS_SIZED) return;
   const cs = getComputedStyle(el);
   const line = Number.parseFloat(cs.lineHeight) || Number.parseFloat(cs.fontSize) * 1.4;
   const pad = Number.parseFloat(cs.paddingTop) + Number.parseFloat(cs.paddingBottom);
