@@ -292,7 +292,10 @@ describe.skipIf(!chromiumAvailable)(
 
     it('keeps the draft and the open chat across a reload', async () => {
       await alice.page.getByLabel('Message', { exact: true }).fill('a draft that survives');
-      await alice.page.waitForTimeout(800); // the draft is saved 400 ms after the last key
+      // Saved (encrypted) 400 ms after the last key: the conversation list then says "Draft: …".
+      await alice.page
+        .locator(`.convs button[data-peer="${bobName}"]`, { hasText: 'Draft: a draft that survives' })
+        .waitFor();
       await alice.page.reload();
       await alice.page.getByRole('heading', { level: 2, name: bobName }).waitFor({ timeout: 30_000 });
       expect(await alice.page.getByLabel('Message', { exact: true }).inputValue()).toBe('a draft that survives');

@@ -274,4 +274,38 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
     await openChat(alice, bobName);
     await bubble(alice.page, 'Pizza or sushi tonight?').getByTestId('forwarded').waitFor();
   });
+
+  it('a disappearing group message is purged from the mailbox of a member who is away', async () => {
+    // dave joins (his browser online until the group exists, so his key packages are published),
+    // then leaves the room: his browser closes and never fetches what comes next.
+    const AWAY = `Away ${suffix}`;
+    const dave = await person(browser, stack.gatewayUrls[0]!, `dave_${suffix}`);
+    await register(dave, PASSWORD);
+    await alice.page.getByRole('button', { name: 'New group', exact: true }).click();
+    await alice.page.getByLabel('Group name').fill(AWAY);
+    await alice.page.getByLabel('Members’ usernames').fill(`${bobName}, ${dave.username}`);
+    await alice.page.getByRole('button', { name: 'Create group' }).click();
+    await alice.page.getByRole('heading', { level: 2, name: AWAY }).waitFor({ timeout: 60_000 });
+    await dave.page.locator(`.group-list button[data-group="${AWAY}"]`).waitFor({ timeout: 60_000 });
+    await dave.context.close();
+    await alice.page.getByTestId('disappearing').click();
+    await alice.page.getByRole('radio', { name: '5 seconds' }).click();
+    await seesNotice(alice, 'You set messages to disappear after 5 seconds');
+    await send(alice, 'Nobody keeps this');
+    await bubble(alice.page, 'Nobody keeps this')
+      .locator('[data-tick="sent"], [data-tick="delivered"]')
+      .first()
+      .waitFor();
+    const id = (await bubble(alice.page, 'Nobody keeps this').getAttribute('data-id'))!;
+    // The gateway's fan-out stored it for carol's device…
+    expect((await envelopesOf(id)).length).toBeGreaterThan(0);
+    // …and alice's device purges every member's copy when hers expires.
+    await waitFor(
+      alice.page,
+      async () => (await bubble(alice.page, 'Nobody keeps this').count()) === 0,
+      'gone',
+      20_000,
+    );
+    await waitFor(alice.page, async () => (await envelopesOf(id)).length === 0, 'purged from the stream', 20_000);
+  });
 });

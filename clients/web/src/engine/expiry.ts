@@ -1,3 +1,4 @@
+import { PURGE_MAX_MAILBOXES } from '@hush/protocol';
 import { dueForDeletion, nextExpiry } from '../core/message-ops.js';
 import type { ChatMessage } from '../core/model.js';
 import type { EngineContext } from './context.js';
@@ -11,6 +12,12 @@ import type { MessageOps, Thread } from './message-ops.js';
  * one timer set for the earliest expiry (the injected clock, so tests run on fake time).
  */
 const MAX_WAIT_MS = 24 * 3600 * 1000;
+const GROUP_PREFIX = 'g:';
+
+interface Address {
+  user: string;
+  device: string;
+}
 
 export class Expiry {
   private timer: unknown = null;
@@ -20,6 +27,8 @@ export class Expiry {
     private readonly ctx: EngineContext,
     private readonly threads: () => Thread[],
     private readonly ops: MessageOps,
+    /** A group's member devices but this one: where the gateway's fan-out put our message. */
+    private readonly groupTargets: (groupId: string) => Promise<Address[]> = async () => [],
   ) {
     ctx.expiryHook = (at) => this.wake(at);
   }
@@ -63,14 +72,20 @@ export class Expiry {
    * Our expired message: its envelopes not yet fetched by the devices it went to are deleted from
    * the server too (the gateway keeps undelivered envelopes for the mailbox's age otherwise:
    * libs/crypto/PROTOCOL.md §13.4). Best effort while online: the devices that fetched it already
-   * acked it away. Group messages go to the gateway's fan-out, not to mailboxes we name: not purged.
+   * acked it away. A group message went through the gateway's fan-out to every member device (the
+   * same Nats-Msg-Id per device): those are named from the group's members as they are now.
    */
   private purge(m: ChatMessage): void {
     const api = this.ctx.api;
     if (m.dir !== 'out' || m.wire?.kind !== 'sent' || !api?.purgeMessage) return;
-    const to = m.wire.frame.envelopes.map((e) => e.to).filter((t) => t.device !== '*');
-    if (to.length === 0) return;
-    this.ctx.background(() => api.purgeMessage!(m.id, to).catch(() => undefined));
+    const named = m.wire.frame.envelopes.map((e) => e.to).filter((t) => t.device !== '*');
+    const group = m.conv.startsWith(GROUP_PREFIX) ? m.conv.slice(GROUP_PREFIX.length) : null;
+    this.ctx.background(async () => {
+      const to = group ? await this.groupTargets(group) : named;
+      // The route takes at most PURGE_MAX_MAILBOXES mailboxes per call.
+      for (let i = 0; i < to.length; i += PURGE_MAX_MAILBOXES)
+        await api.purgeMessage!(m.id, to.slice(i, i + PURGE_MAX_MAILBOXES)).catch(() => undefined);
+    });
   }
 
   reset(): void {

@@ -161,6 +161,15 @@ export class Groups {
     return this.g.view.groups.map((r) => this.thread(r.id));
   }
   /** How many devices fetch a file sent to this group. */
+  /** Every member device but this one (where the gateway's fan-out delivers our messages). */
+  async memberDevices(groupId: string): Promise<{ user: string; device: string }[]> {
+    const me = this.g.ctx.state.me;
+    const leaves = (await this.g.port.members(groupId).catch(() => null)) ?? [];
+    return leaves
+      .filter((l) => !(l.userId === me?.userId && l.deviceId === me?.deviceId))
+      .map((l) => ({ user: l.userId, device: l.deviceId }));
+  }
+
   recipients(groupId: string): number {
     return groupRecipients(this.g, groupId);
   }

@@ -29,7 +29,15 @@ export class Messages implements MessageActions {
     private readonly groups: () => Groups | null,
   ) {
     this.ops = new MessageOps(ctx);
-    this.expiry = new Expiry(ctx, () => this.threads(), this.ops);
+    this.expiry = new Expiry(
+      ctx,
+      () => this.threads(),
+      this.ops,
+      async (gid) => {
+        const gs = this.groups();
+        return gs ? gs.memberDevices(gid) : [];
+      },
+    );
     // The history opens at boot (or unlock): what expired while the page was closed goes first.
     let ready = false;
     ctx.store.subscribe(() => {

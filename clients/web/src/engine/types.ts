@@ -120,7 +120,7 @@ export interface Actions {
   setAppLock(passphrase: string): Promise<void>;
   removeAppLock(): Promise<void>;
   clearNotice(): void;
-  // --- everyday use (issue 16)
+  // --- everyday use
   /** Reconnects after another window took this device's connection over ("Use here"). */
   useHere(): void;
   /** Keeps an unsent draft (encrypted at rest with the conversation). */
