@@ -273,6 +273,14 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
     await bob.page.getByRole('menuitem', { name: aliceName, exact: true }).click();
     await openChat(alice, bobName);
     await bubble(alice.page, 'Pizza or sushi tonight?').getByTestId('forwarded').waitFor();
+
+    // Search covers group chats: the edited text is found under the group's name and opens it.
+    await alice.page.getByLabel('Search messages').fill('sushi tonight');
+    const hit = alice.page.getByTestId('search-hit').filter({ hasText: GROUP });
+    await hit.waitFor();
+    await hit.click();
+    await alice.page.getByRole('heading', { level: 2, name: GROUP }).waitFor();
+    await alice.page.getByLabel('Search messages').fill('');
   });
 
   it('a disappearing group message is purged from the mailbox of a member who is away', async () => {

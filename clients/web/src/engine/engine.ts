@@ -77,6 +77,7 @@ export class Engine implements Actions {
     const inbox = new Inbox(ctx, history, conversations, signals, keys, retries, attachments, ops, profiles);
     groups = deps.groupCrypto ? new Groups(ctx, deps.groupCrypto, conversations, keys, messages.ops) : null;
     this.groups = groups;
+    if (groups) this.search.attachGroups(groups);
     // Our devices and every contact fetch the new signed list now (a notice when it grew), and
     // our groups add a newly linked device as a leaf.
     const announceDevices = async () => {

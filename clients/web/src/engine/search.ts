@@ -25,6 +25,10 @@ export class MessageSearch {
   /** The text each indexed message had, to notice edits. */
   private readonly texts = new Map<string, string>();
   private seenMessages: AppStateMessages | null = null;
+  private seenGroups: AppStateMessages | null = null;
+  /** Group chats' messages by group id (engine/groups.ts), when groups exist. */
+  private groups: { messages(): AppStateMessages } | null = null;
+  private groupsCache: { from: AppStateMessages; byConv: AppStateMessages } | null = null;
   private loaded = false;
   private saveTimer: unknown;
 
@@ -43,7 +47,30 @@ export class MessageSearch {
       this.ctx.background(() => this.load());
       return;
     }
-    if (s.messages !== this.seenMessages) this.sync();
+    if (s.messages !== this.seenMessages || this.groupMessages() !== this.seenGroups) this.sync();
+  }
+
+  /**
+   * Group chats are searched too: their messages live in the groups' own view, under the
+   * conversation key `g:<groupId>` (the key the views open a group by).
+   */
+  attachGroups(groups: { view: { messages: AppStateMessages }; subscribe(l: () => void): unknown }): void {
+    this.groups = { messages: () => groups.view.messages };
+    groups.subscribe(() => this.onState());
+  }
+
+  private groupMessages(): AppStateMessages {
+    const from = this.groups?.messages() ?? EMPTY;
+    if (this.groupsCache?.from !== from) {
+      const byConv = Object.fromEntries(Object.entries(from).map(([gid, list]) => [`g:${gid}`, list]));
+      this.groupsCache = { from, byConv };
+    }
+    return this.groupsCache.byConv;
+  }
+
+  /** Every conversation's messages, 1:1 and group. */
+  private all(): AppStateMessages {
+    return { ...this.ctx.state.messages, ...this.groupMessages() };
   }
 
   private async load(): Promise<void> {
@@ -61,9 +88,10 @@ export class MessageSearch {
 
   /** Brings the index in line with the history shown now. */
   private sync(all = false): void {
-    const prev = this.seenMessages;
-    const now = this.ctx.state.messages;
-    this.seenMessages = now;
+    const prev = this.seenMessages && this.seenGroups ? { ...this.seenMessages, ...this.seenGroups } : null;
+    const now = this.all();
+    this.seenMessages = this.ctx.state.messages;
+    this.seenGroups = this.groupMessages();
     let changed = false;
     const present = all ? new Set<string>() : null;
     for (const [conv, list] of Object.entries(now)) {
@@ -117,7 +145,9 @@ export class MessageSearch {
   search(query: string): SearchHit[] {
     const out: SearchHit[] = [];
     for (const d of this.index.search(query)) {
-      const m = this.ctx.state.messages[d.conv]?.find((x) => x.id === d.id);
+      const m = (d.conv.startsWith('g:') ? this.groupMessages() : this.ctx.state.messages)[d.conv]?.find(
+        (x) => x.id === d.id,
+      );
       if (!m) continue;
       out.push({ id: d.id, conv: d.conv, at: d.at, snippet: snippet(m.text || m.file?.name || '', query) });
     }
@@ -151,8 +181,10 @@ export class MessageSearch {
     this.texts.clear();
     this.convOf.clear();
     this.seenMessages = null;
+    this.seenGroups = null;
     this.loaded = false;
   }
 }
 
 type AppStateMessages = Record<string, ChatMessage[]>;
+const EMPTY: AppStateMessages = {};

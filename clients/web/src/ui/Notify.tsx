@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type AppState, notificationText, titleWithUnread, unreadTotal } from '../engine/index.js';
+import { type ChatMessage, notificationText, titleWithUnread, unreadTotal } from '../engine/index.js';
+import { useGroupsView } from './Groups.js';
 import { useAppState } from './hooks.js';
 
 /**
@@ -83,8 +84,9 @@ const TITLE_MS = 300;
  */
 export function useNotifications(onOpen: (peer: string) => void): void {
   const s = useAppState();
-  const latest = useRef(s);
-  latest.current = s;
+  const gv = useGroupsView();
+  const latest = useRef({ s, gv });
+  latest.current = { s, gv };
   const seen = useRef<Set<string> | null>(null);
   const titleTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEffect(() => {
@@ -93,22 +95,25 @@ export function useNotifications(onOpen: (peer: string) => void): void {
     if (titleTimer.current !== undefined) return;
     titleTimer.current = setTimeout(() => {
       titleTimer.current = undefined;
-      const title = titleWithUnread(unreadTotal(latest.current.conversations));
+      const { s: now, gv: groups } = latest.current;
+      const title = titleWithUnread(unreadTotal(now.conversations) + unreadTotal(groups.groups));
       if (document.title !== title) document.title = title;
     }, TITLE_MS);
-  }, [s.conversations]);
+  }, [s.conversations, gv.groups]);
   useEffect(() => () => clearTimeout(titleTimer.current), []);
   useEffect(() => {
     if (s.phase !== 'ready') {
       seen.current = null;
       return;
     }
-    const fresh = newIncoming(s, seen);
+    const fresh = newIncoming([s.messages, gv.messages], seen);
     if (fresh.length === 0 || document.visibilityState !== 'hidden') return;
     if (!flag(NOTIFY_KEY) || !hasApi() || Notification.permission !== 'granted') return;
     for (const m of fresh) {
       const conv = s.conversations.find((c) => c.peer === m.conv);
-      const t = notificationText(conv?.displayName || conv?.username || 'Hush', m.text, flag(PREVIEW_KEY));
+      const group = m.conv.startsWith('g:') ? gv.groups.find((g) => `g:${g.id}` === m.conv) : undefined;
+      const from = group ? group.name || 'Group' : conv?.displayName || conv?.username || 'Hush';
+      const t = notificationText(from, m.text, flag(PREVIEW_KEY));
       // The tag replaces an older notification of the same chat instead of stacking them.
       const n = new Notification(t.title, { body: t.body, tag: `hush-${m.conv}` });
       n.onclick = () => {
@@ -117,18 +122,19 @@ export function useNotifications(onOpen: (peer: string) => void): void {
         n.close();
       };
     }
-  }, [s.messages, s.phase]);
+  }, [s.messages, gv.messages, s.phase]);
 }
 
 /** Incoming messages not seen by this hook before; the first call only records what is there. */
-function newIncoming(s: AppState, seen: { current: Set<string> | null }) {
+function newIncoming(maps: Record<string, ChatMessage[]>[], seen: { current: Set<string> | null }) {
   const first = seen.current === null;
   const set = seen.current ?? new Set<string>();
   seen.current = set;
   const fresh = [];
-  for (const list of Object.values(s.messages))
+  for (const list of maps.flatMap((m) => Object.values(m)))
     for (const m of list) {
-      if (m.dir !== 'in' || set.has(m.id)) continue;
+      // Reactions, edits and deletes are not new messages (core/message-ops.ts).
+      if (m.dir !== 'in' || m.op || set.has(m.id)) continue;
       set.add(m.id);
       if (!first && m.tick !== 'read' && !m.undecryptable) fresh.push(m);
     }

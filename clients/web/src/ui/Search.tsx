@@ -1,4 +1,5 @@
 import { type Conversation, formatTime, shownName } from '../engine/index.js';
+import { useGroupsView } from './Groups.js';
 import { useActions, useAppState, useNow } from './hooks.js';
 
 /** Conversations whose shown name or username contains the query (case- and accent-blind). */
@@ -59,9 +60,11 @@ export function SearchBox({
   const now = useNow();
   const q = query.trim();
   const hits = q ? a.searchMessages(q) : [];
-  const nameOf = (peer: string) => {
-    const c = s.conversations.find((x) => x.peer === peer);
-    return c ? shownName(c) : peer;
+  const groups = useGroupsView();
+  const nameOf = (conv: string) => {
+    if (conv.startsWith('g:')) return groups.groups.find((g) => `g:${g.id}` === conv)?.name || 'Group';
+    const c = s.conversations.find((x) => x.peer === conv);
+    return c ? shownName(c) : conv;
   };
   return (
     <search class="search">
