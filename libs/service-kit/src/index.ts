@@ -17,7 +17,7 @@ export {
   RedisEnv,
   unknownVariables,
 } from './env-schema.js';
-export { createLogger, REQUEST_ID_HEADER, requestContext, serviceLog } from './logger.js';
+export { createLogger, REQUEST_ID_HEADER, serviceLog } from './logger.js';
 export { initMetrics, LATENCY_BUCKETS, rateLimited, registry, rpcHandled, serveMetrics } from './metrics.js';
 export {
   inboxPrefix,

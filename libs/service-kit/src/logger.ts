@@ -1,12 +1,8 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 import pretty from 'pino-pretty';
 
 /** Header carrying the HTTP request id over NATS, so one id follows a request through services. */
 export const REQUEST_ID_HEADER = 'Hush-Request-Id';
-
-/** The request id of the work in progress (set by the gateway per HTTP request). */
-export const requestContext = new AsyncLocalStorage<{ requestId: string }>();
 
 /**
  * The process logger: human-readable (pino-pretty) when LOG_FORMAT is `pretty`, or `auto` and

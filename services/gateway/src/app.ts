@@ -7,7 +7,7 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import { type Caller, type CheckResult, HushError, subjects } from '@hush/protocol';
-import { initMetrics, requestContext } from '@hush/service-kit';
+import { initMetrics } from '@hush/service-kit';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AnySchema } from 'ajv';
@@ -119,8 +119,8 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
   // event (started later, or its subscription was down) must still refuse a signed-out device.
   const checkDevice =
     deps.checkDevice ??
-    (async (caller: Caller) => {
-      const r = await rpc.call<CheckResult>(s.auth.check, caller);
+    (async (caller: Caller, requestId?: string) => {
+      const r = await (requestId ? rpc.for({ id: requestId }) : rpc).call<CheckResult>(s.auth.check, caller);
       if (!r.active) throw new HushError('AUTH_DEVICE_REVOKED');
     });
   const jsm = await jetstreamManager(nc);
@@ -178,10 +178,8 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     },
   });
 
-  // The request id is kept in an AsyncLocalStorage so NATS requests carry it (nats-rpc.ts).
-  app.addHook('onRequest', (req, _reply, done) => {
+  app.addHook('onRequest', async (req) => {
     if (isProbe(req.url)) req.log.debug({ req }, 'incoming request');
-    requestContext.run({ requestId: String(req.id) }, done);
   });
   app.addHook('onResponse', async (req, reply) => {
     if (isProbe(req.url)) req.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');

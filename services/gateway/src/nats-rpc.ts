@@ -1,5 +1,5 @@
 import { decodeJson, encodeJson, HushError, type ServiceReply } from '@hush/protocol';
-import { REQUEST_ID_HEADER, requestContext } from '@hush/service-kit';
+import { REQUEST_ID_HEADER } from '@hush/service-kit';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { UPSTREAM_TIMEOUT_MS } from './constants.js';
 import { rpcSeconds } from './metrics.js';
@@ -13,7 +13,19 @@ export class Rpc {
   constructor(
     private readonly nc: NatsConnection,
     private readonly timeoutMs = UPSTREAM_TIMEOUT_MS,
+    /** The HTTP request this view answers (`for(req)`): its id travels in a header. */
+    private readonly requestId?: string,
   ) {}
+
+  /**
+   * The same RPC for one HTTP request: its id goes along in a NATS header, so the services log
+   * the same id. Passed explicitly rather than through an AsyncLocalStorage, which turns on
+   * promise hooks for the whole process and cost the WebSocket path ~5 % of the gateway's CPU
+   * per message (docs/BENCHMARKS.md, load test on a quiet machine).
+   */
+  for(req: { id: string | number }): Rpc {
+    return new Rpc(this.nc, this.timeoutMs, String(req.id));
+  }
 
   async call<T>(subject: string, payload: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const end = rpcSeconds.startTimer({ subject: subject.split('.').slice(-2).join('.') });
@@ -38,9 +50,8 @@ export class Rpc {
     let data: Uint8Array;
     try {
       // The HTTP request id travels in a header, so services log the same id.
-      const ctx = requestContext.getStore();
-      const h = ctx ? headers() : undefined;
-      if (ctx && h) h.set(REQUEST_ID_HEADER, ctx.requestId);
+      const h = this.requestId ? headers() : undefined;
+      if (this.requestId && h) h.set(REQUEST_ID_HEADER, this.requestId);
       const msg = await this.nc.request(subject, encodeJson(payload), {
         timeout: timeoutMs,
         ...(h ? { headers: h } : {}),

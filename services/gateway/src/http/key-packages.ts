@@ -28,7 +28,7 @@ export function keyPackageRoutes(
       },
       preHandler: authenticate,
     },
-    (req) => rpc.call<KeyPackageCount>(s.keydir.keyPackagesUpload, { caller: caller(req), body: req.body }),
+    (req) => rpc.for(req).call<KeyPackageCount>(s.keydir.keyPackagesUpload, { caller: caller(req), body: req.body }),
   );
   r.get(
     '/v1/keys/key-packages/count',
@@ -36,7 +36,7 @@ export function keyPackageRoutes(
       schema: { tags: ['groups'], security: bearer, response: { 200: KeyPackageCount, ...errors } },
       preHandler: authenticate,
     },
-    (req) => rpc.call<KeyPackageCount>(s.keydir.keyPackagesCount, { caller: caller(req) }),
+    (req) => rpc.for(req).call<KeyPackageCount>(s.keydir.keyPackagesCount, { caller: caller(req) }),
   );
   r.post(
     '/v1/keys/:userId/key-packages',
@@ -50,6 +50,8 @@ export function keyPackageRoutes(
       preHandler: authenticate,
     },
     (req) =>
-      rpc.call<ClaimedKeyPackages>(s.keydir.keyPackagesClaim, { caller: caller(req), userId: req.params.userId }),
+      rpc
+        .for(req)
+        .call<ClaimedKeyPackages>(s.keydir.keyPackagesClaim, { caller: caller(req), userId: req.params.userId }),
   );
 }

@@ -90,7 +90,7 @@ export async function linkRoutes(app: FastifyInstance, d: LinkRouteDeps): Promis
       schema: { tags: ['devices'], security: bearer, response: { 200: DeviceInfoList, ...errors } },
       preHandler: authenticate,
     },
-    (req) => rpc.call<DeviceInfoList>(s.auth.devices, { caller: caller(req) }),
+    (req) => rpc.for(req).call<DeviceInfoList>(s.auth.devices, { caller: caller(req) }),
   );
 
   r.delete(
@@ -108,7 +108,7 @@ export async function linkRoutes(app: FastifyInstance, d: LinkRouteDeps): Promis
       // Remote sign-out: auth revokes the device's tokens and tells every gateway to close its
       // socket. Its keys and mailbox go when the account's re-signed device list arrives
       // (PUT /v1/keys/device-list), which only a device holding the identity key can sign.
-      await rpc.call<unknown>(s.auth.logout, { caller: caller(req), deviceId: req.params.deviceId });
+      await rpc.for(req).call<unknown>(s.auth.logout, { caller: caller(req), deviceId: req.params.deviceId });
       d.verifier.revoke(req.identity!.userId, req.params.deviceId);
       return reply.code(204).send(null);
     },

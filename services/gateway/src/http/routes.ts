@@ -32,7 +32,8 @@ export interface RouteDeps {
   s: Subjects;
   verifier: TokenVerifier;
   /** Throws AUTH_DEVICE_REVOKED for a signed-out device (auth.check), whatever events we missed. */
-  checkDevice: (caller: Caller) => Promise<void>;
+  /** `requestId`: the HTTP request's, carried to auth in a NATS header. */
+  checkDevice: (caller: Caller, requestId?: string) => Promise<void>;
 }
 
 const errors = {
@@ -55,7 +56,7 @@ export function bearerAuth(d: Pick<RouteDeps, 'verifier' | 'checkDevice'>) {
     const h = req.headers.authorization;
     if (!h || !/^Bearer\s+\S+$/i.test(h)) throw new HushError('AUTH_TOKEN_MISSING');
     const id = await d.verifier.verify(h.replace(/^Bearer\s+/i, ''));
-    await d.checkDevice({ userId: id.userId, deviceId: id.deviceId });
+    await d.checkDevice({ userId: id.userId, deviceId: id.deviceId }, String(req.id));
     req.identity = id;
   };
 }
@@ -77,23 +78,23 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
     '/v1/register',
     { schema: { tags: ['auth'], body: Credentials, response: { 201: Session, ...errors } } },
     async (req, reply) => {
-      const session = await rpc.call<Session>(s.auth.register, { ...req.body, clientAddr: req.ip });
+      const session = await rpc.for(req).call<Session>(s.auth.register, { ...req.body, clientAddr: req.ip });
       return reply.code(201).send(session);
     },
   );
   r.post('/v1/login', { schema: { tags: ['auth'], body: Credentials, response: { 200: Session, ...errors } } }, (req) =>
-    rpc.call<Session>(s.auth.login, { ...req.body, clientAddr: req.ip }),
+    rpc.for(req).call<Session>(s.auth.login, { ...req.body, clientAddr: req.ip }),
   );
   r.post(
     '/v1/refresh',
     { schema: { tags: ['auth'], body: RefreshBody, response: { 200: Session, ...errors } } },
-    (req) => rpc.call<Session>(s.auth.refresh, { refreshToken: req.body.refreshToken, clientAddr: req.ip }),
+    (req) => rpc.for(req).call<Session>(s.auth.refresh, { refreshToken: req.body.refreshToken, clientAddr: req.ip }),
   );
   r.post(
     '/v1/logout',
     { schema: { tags: ['auth'], security: bearer, response: errors }, preHandler: authenticate },
     async (req, reply) => {
-      await rpc.call<unknown>(s.auth.logout, { caller: caller(req) });
+      await rpc.for(req).call<unknown>(s.auth.logout, { caller: caller(req) });
       d.verifier.revoke(req.identity!.userId, req.identity!.deviceId);
       return noContent(reply);
     },
@@ -107,7 +108,9 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
       preHandler: authenticate,
     },
     (req) =>
-      rpc.call<UserProfile>(s.auth.lookup, { username: req.params.username, caller: caller(req), clientAddr: req.ip }),
+      rpc
+        .for(req)
+        .call<UserProfile>(s.auth.lookup, { username: req.params.username, caller: caller(req), clientAddr: req.ip }),
   );
   r.get(
     '/v1/users/:userId',
@@ -115,7 +118,7 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
       schema: { tags: ['users'], security: bearer, params: UserIdParams, response: { 200: UserProfile, ...errors } },
       preHandler: authenticate,
     },
-    (req) => rpc.call<UserProfile>(s.auth.profile, { userId: req.params.userId }),
+    (req) => rpc.for(req).call<UserProfile>(s.auth.profile, { userId: req.params.userId }),
   );
 
   // --- keys (keydir) ---
@@ -123,7 +126,7 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
     '/v1/keys',
     { schema: { tags: ['keys'], security: bearer, body: PublishKeysBody, response: errors }, preHandler: authenticate },
     async (req, reply) => {
-      await rpc.call<unknown>(s.keydir.publish, { caller: caller(req), keys: req.body });
+      await rpc.for(req).call<unknown>(s.keydir.publish, { caller: caller(req), keys: req.body });
       return noContent(reply);
     },
   );
@@ -133,7 +136,7 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
       schema: { tags: ['keys'], security: bearer, body: UploadPrekeysBody, response: { 200: PrekeyCount, ...errors } },
       preHandler: authenticate,
     },
-    (req) => rpc.call<PrekeyCount>(s.keydir.prekeys, { caller: caller(req), body: req.body }),
+    (req) => rpc.for(req).call<PrekeyCount>(s.keydir.prekeys, { caller: caller(req), body: req.body }),
   );
   r.get(
     '/v1/keys/count',
@@ -141,7 +144,7 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
       schema: { tags: ['keys'], security: bearer, response: { 200: PrekeyCount, ...errors } },
       preHandler: authenticate,
     },
-    (req) => rpc.call<PrekeyCount>(s.keydir.count, { caller: caller(req) }),
+    (req) => rpc.for(req).call<PrekeyCount>(s.keydir.count, { caller: caller(req) }),
   );
   r.put(
     '/v1/keys/device-list',
@@ -150,7 +153,7 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
       preHandler: authenticate,
     },
     async (req, reply) => {
-      await rpc.call<unknown>(s.keydir.deviceList, { caller: caller(req), deviceList: req.body });
+      await rpc.for(req).call<unknown>(s.keydir.deviceList, { caller: caller(req), deviceList: req.body });
       return noContent(reply);
     },
   );
@@ -160,7 +163,7 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
       schema: { tags: ['keys'], security: bearer, params: UserIdParams, response: { 200: UserBundle, ...errors } },
       preHandler: authenticate,
     },
-    (req) => rpc.call<UserBundle>(s.keydir.bundle, { caller: caller(req), userId: req.params.userId }),
+    (req) => rpc.for(req).call<UserBundle>(s.keydir.bundle, { caller: caller(req), userId: req.params.userId }),
   );
 
   // --- contacts and presence ---
@@ -171,7 +174,7 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
       preHandler: authenticate,
     },
     async (req, reply) => {
-      await rpc.call<unknown>(s.presence.contacts, { caller: caller(req), contactUserId: req.params.userId });
+      await rpc.for(req).call<unknown>(s.presence.contacts, { caller: caller(req), contactUserId: req.params.userId });
       return noContent(reply);
     },
   );
@@ -191,7 +194,7 @@ export async function httpRoutes(app: FastifyInstance, d: RouteDeps): Promise<vo
       if (userIds.length > MAX_PRESENCE_QUERY || !userIds.every(isUserId)) {
         throw new HushError('VALIDATION_FAILED', `users must be 1-${MAX_PRESENCE_QUERY} comma-separated user ids`);
       }
-      return rpc.call<PresenceQueryResult>(s.presence.query, { caller: caller(req), userIds });
+      return rpc.for(req).call<PresenceQueryResult>(s.presence.query, { caller: caller(req), userIds });
     },
   );
 }
