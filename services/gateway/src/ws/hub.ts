@@ -27,6 +27,7 @@ import type { Connection } from './connection.js';
 import type { ConnectionContext, MailboxStream } from './context.js';
 import { CodeCounter } from './counters.js';
 import { MailboxPool } from './mailbox-pool.js';
+import { MailboxPublisher } from './publisher.js';
 
 /** Mailboxes reopened at once after a NATS reconnect. */
 const RESTART_CONCURRENCY = 64;
@@ -86,7 +87,9 @@ export class Hub implements ConnectionContext {
       ackWaitMs: d.ackWaitMs,
       log: d.log,
     });
+    this.publisher = new MailboxPublisher(d.nc, d.config.streamName);
   }
+  private readonly publisher: MailboxPublisher;
 
   /**
    * After the NATS connection moves to another server, an envelope the old server had pushed to
@@ -275,11 +278,7 @@ export class Hub implements ConnectionContext {
   async publishEnvelope(to: { user: string; device: string }, env: StoredEnvelope, msgId: string): Promise<void> {
     const end = publishSeconds.startTimer();
     try {
-      await this.d.js.publish(this.s.mailbox(to.user, to.device), encodeJson(env), {
-        msgID: msgId,
-        expect: { streamName: this.config.streamName },
-        timeout: 5_000,
-      });
+      await this.publisher.publish(this.s.mailbox(to.user, to.device), encodeJson(env), msgId);
       end({ outcome: 'ok' });
     } catch (e) {
       end({ outcome: 'error' });
@@ -295,6 +294,7 @@ export class Hub implements ConnectionContext {
     clearInterval(this.sweepTimer);
     this.mailboxes.stop();
     for (const c of [...this.all]) c.close(CloseCodes.SERVER_SHUTDOWN, 'server shutdown');
+    this.publisher.close();
     for (const sub of this.subs) sub.unsubscribe();
   }
 
