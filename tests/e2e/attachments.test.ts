@@ -9,24 +9,21 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
-import { natsOptions, repoRoot, type Stack, startStack } from '@hush/testkit';
+import { natsOptions, repoRoot, type Stack } from '@hush/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   chromiumAvailable,
-  ensureWebBuild,
-  launch,
   openChat,
   type Person,
   PHONE,
-  person,
-  register,
   screenshotDir,
   seriousViolations,
   shootThemes,
-  startChat,
+  startPair,
+  stopPair,
   waitFor,
 } from './browser.js';
 
@@ -71,24 +68,15 @@ describe.skipIf(!chromiumAvailable)('encrypted attachments in Chromium', { timeo
   const shoot = (page: Page, name: string) => shootThemes(page, screenshotDir(repoRoot), 'attach', name);
 
   beforeAll(async () => {
-    stack = await startStack({ webRoot: ensureWebBuild(repoRoot) });
     // A fake microphone (a tone) that needs no permission prompt: voice messages record real audio.
-    browser = await launch([
+    ({ stack, browser, alice, bob } = await startPair(aliceName, bobName, PASSWORD, [
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
       '--autoplay-policy=no-user-gesture-required',
-    ]);
-    alice = await person(browser, stack.gatewayUrls[0]!, aliceName);
-    bob = await person(browser, stack.gatewayUrls[0]!, bobName);
-    await register(alice, PASSWORD);
-    await register(bob, PASSWORD);
-    await startChat(alice, bobName);
+    ]));
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  }, 60_000);
+  afterAll(() => stopPair({ stack, browser }), 60_000);
 
   it('sends an image that shows inline on the other side', async () => {
     const file = join(dir, 'gradient.png');

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
+import { ensureWebBuild, launchChromium, repoRoot, type Stack, startStack } from '@hush/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 export { CHROMIUM, chromiumAvailable, ensureWebBuild, launchChromium as launch } from '@hush/testkit';
@@ -185,4 +186,39 @@ export async function seriousViolations(page: Page): Promise<string[]> {
   return r.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** The usual world of a browser test: a private stack serving the web client, one Chromium, two people. */
+export interface ChatPair {
+  stack: Stack;
+  browser: Browser;
+  url: string;
+  alice: Person;
+  bob: Person;
+}
+
+/**
+ * Starts a stack (testkit `startStack`, real NATS and Redis) and Chromium (`launchArgs` appended),
+ * registers `aliceName` and `bobName`, and opens alice's chat with bob. Stop it with `stopPair`.
+ */
+export async function startPair(
+  aliceName: string,
+  bobName: string,
+  password: string,
+  launchArgs: string[] = [],
+): Promise<ChatPair> {
+  const stack = await startStack({ webRoot: ensureWebBuild(repoRoot) });
+  const url = stack.gatewayUrls[0]!;
+  const browser = await launchChromium(launchArgs);
+  const alice = await person(browser, url, aliceName);
+  const bob = await person(browser, url, bobName);
+  await register(alice, password);
+  await register(bob, password);
+  await startChat(alice, bobName);
+  return { stack, browser, url, alice, bob };
+}
+
+export async function stopPair(p: Partial<ChatPair> | undefined): Promise<void> {
+  await p?.browser?.close();
+  await p?.stack?.stop();
 }

@@ -6,15 +6,13 @@
 
 import { join } from 'node:path';
 import { HushClient } from '@hush/client';
-import { repoRoot, type Stack, startStack } from '@hush/testkit';
+import { repoRoot, type Stack } from '@hush/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bubbles,
   chromiumAvailable,
   closeSettings,
-  ensureWebBuild,
-  launch,
   openChat,
   openSettings,
   type Person,
@@ -25,6 +23,8 @@ import {
   send,
   seriousViolations,
   startChat,
+  startPair,
+  stopPair,
   waitFor,
 } from './browser.js';
 
@@ -50,21 +50,10 @@ describe.skipIf(!chromiumAvailable)(
     const serious = seriousViolations;
 
     beforeAll(async () => {
-      const webRoot = ensureWebBuild(repoRoot);
-      stack = await startStack({ webRoot });
-      url = stack.gatewayUrls[0]!;
-      browser = await launch();
-      alice = await person(browser, url, aliceName);
-      bob = await person(browser, url, bobName);
-      await register(alice, PASSWORD);
-      await register(bob, PASSWORD);
-      await startChat(alice, bobName);
+      ({ stack, browser, url, alice, bob } = await startPair(aliceName, bobName, PASSWORD));
     }, 240_000);
 
-    afterAll(async () => {
-      await browser?.close();
-      await stack?.stop();
-    }, 60_000);
+    afterAll(() => stopPair({ stack, browser }), 60_000);
 
     it('keeps every message of a burst that was on screen when the page reloaded, and delivers it once', async () => {
       // Bob reads along, so receipts flow back while alice types (the case that lost one).

@@ -7,7 +7,7 @@
  */
 
 import { join } from 'node:path';
-import { natsOptions, repoRoot, type Stack, startStack } from '@hush/testkit';
+import { natsOptions, repoRoot, type Stack } from '@hush/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { Browser, Page } from 'playwright-core';
@@ -15,8 +15,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bubbles,
   chromiumAvailable,
-  ensureWebBuild,
-  launch,
   openChat,
   type Person,
   person,
@@ -26,6 +24,8 @@ import {
   seriousViolations,
   shootThemes,
   startChat,
+  startPair,
+  stopPair,
   waitFor,
 } from './browser.js';
 
@@ -103,21 +103,10 @@ describe.skipIf(!chromiumAvailable)('message actions (Chromium, real stack)', { 
   };
 
   beforeAll(async () => {
-    const webRoot = ensureWebBuild(repoRoot);
-    stack = await startStack({ webRoot });
-    const url = stack.gatewayUrls[0]!;
-    browser = await launch();
-    alice = await person(browser, url, aliceName);
-    bob = await person(browser, url, bobName);
-    await register(alice, PASSWORD);
-    await register(bob, PASSWORD);
-    await startChat(alice, bobName);
+    ({ stack, browser, alice, bob } = await startPair(aliceName, bobName, PASSWORD));
   }, 240_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  }, 60_000);
+  afterAll(() => stopPair({ stack, browser }), 60_000);
 
   it('reply, react, edit and delete for everyone in a 1:1 chat are seen on the other side', async () => {
     await send(alice, 'Lunch at noon?');
