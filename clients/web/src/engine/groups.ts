@@ -7,7 +7,7 @@
  */
 import type { DeliverFrame } from '@hush/protocol';
 import { HushError } from '@hush/protocol';
-import { type FileRef, newMessageId } from '../core/content.js';
+import type { FileRef } from '../core/content.js';
 import { encodeGroupContent } from '../core/groups.js';
 import { markRead } from '../core/model.js';
 import { describe } from '../core/send-policy.js';
@@ -20,7 +20,7 @@ import { GroupState, type GroupsView, groupConv } from './group-state.js';
 import { groupContentOf, groupRecipients, groupThread } from './group-thread.js';
 import type { PeerKeys } from './keys.js';
 import type { MessageOps, Thread } from './message-ops.js';
-import type { SendExtras } from './outgoing.js';
+import { outgoingMessage, previewText, type SendExtras } from './outgoing.js';
 import { TypingSender } from './typing.js';
 
 export type { GroupsView } from './group-state.js';
@@ -179,25 +179,9 @@ export class Groups {
     const rec = this.g.rec(groupId);
     if (rec?.state !== 'active' || (text.trim() === '' && !extras.file)) return;
     const now = this.g.ctx.now();
-    const id = newMessageId();
-    const ttl = rec.timer?.seconds;
-    await this.g.putMessage(groupId, {
-      id,
-      conv: groupConv(groupId),
-      dir: 'out',
-      text,
-      sentAt: now,
-      ts: null,
-      tick: 'pending',
-      wire: null,
-      n: this.g.nextOrder(),
-      seenBy: {},
-      ...(extras.file ? { file: extras.file } : {}),
-      ...(extras.reply ? { reply: extras.reply } : {}),
-      ...(extras.forwarded ? { forwarded: true as const } : {}),
-      ...(ttl ? { ttl, expiresAt: now + ttl * 1000 } : {}),
-    });
-    await this.g.saveGroup({ ...rec, lastAt: now, lastText: text || (extras.file ? `File: ${extras.file.name}` : '') });
+    const m = outgoingMessage(groupConv(groupId), text, now, this.g.nextOrder(), extras, rec.timer?.seconds);
+    await this.g.putMessage(groupId, { ...m, seenBy: {} });
+    await this.g.saveGroup({ ...rec, lastAt: now, lastText: previewText(m) });
     this.typingSent.sent(groupId);
     await this.flush(groupId);
   }

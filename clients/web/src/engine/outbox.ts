@@ -1,12 +1,12 @@
 import type { SendFrame } from '@hush/protocol';
-import { type FileRef, newMessageId } from '../core/content.js';
+import type { FileRef } from '../core/content.js';
 import { advanceTick, type ChatMessage, encryptionStatus, outbox } from '../core/model.js';
 import { classifySendError, notSentNotice } from '../core/send-policy.js';
 import { sendGate } from '../core/trust.js';
 import type { EngineContext } from './context.js';
 import type { History } from './history.js';
 import type { Built, PeerKeys } from './keys.js';
-import { previewText, type SendExtras, textContent } from './outgoing.js';
+import { outgoingMessage, previewText, type SendExtras, textContent } from './outgoing.js';
 
 /**
  * The outbox: a message is stored (encrypted at rest) as `pending` first; when online it is
@@ -58,22 +58,7 @@ export class Outbox {
       return;
     }
     const now = this.ctx.now();
-    const m: ChatMessage = {
-      id: newMessageId(),
-      conv: peer,
-      dir: 'out',
-      text,
-      sentAt: now,
-      ts: null,
-      tick: 'pending',
-      wire: null,
-      n: this.history.nextOrder(),
-      ...(file ? { file } : {}),
-      ...(extras.reply ? { reply: extras.reply } : {}),
-      ...(extras.forwarded ? { forwarded: true as const } : {}),
-      // Disappearing: the conversation's timer rides with the message; ours counts from now.
-      ...(c.timer?.seconds ? { ttl: c.timer.seconds, expiresAt: now + c.timer.seconds * 1000 } : {}),
-    };
+    const m = outgoingMessage(peer, text, now, this.history.nextOrder(), { ...extras, file }, c.timer?.seconds);
     // In the durable outbox before it is shown: a message on screen survives a reload or a crash.
     this.storing++;
     try {

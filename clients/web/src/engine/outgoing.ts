@@ -1,4 +1,4 @@
-import { type Content, voiceLabel } from '../core/content.js';
+import { type Content, type FileRef, newMessageId, voiceLabel } from '../core/content.js';
 import { type ReplyRef, textExtras } from '../core/message-ops.js';
 import type { ChatMessage } from '../core/model.js';
 
@@ -6,6 +6,36 @@ import type { ChatMessage } from '../core/model.js';
 export interface SendExtras {
   reply?: ReplyRef;
   forwarded?: boolean;
+}
+
+/**
+ * A message we write, as stored (pending) before it is encrypted, in a 1:1 chat or a group: with
+ * its file, quote and "Forwarded" mark, and — when the conversation has disappearing messages on —
+ * its timer, which for our own copy counts from now (libs/crypto/PROTOCOL.md §13.4).
+ */
+export function outgoingMessage(
+  conv: string,
+  text: string,
+  now: number,
+  n: number,
+  extras: SendExtras & { file?: FileRef },
+  timerSeconds: number | undefined,
+): ChatMessage {
+  return {
+    id: newMessageId(),
+    conv,
+    dir: 'out',
+    text,
+    sentAt: now,
+    ts: null,
+    tick: 'pending',
+    wire: null,
+    n,
+    ...(extras.file ? { file: extras.file } : {}),
+    ...(extras.reply ? { reply: extras.reply } : {}),
+    ...(extras.forwarded ? { forwarded: true as const } : {}),
+    ...(timerSeconds ? { ttl: timerSeconds, expiresAt: now + timerSeconds * 1000 } : {}),
+  };
 }
 
 export function textContent(m: ChatMessage): Content {
