@@ -246,7 +246,9 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
     await bob.page.getByLabel('Message', { exact: true }).press('Enter');
     expect(sent.some((f) => f.includes('ghostdevice1'))).toBe(false);
     expect(sent.some((f) => f.includes(`"type":"send"`))).toBe(false);
-    await bob.context.unroute(/\/v1\/keys\/[a-z0-9]{10,32}$/);
+    // The page keeps asking for carol's keys while her chat is red (engine/key-wait.ts): a lie still
+    // being told when the route goes must not fail the run (Playwright: "Route is already handled").
+    await bob.context.unrouteAll({ behavior: 'ignoreErrors' });
     await carol.context.close();
   });
 
@@ -304,6 +306,6 @@ describe.skipIf(!chromiumAvailable)('linking a second browser by pasted code', {
     expect(sent.some((f) => f.includes(phone.device))).toBe(false);
     expect(sent.some((f) => f.includes('"type":"send"') && f.includes(phone.user))).toBe(false);
     await shoot(bob.page, 'stale-list-red-desktop');
-    await bob.context.unroute(new RegExp(`/v1/keys/${phone.user}$`));
+    await bob.context.unrouteAll({ behavior: 'ignoreErrors' });
   });
 });
