@@ -360,6 +360,7 @@ describe.skipIf(!chromiumAvailable)(
       await dave.page.locator(`.convs button[data-peer="${aliceName}"]`).waitFor({ timeout: 30_000 });
       await dave.page.locator(`.convs button[data-peer="${aliceName}"]`).click();
       await waitFor(dave.page, async () => (await bubbles(dave.page)).includes('welcome, dave'), 'dave reads it');
+      await dave.page.unrouteAll({ behavior: 'ignoreErrors' });
       await dave.context.close();
     });
 
