@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS, parseArgs, phaseOptions } from './args.js';
 import { searchPeak } from './peak.js';
 import { type LoadTransport, partnerOf, runPhase, type TransportEvents } from './phase.js';
-import { sampleProc } from './proc.js';
+import { machineBusySeconds, sampleProc } from './proc.js';
 import { describePeak, idleSummary, LAST_LINE_RE, lastLine } from './report.js';
 import { DeliveryLedger, LatencyRecorder, messageIdFactory } from './stats.js';
 
@@ -89,6 +89,7 @@ describe('load test harness', () => {
     expect(r.lost).toBe(0);
     expect(r.dup).toBe(0);
     expect(r.usage.loadgen).toBeDefined();
+    expect(r.usage.others!.cpuSeconds).toBeGreaterThanOrEqual(0);
   });
 
   it('reports losses, redeliveries and rejections of a faulty transport', async () => {
@@ -201,6 +202,8 @@ describe('load test harness', () => {
   it('reads CPU time and resident memory of a process from /proc', () => {
     const s = sampleProc(process.pid);
     expect(s?.rssKb).toBeGreaterThan(1000);
+    // The machine has been busy at least as long as this process.
+    expect(machineBusySeconds()).toBeGreaterThanOrEqual(s!.cpuSeconds);
     expect(s?.cpuSeconds).toBeGreaterThanOrEqual(0);
   });
 });

@@ -1,5 +1,6 @@
 import type { PeakSearch } from './peak.js';
 import type { PhaseResult } from './phase.js';
+import { OTHERS } from './proc.js';
 
 /** Human-readable lines and the machine-readable last line of `npm run loadtest`. */
 
@@ -20,6 +21,10 @@ export function describePhase(r: PhaseResult): string[] {
     );
   const delivered = Math.max(1, r.delivered);
   for (const [k, u] of Object.entries(r.usage)) {
+    if (k === OTHERS) {
+      lines.push(`  cpu of everything else on the machine meanwhile: ${f0(u.cpuPercent)} % of one core`);
+      continue;
+    }
     lines.push(
       `  cpu ${k}: ${f2(u.cpuSeconds)} s (${f0(u.cpuPercent)} % of one core), ${f1((u.cpuSeconds * 1e6) / delivered)} µs per delivered message; rss ${f0(u.rssKb / 1024)} MB`,
     );
