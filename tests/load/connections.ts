@@ -9,6 +9,14 @@ import { startEnv, stopEnv } from './stack-env.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** What a holder process reports while it opens sockets. */
+interface Progress {
+  opened: number;
+  failed: number;
+  refreshed: number;
+  firstError: string;
+}
+
 /**
  * Descriptors one process may hold (`ulimit -n`). On this machine the soft and hard limits are both
  * 20 000 and a container denies raising them even to root, so it bounds sockets per process on both
@@ -66,19 +74,34 @@ export async function connections(a: LoadArgs, tag: string): Promise<Summary> {
     const chunks: LoadDevice[][] = [];
     for (let i = 0; i < devices.length; i += CONNS_PER_WORKER) chunks.push(devices.slice(i, i + CONNS_PER_WORKER));
     const t1 = performance.now();
+    const progress: (() => Progress)[] = [];
+    const sum = (k: 'opened' | 'failed' | 'refreshed') => progress.reduce((a, p) => a + p()[k], 0);
+    const ticker = setInterval(
+      () =>
+        err(
+          `  opened ${sum('opened')}/${devices.length}, ${sum('failed')} failed (${((performance.now() - t1) / 1000).toFixed(0)} s)`,
+        ),
+      30_000,
+    );
     const results = await Promise.all(
       chunks.map(
         (chunk) =>
-          new Promise<{ opened: number; failed: number; firstError: string }>((resolveDone) => {
+          new Promise<Progress>((resolveDone) => {
             const w = fork(join(here, 'conn-worker.ts'), [], {
               execArgv: ['--import', 'tsx'],
               stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
             });
             workers.push(w);
-            let last = { opened: 0, failed: 0, firstError: 'deadline' };
+            let last: Progress = { opened: 0, failed: 0, refreshed: 0, firstError: 'deadline' };
+            progress.push(() => last);
             const deadline = setTimeout(() => resolveDone(last), connOpenDeadlineMs(n));
-            w.on('message', (m: { type: string; opened: number; failed: number; firstError?: string }) => {
-              last = { opened: m.opened, failed: m.failed, firstError: m.firstError ?? '' };
+            w.on('message', (m: Progress & { type: string }) => {
+              last = {
+                opened: m.opened,
+                failed: m.failed,
+                refreshed: m.refreshed ?? 0,
+                firstError: m.firstError ?? '',
+              };
               if (m.type === 'done') {
                 clearTimeout(deadline);
                 resolveDone(last);
@@ -94,6 +117,8 @@ export async function connections(a: LoadArgs, tag: string): Promise<Summary> {
                 urls: env.gatewayUrls,
                 devices: chunk.map((d, k) => ({
                   token: d.accessToken,
+                  refreshToken: d.refreshToken,
+                  issuedAt: d.issuedAt,
                   gateway: d.gateway,
                   localAddress: `127.0.0.${1 + (k % SOURCE_ADDRESSES)}`,
                 })),
@@ -102,10 +127,12 @@ export async function connections(a: LoadArgs, tag: string): Promise<Summary> {
           }),
       ),
     );
+    clearInterval(ticker);
     const opened = results.reduce((s, r) => s + r.opened, 0);
+    const refreshed = results.reduce((s, r) => s + r.refreshed, 0);
     const failed = results.reduce((s, r) => s + r.failed, 0);
     err(
-      `opened ${opened} sockets (${failed} failed${failed ? `: ${results.find((r) => r.firstError)?.firstError}` : ''}) in ${((performance.now() - t1) / 1000).toFixed(0)} s`,
+      `opened ${opened} sockets (${failed} failed${failed ? `: ${results.find((r) => r.firstError)?.firstError}` : ''}; ${refreshed} tokens refreshed first) in ${((performance.now() - t1) / 1000).toFixed(0)} s`,
     );
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const gw1 = totalRssKb(gwPids);

@@ -14,6 +14,10 @@ export interface LoadDevice {
   userId: string;
   deviceId: string;
   accessToken: string;
+  /** For a fresh access token when this one is about to expire (POST /v1/refresh). */
+  refreshToken: string;
+  /** When the access token was issued (ms). */
+  issuedAt: number;
   /** Index into the gateway URL list this device talks to. */
   gateway: number;
 }
@@ -25,7 +29,7 @@ const HTTP_TIMEOUT_MS = 30_000;
 
 const b64 = (n: number) => randomBytes(n).toString('base64');
 
-async function http<T>(url: string, init: RequestInit & { token?: string; body?: string }): Promise<T> {
+export async function http<T>(url: string, init: RequestInit & { token?: string; body?: string }): Promise<T> {
   const headers: Record<string, string> = {};
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   if (init.token) headers.authorization = `Bearer ${init.token}`;
@@ -63,7 +67,16 @@ export async function registerDevice(
       token: s.accessToken,
       body: JSON.stringify(fakeKeys(s.deviceId)),
     });
-  return { username, password, userId: s.userId, deviceId: s.deviceId, accessToken: s.accessToken, gateway };
+  return {
+    username,
+    password,
+    userId: s.userId,
+    deviceId: s.deviceId,
+    accessToken: s.accessToken,
+    refreshToken: s.refreshToken,
+    issuedAt: Date.now(),
+    gateway,
+  };
 }
 
 /** Registers n devices (one user each), device i on gateway i % urls.length, before any timing starts. */

@@ -117,9 +117,19 @@ streamGauge('hush_mailbox_stream_consumers', 'Device consumers on the mailbox st
 export { rateLimited };
 
 /** Frame-type label from a frame object (bounded by the protocol's frame types). */
+const frameChildren = new Map<string, { inc(): void }>();
+
 export function countFrame(direction: 'in' | 'out', frame: { type?: unknown; code?: unknown } | undefined): void {
   const type = typeof frame?.type === 'string' ? frame.type : 'invalid';
-  framesTotal.inc({ direction, type });
+  // One child per (direction, type), looked up by a string key: `inc({ labels })` hashes the label
+  // object on every call, and this runs for every frame (bounded: frame types are a closed list).
+  const key = `${direction} ${type}`;
+  let child = frameChildren.get(key);
+  if (!child) {
+    child = framesTotal.labels(direction, type);
+    frameChildren.set(key, child);
+  }
+  child.inc();
   if (direction === 'out' && type === 'error' && typeof frame?.code === 'string') frameErrors.inc({ code: frame.code });
 }
 

@@ -32,7 +32,34 @@ export interface StreamOptions {
  * reconciled by a stream update (nats-server 2.9 can scale a stream's replicas up and down);
  * if the server refuses, the gateway logs it as an error and keeps running.
  */
-export async function ensureStream(jsm: JetStreamManager, o: StreamOptions): Promise<void> {
+export async function ensureStream(
+  jsm: JetStreamManager,
+  o: StreamOptions,
+  attempts = STARTUP_ATTEMPTS,
+  delayMs = STARTUP_RETRY_MS,
+): Promise<void> {
+  // A gateway that starts while the cluster elects a leader hears JetStream errors for a few
+  // seconds (nats-server 2.9.10 even answered "stream not found" to both info and add right after
+  // a node restart, in the fault suite's rolling restart): it waits and asks again rather than exit.
+  for (let i = 1; ; i++) {
+    try {
+      return await ensureStreamOnce(jsm, o);
+    } catch (e) {
+      if (i >= attempts) throw e;
+      o.log?.warn(
+        { stream: o.name, attempt: i, err: e instanceof Error ? e.message : String(e) },
+        'JetStream not ready',
+      );
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}
+
+/** How often and how far apart a starting gateway asks JetStream for its mailbox stream. */
+const STARTUP_ATTEMPTS = 8;
+const STARTUP_RETRY_MS = 2_000;
+
+async function ensureStreamOnce(jsm: JetStreamManager, o: StreamOptions): Promise<void> {
   const want = {
     name: o.name,
     subjects: [o.subjects.mailboxAll],

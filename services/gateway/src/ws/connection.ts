@@ -12,6 +12,8 @@ import { followPresence } from './presence-follow.js';
 import { SendPath } from './send-path.js';
 import type { Transport, TransportHandler } from './transport.js';
 
+const DELIVER = { type: 'deliver' } as const;
+
 /**
  * One WebSocket on /ws. Lifecycle (docs/PROTOCOL-WIRE.md): `hello` with the access token first
  * (within helloTimeoutMs), then the socket is bound to the token's (user, device) — never to
@@ -52,6 +54,10 @@ export class Connection implements TransportHandler {
     isOpen: () => this.state === 'open',
     bufferedAmount: () => this.transport.bufferedAmount,
     send: (frame) => this.send(frame),
+    sendDeliver: (text) => {
+      countFrame('out', DELIVER);
+      if (this.transport.isOpen) this.transport.send(text);
+    },
     close: (code, reason) => this.close(code, reason),
     consume: () => this.ctx.consumeMailbox(this.identity!.userId, this.identity!.deviceId),
     warn: (e, msg) => this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), msg),

@@ -18,8 +18,8 @@ class ScriptedTransport implements Transport {
   readonly out: Record<string, unknown>[] = [];
   pings = 0;
   closedWith: number | undefined;
-  send(text: string): void {
-    this.out.push(JSON.parse(text) as Record<string, unknown>);
+  send(text: string | Buffer): void {
+    this.out.push(JSON.parse(String(text)) as Record<string, unknown>);
   }
   ping(): void {
     this.pings++;
@@ -43,6 +43,7 @@ class ScriptedMailbox implements MailboxStream {
   push(seq: number, env: StoredEnvelope): void {
     this.queue.push({
       seq,
+      data: new TextEncoder().encode(JSON.stringify(env)),
       json: <T>() => env as T,
       ack: () => void this.acked.push(seq),
       nak: () => void this.naked.push(seq),

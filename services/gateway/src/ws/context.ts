@@ -7,6 +7,8 @@ import type { Connection } from './connection.js';
 export interface MailboxMessage {
   /** Stream sequence: the `seq` of the deliver frame, echoed by the client's ack. */
   readonly seq: number;
+  /** The stored envelope's bytes (JSON written by the gateway: `StoredEnvelope`). */
+  readonly data: Uint8Array;
   json<T>(): T;
   ack(): void;
   /** Give it back for redelivery now. */

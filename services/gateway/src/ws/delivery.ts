@@ -4,6 +4,54 @@ import type { MailboxMessage, MailboxStream } from './context.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How every envelope the gateway stores begins (`JSON.stringify` of a `StoredEnvelope`, id first). */
+const STORED_START = Buffer.from('{"id":"');
+
+function startsWithStored(d: Uint8Array): boolean {
+  for (let i = 0; i < STORED_START.length; i++) if (d[i] !== STORED_START[i]) return false;
+  return true;
+}
+
+/**
+ * The deliver frame for a stored envelope, as JSON bytes. The frame is the stored envelope with
+ * `type` and `seq` in front (docs/PROTOCOL-WIRE.md §3), so an envelope the gateway wrote is copied,
+ * not parsed and serialized again (one parse and one stringify of the body per delivery were a
+ * good part of the gateway's garbage at full load: docs/BENCHMARKS.md). Bytes that begin and end
+ * like the gateway's own envelopes are taken as one: only gateways may publish on the mailbox subjects (the
+ * broker's permissions, libs/service-kit/src/nats-auth.ts). Anything else in the stream takes the slow path, which keeps
+ * only the known fields; undefined when it is not an envelope.
+ */
+export function deliverText(m: Pick<MailboxMessage, 'seq' | 'data' | 'json'>): Buffer | undefined {
+  const d = m.data;
+  const n = d.byteLength;
+  if (n > STORED_START.length && d[n - 1] === 0x7d && startsWithStored(d)) {
+    const prefix = `{"type":"deliver","seq":${m.seq},`;
+    const out = Buffer.allocUnsafe(prefix.length + n - 1);
+    out.write(prefix, 0, 'latin1');
+    out.set(d.subarray(1), prefix.length);
+    return out;
+  }
+  let env: StoredEnvelope;
+  try {
+    env = m.json<StoredEnvelope>();
+  } catch {
+    return undefined;
+  }
+  if (typeof env !== 'object' || env === null || typeof env.id !== 'string' || typeof env.body !== 'string') {
+    return undefined;
+  }
+  const frame: DeliverFrame = {
+    type: 'deliver',
+    seq: m.seq,
+    id: env.id,
+    from: env.from,
+    ts: env.ts,
+    body: env.body,
+    ...(env.group ? { group: env.group } : {}),
+  };
+  return Buffer.from(JSON.stringify(frame));
+}
+
 /** What a `Delivery` needs from the socket that owns it (a `Connection`). */
 export interface DeliveryHost {
   /** True while the socket is bound to its device and not closing. */
@@ -11,6 +59,8 @@ export interface DeliveryHost {
   /** Bytes written to the socket and not yet sent (the backpressure signal). */
   bufferedAmount(): number;
   send(frame: ServerFrame): void;
+  /** Sends a deliver frame already encoded as JSON text (UTF-8 bytes). */
+  sendDeliver(text: Buffer): void;
   close(code: number, reason: string): void;
   /** A fresh stream of the bound device's mailbox (the binding comes from the token). */
   consume(): Promise<MailboxStream>;
@@ -117,24 +167,13 @@ export class Delivery {
           m.nak();
           break;
         }
-        let env: StoredEnvelope;
-        try {
-          env = m.json<StoredEnvelope>();
-        } catch {
+        const text = deliverText(m);
+        if (!text) {
           m.term(); // not ours to deliver; never retry it
           continue;
         }
-        const frame: DeliverFrame = {
-          type: 'deliver',
-          seq: m.seq,
-          id: env.id,
-          from: env.from,
-          ts: env.ts,
-          body: env.body,
-          ...(env.group ? { group: env.group } : {}),
-        };
         this.unacked.set(m.seq, m);
-        this.host.send(frame);
+        this.host.sendDeliver(text);
       }
     } catch (e) {
       if (this.host.isOpen() && msgs === this.messages) {

@@ -1,8 +1,9 @@
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { MAILBOX_IDLE_MS, MAILBOX_RECHECK_MS } from '../constants.js';
 import { LazyMailbox } from './mailbox.js';
+import { TurnBatch } from './turn-batch.js';
 
 export interface MailboxDeps {
   nc: NatsConnection;
@@ -23,6 +24,11 @@ export interface MailboxDeps {
  */
 export class MailboxPool {
   readonly active = new Set<LazyMailbox>();
+  /** Client acks, sent to JetStream together once per event-loop turn. */
+  readonly acks = new TurnBatch<JsMsg>(
+    (m) => m.ack(),
+    (e) => this.d.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'ack failed'),
+  );
   private timer: NodeJS.Timeout | undefined;
   readonly idleMs: number;
 
@@ -83,6 +89,7 @@ export class MailboxPool {
   }
 
   stop(): void {
+    this.acks.flush();
     clearInterval(this.timer);
     this.timer = undefined;
   }

@@ -358,9 +358,11 @@ export class LazyMailbox implements MailboxStream {
     };
     return {
       seq: m.seq,
+      data: m.data,
       json: <T>() => m.json<T>(),
       ack: () => {
-        if (settle()) m.ack();
+        // Written with the turn's other NATS commands (ws/turn-batch.ts).
+        if (settle()) this.pool.acks.add(m);
       },
       nak: () => {
         if (settle()) m.nak();

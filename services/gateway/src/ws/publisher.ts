@@ -1,4 +1,5 @@
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { TurnBatch } from './turn-batch.js';
 
 /** A publish not acked by JetStream within this long fails (as `js.publish`'s timeout did). */
 export const PUBLISH_TIMEOUT_MS = 5_000;
@@ -6,6 +7,10 @@ export const PUBLISH_TIMEOUT_MS = 5_000;
 const SWEEP_MS = 250;
 
 interface Pending {
+  subject: string;
+  data: Uint8Array;
+  msgId: string;
+  token: string;
   resolve(): void;
   reject(e: Error): void;
   deadline: number;
@@ -28,6 +33,7 @@ export class PublishError extends Error {
  * only on a PubAck naming a stream (the envelope is stored), rejected on a JetStream error reply, a
  * "no responders" status (no stream leader reachable), or no answer within PUBLISH_TIMEOUT_MS.
  * A reply lost in a reconnect is a timeout, and the sender's client resends with the same id.
+ * The publishes of one event-loop turn are written together (ws/turn-batch.ts), in call order.
  */
 export class MailboxPublisher {
   private readonly prefix: string;
@@ -35,6 +41,7 @@ export class MailboxPublisher {
   private readonly pending = new Map<string, Pending>();
   private seq = 0;
   private readonly timer: NodeJS.Timeout;
+  private readonly batch = new TurnBatch<Pending>((p) => this.send(p));
 
   constructor(
     private readonly nc: NatsConnection,
@@ -50,24 +57,32 @@ export class MailboxPublisher {
 
   publish(subject: string, data: Uint8Array, msgId: string): Promise<void> {
     const token = (++this.seq).toString(36);
-    const h = headers();
-    h.set('Nats-Msg-Id', msgId);
-    h.set('Nats-Expected-Stream', this.streamName);
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
-      try {
-        this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, headers: h });
-      } catch (e) {
-        this.pending.delete(token);
-        reject(e instanceof Error ? e : new PublishError(String(e)));
-      }
+      const p: Pending = { subject, data, msgId, token, resolve, reject, deadline: Date.now() + this.timeoutMs };
+      this.pending.set(token, p);
+      this.batch.add(p);
     });
+  }
+
+  private send(p: Pending): void {
+    // Timed out (or closed) while it waited for the end of the turn: never sent.
+    if (this.pending.get(p.token) !== p) return;
+    const h = headers();
+    h.set('Nats-Msg-Id', p.msgId);
+    h.set('Nats-Expected-Stream', this.streamName);
+    try {
+      this.nc.publish(p.subject, p.data, { reply: `${this.prefix}.${p.token}`, headers: h });
+    } catch (e) {
+      this.pending.delete(p.token);
+      p.reject(e instanceof Error ? e : new PublishError(String(e)));
+    }
   }
 
   /** Fails every unanswered publish (shutdown). */
   close(): void {
     clearInterval(this.timer);
     this.sub.unsubscribe();
+    // Publishes still waiting for the end of the turn are failed here and never sent (send skips them).
     for (const p of this.pending.values()) p.reject(new PublishError('publisher closed'));
     this.pending.clear();
   }

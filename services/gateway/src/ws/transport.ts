@@ -11,8 +11,8 @@ export interface Transport {
   readonly bufferedAmount: number;
   /** True while frames can be sent. */
   readonly isOpen: boolean;
-  /** Sends one text frame; a no-op once closed. */
-  send(text: string): void;
+  /** Sends one text frame (a string, or its UTF-8 bytes); a no-op once closed. */
+  send(text: string | Buffer): void;
   /** Sends a protocol-level ping; the peer's pong arrives through `TransportHandler.pong`. */
   ping(): void;
   /** Starts a clean close with this code; `TransportHandler.closed` follows. */
@@ -32,6 +32,15 @@ export interface TransportHandler {
 }
 
 const OPEN = 1;
+const TEXT = { binary: false } as const;
+
+/** Sockets corked in this turn of the event loop (WsTransport.send). */
+let corked: WsTransport[] = [];
+function uncorkAll(): void {
+  const list = corked;
+  corked = [];
+  for (const t of list) t.uncorkNow();
+}
 
 /** `Transport` over a `ws` WebSocket (what @fastify/websocket hands to a route). */
 export class WsTransport implements Transport {
@@ -60,22 +69,27 @@ export class WsTransport implements Transport {
   }
 
   /**
-   * Frames sent in one tick leave in one write: the first send of a tick corks the TCP socket and
-   * the uncork is scheduled for the end of the tick (a burst of deliveries and answers costs one
-   * `writev`, not one syscall per frame; docs/SCALING.md).
+   * Frames sent in one turn of the event loop leave in one write: the first send corks the TCP
+   * socket, and one `setImmediate` for all sockets uncorks them after every socket readable in
+   * this turn was read (a burst of deliveries and answers costs one `writev` per socket, not one
+   * syscall per frame, nor one per NATS read; docs/SCALING.md).
    */
-  send(text: string): void {
+  send(text: string | Buffer): void {
     if (!this.isOpen) return;
     const raw = (this.socket as unknown as { _socket?: Socket })._socket;
     if (raw && !this.corked) {
       this.corked = true;
       raw.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        raw.uncork();
-      });
+      corked.push(this);
+      if (corked.length === 1) setImmediate(uncorkAll);
     }
-    this.socket.send(text);
+    this.socket.send(text, TEXT);
+  }
+
+  /** Ends this turn's cork (uncorkAll). */
+  uncorkNow(): void {
+    this.corked = false;
+    (this.socket as unknown as { _socket?: Socket })._socket?.uncork();
   }
 
   ping(): void {
