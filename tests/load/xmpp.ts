@@ -41,6 +41,8 @@ import {
 const CONNECT_CONCURRENCY = 32;
 /** Streams registering accounts in parallel; each registers its share one after the other. */
 const REGISTER_STREAMS = 8;
+/** A registration stream is replaced after this long, well inside ejabberd's 30 s negotiation_timeout. */
+const REGISTER_STREAM_MS = 15_000;
 /** One handshake step must be answered within this time. */
 const STEP_TIMEOUT_MS = 20_000;
 const RESOURCE = 'load';
@@ -209,27 +211,36 @@ async function openStream(c: XmppConn, domain: string, step: string): Promise<Ex
 /**
  * XEP-0077 §3.1 in-band registration. Each of a few streams registers its share of the accounts one
  * after the other (ejabberd accepts several registrations on one unauthenticated stream), so 200
- * accounts cost 8 connections, not 200.
+ * accounts cost 8 connections, not 200. ejabberd ends a stream still unauthenticated after its
+ * `negotiation_timeout` (30 s), so a stream is replaced by a fresh one after REGISTER_STREAM_MS.
  */
 export async function registerAccounts(url: string, domain: string, accounts: XmppAccount[]): Promise<void> {
   const shares: XmppAccount[][] = Array.from({ length: REGISTER_STREAMS }, () => []);
   for (const [i, a] of accounts.entries()) shares[i % REGISTER_STREAMS]!.push(a);
+  const open = async () => {
+    const c = await XmppConn.connect(url);
+    const features = await openStream(c, domain, 'register');
+    if (!features.register) throw new Error('the server offers no in-band registration (mod_register)');
+    return { c, since: performance.now() };
+  };
   await Promise.all(
     shares
       .filter((s) => s.length > 0)
       .map(async (share, k) => {
-        const c = await XmppConn.connect(url);
+        let s = await open();
         try {
-          const features = await openStream(c, domain, 'register');
-          if (!features.register) throw new Error('the server offers no in-band registration (mod_register)');
           for (const [i, a] of share.entries()) {
+            if (performance.now() - s.since > REGISTER_STREAM_MS) {
+              await s.c.close();
+              s = await open();
+            }
             const id = `reg${k}_${i}`;
-            c.send(registerFrame(id, a.user, a.password));
-            const r = await c.expect('iq', `register ${a.user}`);
+            s.c.send(registerFrame(id, a.user, a.password));
+            const r = await s.c.expect('iq', `register ${a.user}`);
             if (r.id !== id || r.type !== 'result') throw new Error(`register ${a.user}: ${r.type} ${r.error ?? ''}`);
           }
         } finally {
-          await c.close();
+          await s.c.close();
         }
       }),
   );
