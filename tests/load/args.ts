@@ -1,3 +1,5 @@
+import type { PhaseOptions } from './phase.js';
+
 /**
  * Command-line flags of `npm run loadtest`. Defaults are the conditions of the reference runs the
  * issue cites (so the figures compare): 200 clients in pairs, 200-byte opaque bodies, a window of
@@ -30,6 +32,11 @@ export interface LoadArgs {
   rawSerial: boolean;
   /** Profile the gateways (`node --cpu-prof`) into this folder. */
   cpuProf?: string;
+  /**
+   * Also measure a private ejabberd (XMPP over WebSocket) with the same harness in the same run,
+   * after the gateway and raw phases: full load, the peak steps, or idle connections.
+   */
+  xmpp: boolean;
 }
 
 export const DEFAULTS: LoadArgs = {
@@ -49,6 +56,7 @@ export const DEFAULTS: LoadArgs = {
   referenceOnly: false,
   noRaw: false,
   rawSerial: false,
+  xmpp: false,
 };
 
 /** Hard bounds: every run is bounded in count and time, whatever the flags say. */
@@ -79,7 +87,7 @@ const NUMERIC: Record<string, keyof LoadArgs> = {
 };
 
 export const USAGE = `npm run loadtest -- [--devices N] [--seconds S] [--rate R] [--gateways G] [--size BYTES]
-       [--window W] [--grace S] [--find-peak] [--connections N] [--reference-only] [--no-raw] [--raw-serial]
+       [--window W] [--grace S] [--find-peak] [--connections N] [--reference-only] [--no-raw] [--raw-serial] [--xmpp]
        [--gateway-url http://127.0.0.1:8080] [--nats-url nats://127.0.0.1:4222] [--cpu-prof DIR]
 Defaults: ${DEFAULTS.devices} devices in pairs, ${DEFAULTS.size}-byte bodies, window ${DEFAULTS.window}, ${DEFAULTS.seconds} s + ${DEFAULTS.grace} s grace, full load (rate 0).`;
 
@@ -115,6 +123,9 @@ export function parseArgs(argv: string[]): LoadArgs {
       case '--raw-serial':
         a.rawSerial = true;
         break;
+      case '--xmpp':
+        a.xmpp = true;
+        break;
       case '--gateway-url':
         a.gatewayUrl = value();
         break;
@@ -141,6 +152,20 @@ export function parseArgs(argv: string[]): LoadArgs {
   if (a.size < 1) throw new Error('--size must be at least 1 byte');
   if (a.window < 1) throw new Error('--window must be at least 1');
   if (a.peakFactor <= 1) throw new Error('--peak-factor must be above 1');
+  if (a.xmpp && a.referenceOnly)
+    throw new Error('--xmpp compares ejabberd with the gateway: not with --reference-only');
   for (const k of ['devices', 'gateways', 'size', 'window', 'connections'] as const) a[k] = Math.floor(a[k]);
   return a;
+}
+
+/** One timed phase under these flags, on any path: its own rate, length, processes to meter and id tag. */
+export function phaseOptions(
+  a: LoadArgs,
+  procs: Record<string, number[]>,
+  rate: number,
+  seconds: number,
+  runTag: string,
+  log: (l: string) => void,
+): PhaseOptions {
+  return { rate, seconds, graceSeconds: a.grace, window: a.window, size: a.size, procs, runTag, log };
 }

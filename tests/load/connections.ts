@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { LIMITS, type LoadArgs } from './args.js';
 import { type LoadDevice, registerDevices } from './devices.js';
 import { totalRssKb } from './proc.js';
-import { err, lastLine, out } from './report.js';
+import { err, idleSummary, out, type Summary } from './report.js';
 import { startEnv, stopEnv } from './stack-env.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,7 +22,7 @@ interface Progress {
  * 20 000 and a container denies raising them even to root, so it bounds sockets per process on both
  * ends: the connections mode spreads sockets over as many gateways and holder processes as needed.
  */
-const FD_LIMIT = (() => {
+export const FD_LIMIT = (() => {
   try {
     const v = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
     return v === 'unlimited' ? 1_000_000 : Number(v) || 1_024;
@@ -55,7 +55,7 @@ const SETTLE_MS = 3_000;
  * RSS growth of the gateways plus nats-server (each device's durable consumer costs broker memory
  * too) divided by the sockets open, measured from just before the first socket opens.
  */
-export async function connections(a: LoadArgs, tag: string): Promise<void> {
+export async function connections(a: LoadArgs, tag: string): Promise<Summary> {
   const n = a.connections;
   const gateways = Math.max(a.gateways, Math.ceil(n / CONNS_PER_GATEWAY));
   if (gateways > a.gateways) {
@@ -160,18 +160,8 @@ export async function connections(a: LoadArgs, tag: string): Promise<void> {
     out(
       `  counted from the fresh start instead (before registering, so registration's heap growth is included): ${per(gw1 + nats1 - fresh).toFixed(1)} kB per connection`,
     );
-    out(
-      lastLine({
-        delivered: 0,
-        lost: 0,
-        dup: 0,
-        rate: Number.NaN,
-        p50: Number.NaN,
-        p99: Number.NaN,
-        raw: Number.NaN,
-        connKb,
-      }),
-    );
+    // The caller prints the last line (with ejabberd's figure added under --xmpp).
+    return idleSummary(connKb);
   } finally {
     await Promise.all(
       workers.map(

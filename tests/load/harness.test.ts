@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, parseArgs } from './args.js';
+import { DEFAULTS, parseArgs, phaseOptions } from './args.js';
+import { searchPeak } from './peak.js';
 import { type LoadTransport, partnerOf, runPhase, type TransportEvents } from './phase.js';
-import { sampleProc } from './proc.js';
-import { LAST_LINE_RE, lastLine } from './report.js';
+import { machineBusySeconds, sampleProc } from './proc.js';
+import { describePeak, idleSummary, LAST_LINE_RE, lastLine } from './report.js';
 import { DeliveryLedger, LatencyRecorder, messageIdFactory } from './stats.js';
 
 /** An in-memory transport: accepts and delivers on the next turn, with optional faults. */
@@ -12,11 +13,13 @@ class FakeTransport implements LoadTransport {
   sends = 0;
   constructor(
     readonly devices: number,
-    private readonly fault: (n: number) => 'ok' | 'lose' | 'dup' | 'reject' = () => 'ok',
+    private readonly fault: (n: number) => 'ok' | 'lose' | 'dup' | 'reject' | 'slow' = () => 'ok',
   ) {}
   send(_from: number, _to: number, id: string): void {
     const kind = this.fault(this.sends++);
-    setImmediate(() => {
+    // 'slow': delivered 300 ms late, as a server past its peak.
+    const later = kind === 'slow' ? (f: () => void) => setTimeout(f, 300) : setImmediate;
+    later(() => {
       if (kind === 'reject') return this.events.rejected(id, 'GW_RATE_LIMITED');
       this.events.accepted(id);
       if (kind === 'lose') return;
@@ -86,6 +89,7 @@ describe('load test harness', () => {
     expect(r.lost).toBe(0);
     expect(r.dup).toBe(0);
     expect(r.usage.loadgen).toBeDefined();
+    expect(r.usage.others!.cpuSeconds).toBeGreaterThanOrEqual(0);
   });
 
   it('reports losses, redeliveries and rejections of a faulty transport', async () => {
@@ -150,9 +154,56 @@ describe('load test harness', () => {
     expect(() => parseArgs(['--bogus'])).toThrow(/unknown flag/);
   });
 
+  it('adds the XMPP figures at the end of the last line only when measured', () => {
+    const base = { delivered: 10, lost: 0, dup: 0, rate: 300, p50: 1, p99: 2, raw: 400, connKb: 5 };
+    const line = lastLine({ ...base, xmpp: { rate: 200, connKb: 61.25 } });
+    expect(line).toBe(
+      'loadtest delivered=10 lost=0 dup=0 rate=300 p50=1.0 p99=2.0 raw=400 ratio=0.75 conn_kb=5.0 xmpp=200 xmpp_ratio=1.50 xmpp_conn_kb=61.3',
+    );
+    expect(line.startsWith(lastLine(base))).toBe(true);
+    expect(line).toMatch(LAST_LINE_RE);
+    const idle = lastLine({ ...idleSummary(12), xmpp: { rate: Number.NaN, connKb: 70 } });
+    expect(idle).toBe(
+      'loadtest delivered=0 lost=0 dup=0 rate=nan p50=nan p99=nan raw=nan ratio=nan conn_kb=12.0 xmpp=nan xmpp_ratio=nan xmpp_conn_kb=70.0',
+    );
+    expect(idle).toMatch(LAST_LINE_RE);
+  });
+
+  it('parses --xmpp and refuses it without a gateway to compare with', () => {
+    expect(parseArgs(['--xmpp'])).toMatchObject({ xmpp: true, findPeak: false });
+    expect(parseArgs(['--find-peak', '--xmpp'])).toMatchObject({ xmpp: true, findPeak: true });
+    expect(parseArgs(['--connections', '5000', '--xmpp'])).toMatchObject({ xmpp: true, connections: 5000 });
+    expect(() => parseArgs(['--xmpp', '--reference-only'])).toThrow(/reference-only/);
+    expect(() => parseArgs(['--xmpp', '--connections', '500000'])).toThrow(/bound/);
+  });
+
+  it('searches the peak step by step, stops where p99 passes the limit and checks half of the peak', async () => {
+    // Deliveries turn 300 ms late after 100 messages: the step where that happens fails p99 <= 150 ms
+    // (a limit far above what a busy machine's event loop adds to the others).
+    const t = new FakeTransport(4, (n) => (n >= 100 ? 'slow' : 'ok'));
+    const a = { ...parseArgs([]), peakStart: 100, peakFactor: 2, peakStepSeconds: 0.2, peakP99Ms: 150 };
+    const r = await searchPeak(
+      t,
+      a,
+      (rate, s, tag) => phaseOptions(a, {}, rate, s, tag, () => {}),
+      't',
+      () => {},
+    );
+    // 100 msg/s x 0.2 s = 20, then 40 (60 in all), then 80: the third step crosses 100.
+    expect(r.steps.map((s) => s.targetRate)).toEqual([100, 200, 400]);
+    expect(r.peak?.targetRate).toBe(200);
+    expect(r.half?.targetRate).toBe(100);
+    expect(r.half?.latency.p99).toBeGreaterThan(150);
+    const lines = describePeak('fake', 'fake', r, 150, undefined);
+    expect(lines).toContain('peak with p99 <= 150 ms (fake): 200 msg/s');
+    expect(lines.some((l) => l.startsWith('half of the peak (fake) (100 msg/s)'))).toBe(true);
+  });
+
   it('reads CPU time and resident memory of a process from /proc', () => {
     const s = sampleProc(process.pid);
     expect(s?.rssKb).toBeGreaterThan(1000);
+    // The machine has been busy at least as long as this process.
+    expect(machineBusySeconds()).toBeGreaterThanOrEqual(s!.cpuSeconds);
     expect(s?.cpuSeconds).toBeGreaterThanOrEqual(0);
   });
 });

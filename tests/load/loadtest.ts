@@ -1,25 +1,28 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { startNats } from '@hush/testkit';
-import { type LoadArgs, parseArgs } from './args.js';
+import { type LoadArgs, parseArgs, phaseOptions } from './args.js';
 import { connections } from './connections.js';
 import { type LoadDevice, registerDevices } from './devices.js';
+import { type PeakSearch, searchPeak } from './peak.js';
 import { type PhaseOptions, type PhaseResult, runPhase } from './phase.js';
 import { natsServerPid, totalRssKb } from './proc.js';
 import { RawTransport } from './raw.js';
-import { describePhase, err, lastLine, out } from './report.js';
+import { describePeak, describePhase, err, lastLine, out, type Summary } from './report.js';
 import { type Env, startEnv, stopEnv } from './stack-env.js';
 import { GatewayTransport } from './ws-transport.js';
+import { xmppConnections, xmppFullLoad, xmppHeader, xmppPeak } from './xmpp-phases.js';
+import { ejabberdInstalled, INSTALL_HINT } from './xmpp-server.js';
 
 /**
  * `npm run loadtest`: the gateway under load beside the raw JetStream reference measured
- * by the same harness in the same run. Everything on loopback, bounded in count and time.
+ * by the same harness in the same run, and with --xmpp a private ejabberd after them. Everything
+ * on loopback, bounded in count and time.
  * Progress goes to stderr; results to stdout, the machine-readable line last.
  */
 
-/** Between peak steps: let the previous step's stragglers drain (bounded). */
-const PEAK_DRAIN_MS = 5_000;
-/** The peak search stops after this many steps whatever happens (1 000 * 1.5^13 ≈ 194 000 msg/s). */
-const MAX_PEAK_STEPS = 14;
+/** The issue's goals, printed beside the gateway's peak figures. */
+const PEAK_TARGETS = { peak: '(target >= 7 500)', half: '(target < 50 ms)' };
+
 function header(a: LoadArgs): void {
   out(
     `# hush loadtest ${new Date().toISOString()} on ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
@@ -33,6 +36,7 @@ function header(a: LoadArgs): void {
     out(
       `# devices ${a.devices} in pairs over ${a.gateways} gateway(s), body ${a.size} B opaque random (base64 on the wire), window ${a.window} in flight, ${a.seconds} s + ${a.grace} s grace, rate ${a.rate > 0 ? a.rate : 'full load'}`,
     );
+  if (a.xmpp) out(xmppHeader());
   const [l1, l5] = loadavg();
   out(
     `# load average ${l1!.toFixed(1)} (1 min), ${l5!.toFixed(1)} (5 min) before starting: the machine may be shared; compare gateway and raw from the same run, not across runs`,
@@ -40,16 +44,7 @@ function header(a: LoadArgs): void {
 }
 
 function phaseOpts(a: LoadArgs, env: Env, rate: number, seconds: number, tag: string): PhaseOptions {
-  return {
-    rate,
-    seconds,
-    graceSeconds: a.grace,
-    window: a.window,
-    size: a.size,
-    procs: env.procs,
-    runTag: tag,
-    log: err,
-  };
+  return phaseOptions(a, env.procs, rate, seconds, tag, err);
 }
 
 async function rawPhase(
@@ -106,125 +101,114 @@ async function openGateway(
 
 async function standard(a: LoadArgs, tag: string): Promise<void> {
   const env = await startEnv(a, a.gateways);
+  let gw: PhaseResult;
+  let closes = 0;
+  let connKb: number;
+  let raw: PhaseResult | undefined;
+  let rawSerial: PhaseResult | undefined;
   try {
-    const { t, connKb } = await openGateway(a, env, tag);
-    let gw: PhaseResult;
-    let closes = 0;
+    const opened = await openGateway(a, env, tag);
+    connKb = opened.connKb;
     try {
       err(`gateway phase: ${a.seconds} s`);
-      gw = await runPhase(t, phaseOpts(a, env, a.rate, a.seconds, `g${tag}`));
-      closes = t.closes;
+      gw = await runPhase(opened.t, phaseOpts(a, env, a.rate, a.seconds, `g${tag}`));
+      closes = opened.t.closes;
     } finally {
-      await t.close();
+      await opened.t.close();
     }
     err(`raw phase: ${a.seconds} s`);
-    const raw = await rawPhase(a, env, a.rate, a.seconds, tag);
-    const rawSerial = a.rawSerial ? await rawPhase(a, env, a.rate, a.seconds, `${tag}s`, true) : undefined;
-    printPhase(gw);
-    out(`  sockets closed by the server during the run: ${closes}`);
-    printPhase(raw);
-    printPhase(rawSerial);
-    const ratio = raw ? gw.rate / raw.rate : Number.NaN;
-    out(`gateway/raw delivered-rate ratio: ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} (target >= 0.6)`);
-    out(
-      `memory growth of gateway + nats-server per open socket (${a.devices} sockets, noisy at this count; see --connections): ${connKb.toFixed(1)} kB`,
-    );
-    out(
-      lastLine({
-        delivered: gw.delivered,
-        lost: gw.lost,
-        dup: gw.dup,
-        rate: gw.rate,
-        p50: gw.latency.p50,
-        p99: gw.latency.p99,
-        raw: raw?.rate ?? Number.NaN,
-        connKb,
-      }),
-    );
+    raw = await rawPhase(a, env, a.rate, a.seconds, tag);
+    rawSerial = a.rawSerial ? await rawPhase(a, env, a.rate, a.seconds, `${tag}s`, true) : undefined;
   } finally {
     await stopEnv(env);
   }
+  // ejabberd runs once the stack has stopped: the two servers never share the machine.
+  const x = a.xmpp ? await xmppFullLoad(a, tag) : undefined;
+  printPhase(gw);
+  out(`  sockets closed by the server during the run: ${closes}`);
+  printPhase(raw);
+  printPhase(rawSerial);
+  const ratio = raw ? gw.rate / raw.rate : Number.NaN;
+  out(`gateway/raw delivered-rate ratio: ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} (target >= 0.6)`);
+  out(
+    `memory growth of gateway + nats-server per open socket (${a.devices} sockets, noisy at this count; see --connections): ${connKb.toFixed(1)} kB`,
+  );
+  if (x) {
+    printPhase(x.result);
+    out(`  sessions closed by ejabberd during the run: ${x.closes}`);
+    out(`gateway/ejabberd delivered-rate ratio: ${(gw.rate / x.result.rate).toFixed(2)} (target >= 1)`);
+    out(
+      `memory growth of ejabberd (beam.smp) per open session (${a.devices} sessions, noisy at this count): ${x.connKb.toFixed(1)} kB`,
+    );
+  }
+  const summary: Summary = {
+    delivered: gw.delivered,
+    lost: gw.lost,
+    dup: gw.dup,
+    rate: gw.rate,
+    p50: gw.latency.p50,
+    p99: gw.latency.p99,
+    raw: raw?.rate ?? Number.NaN,
+    connKb,
+  };
+  if (x) summary.xmpp = { rate: x.result.rate, connKb: x.connKb };
+  out(lastLine(summary));
 }
 
-/** --find-peak: 1 000 msg/s, x1.5 every step, until p99 passes the limit or messages back up. */
+/** --find-peak: the same steps on the gateway and (with --xmpp) on ejabberd; raw at full load for scale. */
 async function findPeak(a: LoadArgs, tag: string): Promise<void> {
   const env = await startEnv(a, a.gateways);
+  let gw: PeakSearch;
+  let connKb: number;
+  let raw: PhaseResult | undefined;
+  let rawAtPeak: PhaseResult | undefined;
   try {
-    const { t, connKb } = await openGateway(a, env, tag);
-    const steps: PhaseResult[] = [];
-    let peak: PhaseResult | undefined;
-    let half: PhaseResult | undefined;
+    const opened = await openGateway(a, env, tag);
+    connKb = opened.connKb;
     try {
-      let rate = a.peakStart;
-      for (let i = 0; i < MAX_PEAK_STEPS; i++) {
-        err(`peak step ${i + 1}: ${Math.round(rate)} msg/s for ${a.peakStepSeconds} s`);
-        const r = await runPhase(t, {
-          ...phaseOpts(a, env, Math.round(rate), a.peakStepSeconds, `p${i}${tag}`),
-          graceSeconds: PEAK_DRAIN_MS / 1000,
-        });
-        steps.push(r);
-        const ok = r.latency.p99 <= a.peakP99Ms && !r.backedUp && r.lost === 0;
-        err(
-          `  -> ${r.rate.toFixed(0)} msg/s delivered, p99 ${r.latency.p99.toFixed(1)} ms${r.backedUp ? ', backed up' : ''}${ok ? '' : ' (stop)'}`,
-        );
-        if (!ok) break;
-        peak = r;
-        rate *= a.peakFactor;
-      }
-      if (peak) {
-        const halfRate = Math.round(peak.targetRate / 2);
-        err(`half-peak check: ${halfRate} msg/s for ${a.peakStepSeconds} s`);
-        half = await runPhase(t, phaseOpts(a, env, halfRate, a.peakStepSeconds, `h${tag}`));
-      }
+      gw = await searchPeak(opened.t, a, (rate, seconds, tg) => phaseOpts(a, env, rate, seconds, tg), tag, err);
     } finally {
-      await t.close();
+      await opened.t.close();
     }
     err(`raw reference at full load: ${a.seconds} s`);
-    const raw = await rawPhase(a, env, 0, a.seconds, tag);
+    raw = await rawPhase(a, env, 0, a.seconds, tag);
     // The broker's own latency at the gateway's peak rate, for comparison.
-    const rawAtPeak = peak ? await rawPhase(a, env, peak.targetRate, a.peakStepSeconds, `${tag}k`) : undefined;
-    out('peak search (gateway):');
-    for (const s of steps) {
-      const gwCpu = s.usage.gateway;
-      const cpu = gwCpu ? `, gateway cpu ${gwCpu.cpuPercent.toFixed(0)} %` : '';
-      out(
-        `  target ${s.targetRate} msg/s: delivered ${s.rate.toFixed(0)} msg/s, p50 ${s.latency.p50.toFixed(1)} ms, p99 ${s.latency.p99.toFixed(1)} ms, max ${s.latency.max.toFixed(1)} ms, lost ${s.lost}${s.backedUp ? ', backed up' : ''}${cpu}, loadgen cpu ${s.usage.loadgen?.cpuPercent.toFixed(0)} %`,
-      );
-    }
-    if (peak) {
-      out(`peak with p99 <= ${a.peakP99Ms} ms: ${peak.targetRate} msg/s (target >= 7 500)`);
-      printPhase(peak);
-    } else out(`no step held p99 <= ${a.peakP99Ms} ms`);
-    if (half) {
-      out(`half of the peak (${half.targetRate} msg/s): p99 ${half.latency.p99.toFixed(1)} ms (target < 50 ms)`);
-      printPhase(half);
-    }
-    printPhase(raw);
-    if (rawAtPeak) {
-      out(
-        `raw reference at the gateway's peak rate (${rawAtPeak.targetRate} msg/s): p99 ${rawAtPeak.latency.p99.toFixed(1)} ms`,
-      );
-      printPhase(rawAtPeak);
-    }
-    out(`ratio in the last line: gateway peak (p99 <= ${a.peakP99Ms} ms) / raw delivered rate at full load`);
-    const lost = steps.reduce((n, s) => n + s.lost, 0) + (half?.lost ?? 0);
-    const dup = steps.reduce((n, s) => n + s.dup, 0) + (half?.dup ?? 0);
-    const delivered = steps.reduce((n, s) => n + s.delivered, 0) + (half?.delivered ?? 0);
-    out(
-      lastLine({
-        delivered,
-        lost,
-        dup,
-        rate: peak?.rate ?? 0,
-        p50: peak?.latency.p50 ?? Number.NaN,
-        p99: peak?.latency.p99 ?? Number.NaN,
-        raw: raw?.rate ?? Number.NaN,
-        connKb,
-      }),
-    );
+    rawAtPeak = gw.peak ? await rawPhase(a, env, gw.peak.targetRate, a.peakStepSeconds, `${tag}k`) : undefined;
   } finally {
     await stopEnv(env);
   }
+  const x = a.xmpp ? await xmppPeak(a, tag) : undefined;
+  for (const l of describePeak('gateway', 'gateway', gw, a.peakP99Ms, PEAK_TARGETS)) out(l);
+  printPhase(raw);
+  if (rawAtPeak) {
+    out(
+      `raw reference at the gateway's peak rate (${rawAtPeak.targetRate} msg/s): p99 ${rawAtPeak.latency.p99.toFixed(1)} ms`,
+    );
+    printPhase(rawAtPeak);
+  }
+  if (x) {
+    for (const l of describePeak('ejabberd', 'ejabberd', x.search, a.peakP99Ms, undefined)) out(l);
+    const name = (r: PeakSearch) => (r.peak ? `${r.peak.targetRate} msg/s` : 'none');
+    out(
+      `peak with p99 <= ${a.peakP99Ms} ms, same steps, same run: gateway ${name(gw)}, ejabberd ${name(x.search)} (target: gateway >= ejabberd)`,
+    );
+  }
+  out(`ratio in the last line: gateway peak (p99 <= ${a.peakP99Ms} ms) / raw delivered rate at full load`);
+  if (x)
+    out('xmpp in the last line: ejabberd delivered rate at its peak step; xmpp_ratio: gateway peak / ejabberd peak');
+  const all = [...gw.steps, ...(gw.half ? [gw.half] : [])];
+  const summary: Summary = {
+    delivered: all.reduce((n, s) => n + s.delivered, 0),
+    lost: all.reduce((n, s) => n + s.lost, 0),
+    dup: all.reduce((n, s) => n + s.dup, 0),
+    rate: gw.peak?.rate ?? 0,
+    p50: gw.peak?.latency.p50 ?? Number.NaN,
+    p99: gw.peak?.latency.p99 ?? Number.NaN,
+    raw: raw?.rate ?? Number.NaN,
+    connKb,
+  };
+  if (x) summary.xmpp = { rate: x.search.peak?.rate ?? 0, connKb: x.connKb };
+  out(lastLine(summary));
 }
 
 /** --reference-only: the raw JetStream figures alone on a private nats-server. */
@@ -262,11 +246,18 @@ async function main(): Promise<void> {
     err(e instanceof Error ? e.message : String(e));
     process.exit(2);
   }
+  if (a.xmpp && !ejabberdInstalled()) {
+    err(INSTALL_HINT);
+    process.exit(2);
+  }
   const tag = Date.now().toString(36);
   header(a);
   if (a.referenceOnly) await referenceOnly(a, tag);
-  else if (a.connections > 0) await connections(a, tag);
-  else if (a.findPeak) await findPeak(a, tag);
+  else if (a.connections > 0) {
+    const summary = await connections(a, tag);
+    if (a.xmpp) summary.xmpp = { rate: Number.NaN, connKb: await xmppConnections(a.connections, tag) };
+    out(lastLine(summary));
+  } else if (a.findPeak) await findPeak(a, tag);
   else await standard(a, tag);
 }
 

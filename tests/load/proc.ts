@@ -60,10 +60,29 @@ export interface Usage {
   rssKb: number;
 }
 
-/** Samples a named group of processes now; `.stop()` gives CPU used since and the RSS at the end. */
+/**
+ * Busy CPU time of the whole machine, all cores, in seconds: the first line of /proc/stat (user,
+ * nice, system, irq, softirq, steal; idle and iowait left out; guest time is inside user).
+ */
+export function machineBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8');
+  const v = f.slice(0, f.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = v;
+  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** The group `CpuMeter.stop()` adds: CPU the machine spent outside the metered processes. */
+export const OTHERS = 'others';
+
+/**
+ * Samples named groups of processes now; `.stop()` gives CPU used since and the RSS at the end,
+ * plus `others`: the machine's busy time not spent in any group. On a shared machine that is
+ * the disturbance, per phase, so phases of one run can be told apart when one was crowded.
+ */
 export class CpuMeter {
   private readonly start: Map<string, ProcSample[]>;
   private readonly t0 = performance.now();
+  private readonly machine0 = machineBusySeconds();
 
   constructor(private readonly groups: Record<string, number[]>) {
     this.start = new Map(Object.entries(groups).map(([k, pids]) => [k, pids.map(sampleProc).filter(isSample)]));
@@ -85,6 +104,11 @@ export class CpuMeter {
       }
       out[k] = { cpuSeconds: cpu, cpuPercent: wall > 0 ? (100 * cpu) / wall : 0, rssKb: rss };
     }
+    const others = Math.max(
+      0,
+      machineBusySeconds() - this.machine0 - Object.values(out).reduce((t, u) => t + u.cpuSeconds, 0),
+    );
+    out[OTHERS] = { cpuSeconds: others, cpuPercent: wall > 0 ? (100 * others) / wall : 0, rssKb: 0 };
     return out;
   }
 }
