@@ -189,7 +189,10 @@ describe('load test harness', () => {
       't',
       () => {},
     );
-    // 100 msg/s x 0.2 s = 20, then 40 (60 in all), then 80: the third step crosses 100.
+    // A warm-up of 50 msg/s x 0.2 s = 10, then 20, 40 (70 in all), then 80: the third step crosses 100.
+    expect(r.warmup.targetRate).toBe(50);
+    expect(r.warmup.delivered).toBeGreaterThan(5); // the pacer may send one fewer in a 0.2 s phase
+    expect(r.warmup.delivered).toBeLessThanOrEqual(10);
     expect(r.steps.map((s) => s.targetRate)).toEqual([100, 200, 400]);
     expect(r.peak?.targetRate).toBe(200);
     expect(r.half?.targetRate).toBe(100);
