@@ -20,8 +20,12 @@ import { ejabberdInstalled, INSTALL_HINT } from './xmpp-server.js';
  * Progress goes to stderr; results to stdout, the machine-readable line last.
  */
 
-/** The issue's goals, printed beside the gateway's peak figures. */
-const PEAK_TARGETS = { peak: '(target >= 7 500)', half: '(target < 50 ms)' };
+/**
+ * The goals printed beside the figures (docs/BENCHMARKS.md, "Issue 12 targets"): the peak at least
+ * the XMPP server's in the same run (`--xmpp`), stretch 10 000 msg/s; p99 < 50 ms at half the peak;
+ * the full-load rate at least 0.9 of the raw reference's.
+ */
+const PEAK_TARGETS = { peak: "(target: >= ejabberd's with --xmpp; stretch 10 000)", half: '(target < 50 ms)' };
 
 function header(a: LoadArgs): void {
   out(
@@ -129,14 +133,16 @@ async function standard(a: LoadArgs, tag: string): Promise<void> {
   printPhase(raw);
   printPhase(rawSerial);
   const ratio = raw ? gw.rate / raw.rate : Number.NaN;
-  out(`gateway/raw delivered-rate ratio: ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} (target >= 0.6)`);
+  out(`gateway/raw delivered-rate ratio: ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} (target >= 0.9)`);
   out(
     `memory growth of gateway + nats-server per open socket (${a.devices} sockets, noisy at this count; see --connections): ${connKb.toFixed(1)} kB`,
   );
   if (x) {
     printPhase(x.result);
     out(`  sessions closed by ejabberd during the run: ${x.closes}`);
-    out(`gateway/ejabberd delivered-rate ratio: ${(gw.rate / x.result.rate).toFixed(2)} (target >= 1)`);
+    out(
+      `gateway/ejabberd delivered-rate ratio: ${(gw.rate / x.result.rate).toFixed(2)} (ejabberd stores nothing; the target is on the peak)`,
+    );
     out(
       `memory growth of ejabberd (beam.smp) per open session (${a.devices} sessions, noisy at this count): ${x.connKb.toFixed(1)} kB`,
     );
