@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -12,6 +12,10 @@ export interface ClusterNode {
   url: string;
   port: number;
   clusterPort: number;
+  /** HTTP monitoring port (`/healthz`, `/varz`). */
+  monitorPort: number;
+  /** Its log file (kept with the data folder until the cluster stops). */
+  logFile: string;
   /** Process id while running (for CPU/RSS sampling), else undefined. */
   pid(): number | undefined;
   running(): boolean;
@@ -31,6 +35,16 @@ export interface NatsCluster {
    * be created (probed by creating and deleting one).
    */
   waitJetStream(replicas?: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once every running node answers 200 on `/healthz?js-server-only=true`: nats-server's
+   * own check that the node runs JetStream and is current with the meta leader (the liveness probe
+   * of k8s/nats.yaml). The full `/healthz` also wants every consumer replica current, and
+   * nats-server 2.9.10 left one replica of an idle in-memory consumer "not current" for over a
+   * minute after a node restart; a test that needs a stream's replicas current checks the stream.
+   */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /** The last `lines` lines of every node's log, for a failing test's report. */
+  logs(lines?: number): string;
   /** Stops every node and removes the data folders. */
   stop(): Promise<void>;
 }
@@ -53,26 +67,31 @@ export async function startNatsCluster(n = 3): Promise<NatsCluster> {
   if (!hasBinary('nats-server'))
     throw new Error('startNatsCluster needs nats-server on PATH (apt-get install nats-server)');
   if (n < 1 || n > 9) throw new Error(`cluster size must be 1-9, got ${n}`);
-  // 2n distinct free ports: client ports first, then cluster (route) ports.
+  // 3n distinct free ports: client ports, then cluster (route) ports, then monitoring ports.
   const all: number[] = [];
-  for (let tries = 0; all.length < 2 * n && tries < 100; tries++) {
+  for (let tries = 0; all.length < 3 * n && tries < 100; tries++) {
     const p = await freePort();
     if (!all.includes(p)) all.push(p);
   }
   const ports = all.slice(0, n);
-  const clusterPorts = all.slice(n);
+  const clusterPorts = all.slice(n, 2 * n);
+  const monitorPorts = all.slice(2 * n);
   const root = mkdtempSync(join(tmpdir(), 'hush-nats-cluster-'));
   const routes = clusterPorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
 
   const nodes: ClusterNode[] = ports.map((port, i) => {
     const name = `n${i}`;
     const clusterPort = clusterPorts[i]!;
+    const monitorPort = monitorPorts[i]!;
     const dir = join(root, name);
+    const logFile = join(root, `${name}.log`);
     let proc: ChildProcess | undefined;
     let stderr = '';
     const start = async () => {
       // JetStream clustering needs a unique server name per node and a shared cluster name.
       const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, '-n', name];
+      // The log file survives kills and restarts (appended), for the diagnosis of a failed test.
+      args.push('-m', String(monitorPort), '-l', logFile);
       args.push('--cluster_name', 'hush', '--cluster', `nats://127.0.0.1:${clusterPort}`, '--routes', routes);
       const p = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
       proc = p;
@@ -97,6 +116,8 @@ export async function startNatsCluster(n = 3): Promise<NatsCluster> {
       url: `nats://127.0.0.1:${port}`,
       port,
       clusterPort,
+      monitorPort,
+      logFile,
       pid: () => proc?.pid,
       running: () => proc !== undefined && proc.exitCode === null && proc.signalCode === null,
       kill,
@@ -129,6 +150,31 @@ export async function startNatsCluster(n = 3): Promise<NatsCluster> {
     urls,
     url: urls.join(','),
     stop,
+    waitHealthy: async (timeoutMs = CLUSTER_READY_TIMEOUT_MS) => {
+      const deadline = Date.now() + timeoutMs;
+      for (const node of nodes) {
+        let last = '';
+        while (node.running()) {
+          try {
+            const r = await fetch(`http://127.0.0.1:${node.monitorPort}/healthz?js-server-only=true`);
+            if (r.ok) break;
+            last = `${r.status} ${await r.text()}`;
+          } catch (e) {
+            last = e instanceof Error ? e.message : String(e);
+          }
+          if (Date.now() > deadline)
+            throw new Error(`NATS node ${node.name} not healthy after ${timeoutMs} ms: ${last}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    },
+    logs: (lines = 40) =>
+      nodes
+        .map((x) => {
+          const text = existsSync(x.logFile) ? readFileSync(x.logFile, 'utf8').trimEnd().split('\n') : [];
+          return `--- ${x.name} (${x.logFile}) ---\n${text.slice(-lines).join('\n')}`;
+        })
+        .join('\n'),
     waitJetStream: async (replicas = n, timeoutMs = CLUSTER_READY_TIMEOUT_MS) => {
       const nc = await connect({ servers: urls.filter((_, i) => nodes[i]!.running()) });
       const probe = `PROBE_${Date.now().toString(36)}`;
@@ -160,6 +206,7 @@ export async function startNatsCluster(n = 3): Promise<NatsCluster> {
   try {
     await Promise.all(nodes.map((x) => (x as unknown as { start(): Promise<void> }).start()));
     await cluster.waitJetStream(n);
+    await cluster.waitHealthy();
   } catch (e) {
     await stop();
     throw e;

@@ -40,7 +40,7 @@ import { countViolation, gauges } from './metrics.js';
 import { Rpc } from './nats-rpc.js';
 import { TokenBuckets } from './rate-limit.js';
 import { DeviceDirectory } from './recipients.js';
-import { ensureStream } from './stream.js';
+import { ensureStream, retryStartup } from './stream.js';
 import { type JwksSource, TokenVerifier } from './tokens.js';
 import { Connection } from './ws/connection.js';
 import { Hub } from './ws/hub.js';
@@ -123,7 +123,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
       const r = await (requestId ? rpc.for({ id: requestId }) : rpc).call<CheckResult>(s.auth.check, caller);
       if (!r.active) throw new HushError('AUTH_DEVICE_REVOKED');
     });
-  const jsm = await jetstreamManager(nc);
+  const jsm = await retryStartup(() => jetstreamManager(nc), { stream: config.streamName, log: app.log });
   const js = jetstream(nc);
   await ensureStream(jsm, {
     name: config.streamName,

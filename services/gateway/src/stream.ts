@@ -38,26 +38,42 @@ export async function ensureStream(
   attempts = STARTUP_ATTEMPTS,
   delayMs = STARTUP_RETRY_MS,
 ): Promise<void> {
-  // A gateway that starts while the cluster elects a leader hears JetStream errors for a few
-  // seconds (nats-server 2.9.10 even answered "stream not found" to both info and add right after
-  // a node restart, in the fault suite's rolling restart): it waits and asks again rather than exit.
+  await retryStartup(() => ensureStreamOnce(jsm, o), { stream: o.name, log: o.log, attempts, delayMs });
+}
+
+/** A start-up check that failed for a reason waiting cannot mend (the operator must act). */
+export class StartupRefusal extends Error {}
+
+/** How often and how far apart a starting gateway asks JetStream for its streams (~30 s in all). */
+const STARTUP_ATTEMPTS = 12;
+const STARTUP_RETRY_MS = 2_000;
+
+/**
+ * Runs one start-up step against JetStream until it succeeds. A gateway that starts while the
+ * cluster elects a leader hears errors or timeouts for a few seconds (nats-server 2.9.10 even
+ * answered "stream not found" to both info and add right after a node restart, and a replicated
+ * stream's creation took longer than the 5 s API timeout on a loaded 2-core CI machine): it waits
+ * and asks again rather than exit. A refusal that retrying cannot mend (a stream with the wrong
+ * retention, a {@link StartupRefusal}) fails at once, with its own message.
+ */
+export async function retryStartup<T>(
+  step: () => Promise<T>,
+  o: { stream: string; log?: StreamOptions['log']; attempts?: number; delayMs?: number },
+): Promise<T> {
+  const attempts = o.attempts ?? STARTUP_ATTEMPTS;
   for (let i = 1; ; i++) {
     try {
-      return await ensureStreamOnce(jsm, o);
+      return await step();
     } catch (e) {
-      if (i >= attempts) throw e;
+      if (i >= attempts || e instanceof StartupRefusal) throw e;
       o.log?.warn(
-        { stream: o.name, attempt: i, err: e instanceof Error ? e.message : String(e) },
+        { stream: o.stream, attempt: i, err: e instanceof Error ? e.message : String(e) },
         'JetStream not ready',
       );
-      await new Promise((r) => setTimeout(r, delayMs));
+      await new Promise((r) => setTimeout(r, o.delayMs ?? STARTUP_RETRY_MS));
     }
   }
 }
-
-/** How often and how far apart a starting gateway asks JetStream for its mailbox stream. */
-const STARTUP_ATTEMPTS = 8;
-const STARTUP_RETRY_MS = 2_000;
 
 async function ensureStreamOnce(jsm: JetStreamManager, o: StreamOptions): Promise<void> {
   const want = {
@@ -79,7 +95,7 @@ async function ensureStreamOnce(jsm: JetStreamManager, o: StreamOptions): Promis
     const info = await jsm.streams.info(o.name);
     const c = info.config;
     if (c.retention !== want.retention) {
-      throw new Error(`Stream ${o.name} exists with ${c.retention} retention; the gateway needs workqueue`);
+      throw new StartupRefusal(`Stream ${o.name} exists with ${c.retention} retention; the gateway needs workqueue`);
     }
     const drift =
       c.max_age !== want.max_age ||
@@ -139,6 +155,14 @@ async function ensureStreamOnce(jsm: JetStreamManager, o: StreamOptions): Promis
  * stream is taken as it is.
  */
 export async function ensureStreamExists(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+  log?: StreamOptions['log'],
+): Promise<void> {
+  await retryStartup(() => ensureStreamExistsOnce(jsm, config), { stream: config.name, log });
+}
+
+async function ensureStreamExistsOnce(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string },
 ): Promise<void> {
