@@ -9,6 +9,7 @@ import {
 } from '@hush/testkit';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { type LoadDevice, registerDevices } from '../load/devices.js';
 import { bodyPool, partnerOf } from '../load/phase.js';
 import { LatencyRecorder, messageIdFactory } from '../load/stats.js';
@@ -81,6 +82,37 @@ export async function startFaultStack(): Promise<FaultStack> {
   };
 }
 
+/**
+ * A test file's fault stack: started before its tests, stopped with every client after them.
+ * `fs()` is the stack; `clients(n, tag)` connects n clients that are stopped at the end.
+ */
+export function useFaultStack(): {
+  fs: () => FaultStack;
+  clients: (n: number, tag: string) => Promise<FaultClient[]>;
+} {
+  let stack: FaultStack | undefined;
+  const live: FaultClient[] = [];
+  beforeAll(async () => {
+    stack = await startFaultStack();
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(live.map((c) => c.stop()));
+    await stack?.stop();
+  }, 60_000);
+  const fs = () => {
+    if (!stack) throw new Error('the fault stack did not start');
+    return stack;
+  };
+  return {
+    fs,
+    clients: async (n, tag) => {
+      const cs = await connectClients(fs(), n, tag);
+      live.push(...cs);
+      return cs;
+    },
+  };
+}
+
 /** Registers devices (before any fault) and connects one client each; device i prefers gateway i % 2. */
 export async function connectClients(fs: FaultStack, n: number, tag: string): Promise<FaultClient[]> {
   const urls = fs.stack.gatewayUrls;
@@ -136,6 +168,21 @@ export interface Outcome {
   retries: number;
 }
 
+/** An outcome's figures as the `[faults]` lines print them. */
+export function outcomeFields(o: Outcome): Record<string, unknown> {
+  return {
+    sent: o.sent,
+    accepted: o.accepted,
+    received: o.received,
+    lost: o.lost,
+    unaccepted: o.unaccepted,
+    failed: o.failed,
+    wireDuplicates: o.wireDuplicates,
+    resends: o.retries,
+    reconnects: o.reconnects,
+  };
+}
+
 export function outcome(clients: FaultClient[], sent: Traffic['sent']): Outcome {
   let accepted = 0;
   const lost: string[] = [];
@@ -176,6 +223,23 @@ export function trafficP99(clients: FaultClient[], sent: Traffic['sent']): numbe
     if (at !== undefined) r.add(at - m.at);
   }
   return r.percentile(99);
+}
+
+/**
+ * Every message was accepted and reached its recipient once as the user sees it (the client
+ * dedupes by id), and never another device. Loss is asserted by the caller, with its diagnosis.
+ */
+export function expectEachOnce(clients: FaultClient[], sent: Traffic['sent'], o: Outcome): void {
+  expect(o.failed).toBe(0);
+  expect(o.accepted).toBe(o.sent);
+  expect(o.received).toBe(o.sent);
+  for (const [i, c] of clients.entries()) {
+    for (const id of c.received.keys()) expect(sent.get(id)?.to).toBe(i);
+  }
+}
+
+export async function stopAll(cs: FaultClient[]): Promise<void> {
+  await Promise.all(cs.map((c) => c.stop()));
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
