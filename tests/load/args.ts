@@ -33,6 +33,11 @@ export interface LoadArgs {
   /** Profile the gateways (`node --cpu-prof`) into this folder. */
   cpuProf?: string;
   /**
+   * Connections mode: heap snapshots of the first gateway into this folder, before the sockets
+   * open and once they are open, and what the sockets added, by kind (heap-summary.ts).
+   */
+  heapSnapshot?: string;
+  /**
    * Also measure a private ejabberd (XMPP over WebSocket) with the same harness in the same run,
    * after the gateway and raw phases: full load, the peak steps, or idle connections.
    */
@@ -89,6 +94,7 @@ const NUMERIC: Record<string, keyof LoadArgs> = {
 export const USAGE = `npm run loadtest -- [--devices N] [--seconds S] [--rate R] [--gateways G] [--size BYTES]
        [--window W] [--grace S] [--find-peak] [--connections N] [--reference-only] [--no-raw] [--raw-serial] [--xmpp]
        [--gateway-url http://127.0.0.1:8080] [--nats-url nats://127.0.0.1:4222] [--cpu-prof DIR]
+       [--heap-snapshot DIR] (with --connections)
 Defaults: ${DEFAULTS.devices} devices in pairs, ${DEFAULTS.size}-byte bodies, window ${DEFAULTS.window}, ${DEFAULTS.seconds} s + ${DEFAULTS.grace} s grace, full load (rate 0).`;
 
 export function parseArgs(argv: string[]): LoadArgs {
@@ -134,6 +140,9 @@ export function parseArgs(argv: string[]): LoadArgs {
         break;
       case '--cpu-prof':
         a.cpuProf = value();
+        break;
+      case '--heap-snapshot':
+        a.heapSnapshot = value();
         break;
       case '--help':
       case '-h':

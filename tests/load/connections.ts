@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LIMITS, type LoadArgs } from './args.js';
 import { type LoadDevice, registerDevices } from './devices.js';
+import { heapSnapshot, heapSummary } from './heap-summary.js';
 import { totalRssKb } from './proc.js';
 import { err, idleSummary, out, type Summary } from './report.js';
 import { startEnv, stopEnv } from './stack-env.js';
@@ -77,6 +78,7 @@ export async function connections(a: LoadArgs, tag: string): Promise<Summary> {
     const gwPids = env.procs.gateway ?? [];
     const natsPids = env.procs['nats-server'] ?? [];
     await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const snapBefore = a.heapSnapshot ? await heapSnapshot(a.heapSnapshot, gwPids[0]!) : undefined;
     const gw0 = totalRssKb(gwPids);
     const nats0 = totalRssKb(natsPids);
     const chunks: LoadDevice[][] = [];
@@ -160,6 +162,13 @@ export async function connections(a: LoadArgs, tag: string): Promise<Summary> {
     out(
       `  counted from the fresh start instead (before registering, so registration's heap growth is included): ${per(gw1 + nats1 - fresh).toFixed(1)} kB per connection`,
     );
+    if (snapBefore) {
+      // After the RSS reading: a snapshot grows the process's memory while it is written.
+      const snapAfter = await heapSnapshot(a.heapSnapshot!, gwPids[0]!);
+      const perGateway = Math.round(opened / gateways);
+      out(`  heap of gateway 0 (${snapBefore} -> ${snapAfter}), what ~${perGateway} sockets added:`);
+      for (const line of heapSummary(snapBefore, snapAfter, perGateway)) out(`    ${line}`);
+    }
     // The caller prints the last line (with ejabberd's figure added under --xmpp).
     return idleSummary(connKb);
   } finally {

@@ -53,6 +53,11 @@ export async function startEnv(a: LoadArgs, gateways: number): Promise<Env> {
     return env;
   }
   const env: Record<string, string> = { ...LOAD_STACK_ENV };
+  if (a.heapSnapshot) {
+    // Every service may then write a heap snapshot into the folder on SIGUSR2; only gateway 0 is sent one.
+    mkdirSync(resolve(a.heapSnapshot), { recursive: true });
+    env.NODE_OPTIONS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${resolve(a.heapSnapshot)}`;
+  }
   err(`starting stack: nats-server, redis-server, auth, keydir, presence, ${gateways} gateway(s)...`);
   // The broker is a private nats-server without nkey users: the raw reference publishes to its
   // own stream and subjects, which no Hush role may touch on a secured bus (the stack would

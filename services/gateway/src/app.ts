@@ -44,7 +44,7 @@ import { ensureStream, retryStartup } from './stream.js';
 import { type JwksSource, TokenVerifier } from './tokens.js';
 import { Connection } from './ws/connection.js';
 import { Hub } from './ws/hub.js';
-import { WsTransport } from './ws/transport.js';
+import { releaseUpgrade, WsTransport } from './ws/transport.js';
 
 export { createLogger } from './http-policy.js';
 
@@ -291,6 +291,7 @@ export async function buildApp(deps: GatewayDeps, config: GatewayConfig): Promis
     // then live as long as the socket (kilobytes per idle connection: docs/SCALING.md). It is
     // replaced by one that does the same as the errorHandler above without holding them.
     socket.removeAllListeners('error');
+    releaseUpgrade(socket);
     const transport = new WsTransport(socket);
     // The gateway's logger, not the request's child, for the same reason; log lines carry the conn id.
     const conn = new Connection(transport, hub, app.log);

@@ -4,12 +4,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import { MAX_QUEUED_BYTES, QUEUED_FRAME_OVERHEAD } from '../constants.js';
 import { countFrame } from '../metrics.js';
 import type { TokenIdentity } from '../tokens.js';
-import type { ConnectionContext } from './context.js';
-import { Delivery } from './delivery.js';
+import type { ConnectionContext, MailboxStream } from './context.js';
+import { Delivery, type DeliveryHost } from './delivery.js';
 import { errorFrame, type ParsedFrame, parseFrame } from './frames.js';
 import { HeartbeatSweep } from './heartbeat.js';
 import { followPresence } from './presence-follow.js';
-import { SendPath } from './send-path.js';
+import { type SendHost, SendPath } from './send-path.js';
 import type { Transport, TransportHandler } from './transport.js';
 
 const DELIVER = { type: 'deliver' } as const;
@@ -24,7 +24,7 @@ const DELIVER = { type: 'deliver' } as const;
  * It reaches the socket only through a `Transport` and the rest of the gateway only through a
  * `ConnectionContext` (the Hub in production).
  */
-export class Connection implements TransportHandler {
+export class Connection implements TransportHandler, SendHost, DeliveryHost {
   readonly connId = randomBytes(8).toString('hex');
   identity: TokenIdentity | undefined;
   private state: 'hello' | 'open' | 'closed' = 'hello';
@@ -41,27 +41,9 @@ export class Connection implements TransportHandler {
   private readonly heartbeat: HeartbeatSweep;
   private missedPongs = 0;
   /** Sends of this device, admitted and published in frame order. */
-  private readonly sends = new SendPath({
-    ctx: () => this.ctx,
-    key: () => this.key!,
-    identity: () => this.identity!,
-    refuse: (err, id) => this.sendError(err, id),
-    warn: (e, msg) =>
-      this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e), msg }), 'publish failed'),
-  });
+  private readonly sends = new SendPath(this);
   /** This device's mailbox, streamed to the socket once bound. */
-  private readonly delivery = new Delivery({
-    isOpen: () => this.state === 'open',
-    bufferedAmount: () => this.transport.bufferedAmount,
-    send: (frame) => this.send(frame),
-    sendDeliver: (text) => {
-      countFrame('out', DELIVER);
-      if (this.transport.isOpen) this.transport.send(text);
-    },
-    close: (code, reason) => this.close(code, reason),
-    consume: () => this.ctx.consumeMailbox(this.identity!.userId, this.identity!.deviceId),
-    warn: (e, msg) => this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), msg),
-  });
+  private readonly delivery = new Delivery(this);
   readonly presenceUsers = new Set<string>();
 
   constructor(
@@ -183,6 +165,49 @@ export class Connection implements TransportHandler {
     void this.onClosed(code);
   }
 
+  // SendHost and DeliveryHost (the socket's send path and mailbox call back through these).
+
+  sendContext(): ConnectionContext {
+    return this.ctx;
+  }
+
+  deviceKey(): string {
+    return this.key!;
+  }
+
+  deviceIdentity(): TokenIdentity {
+    return this.identity!;
+  }
+
+  refuseSend(err: HushError, id: string): void {
+    this.sendError(err, id);
+  }
+
+  warnPublish(e: unknown, msg: string): void {
+    this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e), msg }), 'publish failed');
+  }
+
+  deliveryOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  socketBuffered(): number {
+    return this.transport.bufferedAmount;
+  }
+
+  sendDeliver(text: Buffer): void {
+    countFrame('out', DELIVER);
+    if (this.transport.isOpen) this.transport.send(text);
+  }
+
+  openMailbox(): Promise<MailboxStream> {
+    return this.ctx.consumeMailbox(this.identity!.userId, this.identity!.deviceId);
+  }
+
+  warnDelivery(e: unknown, msg: string): void {
+    this.log.warn(this.who({ err: e instanceof Error ? e.message : String(e) }), msg);
+  }
+
   /** HeartbeatSweep: once per heartbeat interval. */
   beat(): void {
     // Two intervals without a pong: the peer is gone (or a proxy ate the socket).
@@ -246,6 +271,7 @@ export class Connection implements TransportHandler {
 
   private async onHello(token: string): Promise<void> {
     clearTimeout(this.helloTimer);
+    this.helloTimer = undefined; // a cleared Timeout object is ~120 B per idle socket if kept
     let id: TokenIdentity;
     try {
       id = await this.ctx.authenticate(token);

@@ -52,19 +52,22 @@ export function deliverText(m: Pick<MailboxMessage, 'seq' | 'data' | 'json'>): B
   return Buffer.from(JSON.stringify(frame));
 }
 
-/** What a `Delivery` needs from the socket that owns it (a `Connection`). */
+/**
+ * What a `Delivery` needs from the socket that owns it: a `Connection`, which implements it with its
+ * own methods (`new Delivery(this)`, no closures per socket; see SendHost).
+ */
 export interface DeliveryHost {
   /** True while the socket is bound to its device and not closing. */
-  isOpen(): boolean;
+  deliveryOpen(): boolean;
   /** Bytes written to the socket and not yet sent (the backpressure signal). */
-  bufferedAmount(): number;
+  socketBuffered(): number;
   send(frame: ServerFrame): void;
   /** Sends a deliver frame already encoded as JSON text (UTF-8 bytes). */
   sendDeliver(text: Buffer): void;
   close(code: number, reason: string): void;
   /** A fresh stream of the bound device's mailbox (the binding comes from the token). */
-  consume(): Promise<MailboxStream>;
-  warn(e: unknown, msg: string): void;
+  openMailbox(): Promise<MailboxStream>;
+  warnDelivery(e: unknown, msg: string): void;
 }
 
 /**
@@ -93,9 +96,9 @@ export class Delivery {
 
   /** Opens the mailbox stream and starts pushing deliveries; throws when the mailbox cannot open. */
   async start(): Promise<void> {
-    const messages = await this.host.consume();
+    const messages = await this.host.openMailbox();
     this.messages = messages;
-    if (!this.host.isOpen()) {
+    if (!this.host.deliveryOpen()) {
       this.messages = undefined;
       await messages.close();
       return;
@@ -115,7 +118,7 @@ export class Delivery {
     try {
       await this.start();
     } catch (e) {
-      this.host.warn(e, 'cannot reopen mailbox');
+      this.host.warnDelivery(e, 'cannot reopen mailbox');
       this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
     }
   }
@@ -141,16 +144,16 @@ export class Delivery {
       // reach here first and it must not be terminal: the client reconnects, and a replaced or
       // revoked device is refused at its next hello.
       if (s.type === 'consumer_deleted') {
-        if (this.host.isOpen()) this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer deleted');
+        if (this.host.deliveryOpen()) this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer deleted');
         return;
       }
       if (s.type === 'consumer_not_found') {
-        if (this.host.isOpen()) this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer gone');
+        if (this.host.deliveryOpen()) this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox consumer gone');
         return;
       }
       // The mailbox could not open its consumer or look for a backlog (JetStream unavailable).
       if (s.type === 'mailbox_failed') {
-        if (this.host.isOpen()) this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
+        if (this.host.deliveryOpen()) this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox unavailable');
         return;
       }
     }
@@ -160,8 +163,8 @@ export class Delivery {
     try {
       for await (const m of msgs) {
         // Backpressure: while the client reads slowly we stop pulling; its backlog waits in JetStream.
-        while (this.host.isOpen() && this.host.bufferedAmount() > MAX_BUFFERED_BYTES) await sleep(25);
-        if (!this.host.isOpen() || msgs !== this.messages) {
+        while (this.host.deliveryOpen() && this.host.socketBuffered() > MAX_BUFFERED_BYTES) await sleep(25);
+        if (!this.host.deliveryOpen() || msgs !== this.messages) {
           // Pulled but not sent: hand it back now rather than after the ack wait (a no-op when its
           // consumer was deleted, which redelivers it anyway).
           m.nak();
@@ -176,8 +179,8 @@ export class Delivery {
         this.host.sendDeliver(text);
       }
     } catch (e) {
-      if (this.host.isOpen() && msgs === this.messages) {
-        this.host.warn(e, 'mailbox stream ended');
+      if (this.host.deliveryOpen() && msgs === this.messages) {
+        this.host.warnDelivery(e, 'mailbox stream ended');
         this.host.close(CloseCodes.UPSTREAM_LOST, 'mailbox stream ended');
       }
     }

@@ -89,11 +89,15 @@ export class LazyMailbox implements MailboxStream {
 
   private listen(): void {
     if (this.sub) return;
-    this.sub = this.pool.d.nc.subscribe(this.subject, {
-      callback: (err) => {
-        if (!err) this.poke();
-      },
-    });
+    // A bound method, not an arrow function: one fewer closure and context per idle mailbox (and
+    // under tsx's keepNames, no property store for its name; docs/BENCHMARKS.md, "Where an idle
+    // socket's heap goes").
+    this.sub = this.pool.d.nc.subscribe(this.subject, { callback: this.onNotice.bind(this) });
+  }
+
+  /** Something was published on this device's mailbox subject. */
+  private onNotice(err: Error | null): void {
+    if (!err) this.poke();
   }
 
   private unlisten(): void {
@@ -306,14 +310,15 @@ export class LazyMailbox implements MailboxStream {
 
   /** One reader (the connection's pump); `next` waits while the mailbox is idle. */
   [Symbol.asyncIterator](): AsyncIterator<MailboxMessage> {
-    return {
-      next: () =>
-        new Promise<IteratorResult<MailboxMessage>>((r) => {
-          if (this.closed) return r({ value: undefined, done: true });
-          this.waiter = r;
-          if (this.it) this.pull();
-        }),
-    };
+    return this;
+  }
+
+  next(): Promise<IteratorResult<MailboxMessage>> {
+    return new Promise<IteratorResult<MailboxMessage>>((r) => {
+      if (this.closed) return r({ value: undefined, done: true });
+      this.waiter = r;
+      if (this.it) this.pull();
+    });
   }
 
   private pull(): void {

@@ -10,15 +10,19 @@ import type { TokenIdentity } from '../tokens.js';
 import type { ConnectionContext } from './context.js';
 import { errorFrame } from './frames.js';
 
-/** What a socket's send path needs from its `Connection`. */
+/**
+ * What a socket's send path needs from its `Connection`. The connection implements it with its own
+ * methods (`new SendPath(this)`): per-socket arrow functions would cost a closure, a context and,
+ * under tsx's keepNames, a property store each (docs/BENCHMARKS.md, "Where an idle socket's heap goes").
+ */
 export interface SendHost {
-  ctx(): ConnectionContext;
+  sendContext(): ConnectionContext;
   /** The bound device's key and identity (a send only arrives after hello). */
-  key(): string;
-  identity(): TokenIdentity;
+  deviceKey(): string;
+  deviceIdentity(): TokenIdentity;
   /** Answers a send refused at once (a quota), in frame order. */
-  refuse(err: HushError, id: string): void;
-  warn(e: unknown, msgId: string): void;
+  refuseSend(err: HushError, id: string): void;
+  warnPublish(e: unknown, msgId: string): void;
 }
 
 /**
@@ -36,14 +40,14 @@ export class SendPath {
    * frames proceed meanwhile; undefined when the send was refused at once.
    */
   answer(f: SendFrame): Promise<ServerFrame> | undefined {
-    const ctx = this.host.ctx();
-    const id = this.host.identity();
+    const ctx = this.host.sendContext();
+    const id = this.host.deviceIdentity();
     // Costs one message token per distinct recipient user (each may cost a directory lookup, so
     // one frame cannot buy 64 lookups for the price of one message) and its body bytes (a
     // per-device storage quota, so a few huge frames cannot fill the store either).
-    const wait = ctx.admitSend(this.host.key(), f.envelopes);
+    const wait = ctx.admitSend(this.host.deviceKey(), f.envelopes);
     if (wait > 0) {
-      this.host.refuse(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id);
+      this.host.refuseSend(new HushError('GW_RATE_LIMITED', undefined, { retryAfter: wait }), f.id);
       return;
     }
     const checked = this.publishOrder.then(() => ctx.checkRecipients(f.envelopes.map((e) => e.to)));
@@ -61,7 +65,7 @@ export class SendPath {
             }),
           );
         } catch (e) {
-          this.host.warn(e, f.id);
+          this.host.warnPublish(e, f.id);
           ctx.countError('GW_PUBLISH_FAILED');
           return errorFrame(new HushError('GW_PUBLISH_FAILED'), f.id);
         }

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
@@ -29,6 +30,21 @@ export interface TransportHandler {
   pong(): void;
   /** The socket is gone (either side closed it, or the network did). Called at most once per socket. */
   closed(code: number): void;
+}
+
+/**
+ * Lets go of the HTTP upgrade once the WebSocket exists. @fastify/websocket routes the upgrade
+ * through Fastify with a ServerResponse assigned to the TCP socket, and that response stays the
+ * socket's `_httpMessage` for the socket's life, holding Fastify's request and reply, the
+ * IncomingMessage with its headers and the request's child logger: 5–6 kB of heap per idle
+ * connection in a heap snapshot (docs/BENCHMARKS.md, "Where an idle socket's heap goes"). The
+ * response is never written (the route hijacks the reply), so detaching it changes nothing on
+ * the wire; Fastify's onResponse hooks, which never ran for a live socket, do not run for it.
+ */
+export function releaseUpgrade(ws: WebSocket): void {
+  const raw = (ws as unknown as { _socket?: Socket & { _httpMessage?: ServerResponse | null } })._socket;
+  const res = raw?._httpMessage;
+  if (raw && res && typeof res.detachSocket === 'function') res.detachSocket(raw);
 }
 
 const OPEN = 1;
