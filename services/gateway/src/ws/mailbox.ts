@@ -9,6 +9,7 @@ import {
 import { nanos, type Subscription } from '@nats-io/transport-node';
 import { MAILBOX_MAX_FAILURES, MAX_ACK_PENDING, PULL_BATCH, PULL_EXPIRES_MS, STALE_CONSUMER_MS } from '../constants.js';
 import type { MailboxMessage, MailboxStream } from './context.js';
+import { Delivered } from './delivered.js';
 import type { MailboxPool } from './mailbox-pool.js';
 import { StatusQueue } from './status-queue.js';
 
@@ -352,30 +353,18 @@ export class LazyMailbox implements MailboxStream {
   }
 
   private wrap(m: JsMsg): MailboxMessage {
-    let settled = false;
-    const gen = this.generation;
-    const settle = () => {
-      if (settled) return false;
-      settled = true;
-      if (gen === this.generation) this.outstanding--;
-      this.lastActivity = performance.now();
-      return true;
-    };
-    return {
-      seq: m.seq,
-      data: m.data,
-      json: <T>() => m.json<T>(),
-      ack: () => {
-        // Written with the turn's other NATS commands (ws/turn-batch.ts).
-        if (settle()) this.pool.acks.add(m);
-      },
-      nak: () => {
-        if (settle()) m.nak();
-      },
-      term: () => {
-        if (settle()) m.term();
-      },
-    };
+    return new Delivered(this, m, this.generation);
+  }
+
+  /** A delivery of consumer generation `gen` was acked, nak'd or termed. */
+  settled(gen: number): void {
+    if (gen === this.generation) this.outstanding--;
+    this.lastActivity = performance.now();
+  }
+
+  /** Acks go out with the turn's other NATS commands (ws/turn-batch.ts). */
+  ackLater(m: JsMsg): void {
+    this.pool.acks.add(m);
   }
 
   /**
