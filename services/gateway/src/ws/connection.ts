@@ -87,26 +87,28 @@ export class Connection implements TransportHandler, SendHost, DeliveryHost {
       this.paused = true;
       this.transport.pause();
     }
-    const release = () => {
-      this.queuedBytes -= size;
-      if (this.paused && this.queuedBytes <= MAX_QUEUED_BYTES / 2) {
-        this.paused = false;
-        this.transport.resume?.();
-      }
-    };
     this.queue = this.queue
       .then(() => this.onFrame(parsed))
       .then(
         (pending) => {
           // Not returned: the queue moves on while a send waits for JetStream.
-          if (pending) void pending.pending.finally(release);
-          else release();
+          if (pending) void pending.pending.finally(() => this.release(size));
+          else this.release(size);
         },
         (e) => {
           this.fail(e);
-          release();
+          this.release(size);
         },
       );
+  }
+
+  /** A frame of `size` bytes is handled: reading resumes once half the bound is free. */
+  private release(size: number): void {
+    this.queuedBytes -= size;
+    if (this.paused && this.queuedBytes <= MAX_QUEUED_BYTES / 2) {
+      this.paused = false;
+      this.transport.resume?.();
+    }
   }
 
   /**
