@@ -78,9 +78,9 @@ export async function connections(a: LoadArgs, tag: string): Promise<Summary> {
     const gwPids = env.procs.gateway ?? [];
     const natsPids = env.procs['nats-server'] ?? [];
     await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const snapBefore = a.heapSnapshot ? await heapSnapshot(a.heapSnapshot, gwPids[0]!) : undefined;
     const gw0 = totalRssKb(gwPids);
     const nats0 = totalRssKb(natsPids);
+    const snapBefore = a.heapSnapshot ? await heapSnapshot(a.heapSnapshot, gwPids[0]!) : undefined;
     const chunks: LoadDevice[][] = [];
     for (let i = 0; i < devices.length; i += CONNS_PER_WORKER) chunks.push(devices.slice(i, i + CONNS_PER_WORKER));
     const t1 = performance.now();
@@ -163,7 +163,9 @@ export async function connections(a: LoadArgs, tag: string): Promise<Summary> {
       `  counted from the fresh start instead (before registering, so registration's heap growth is included): ${per(gw1 + nats1 - fresh).toFixed(1)} kB per connection`,
     );
     if (snapBefore) {
-      // After the RSS reading: a snapshot grows the process's memory while it is written.
+      // After the RSS reading. The first snapshot was taken after gw0 and grew the gateway while
+      // it was written, so a run with snapshots overstates the RSS figures above: quote the heap.
+      out("  (with --heap-snapshot the RSS figures above include the first snapshot's own growth)");
       const snapAfter = await heapSnapshot(a.heapSnapshot!, gwPids[0]!);
       const perGateway = Math.round(opened / gateways);
       out(`  heap of gateway 0 (${snapBefore} -> ${snapAfter}), what ~${perGateway} sockets added:`);

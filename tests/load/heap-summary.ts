@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -28,16 +28,23 @@ export async function heapSnapshot(dir: string, pid: number): Promise<string> {
       const now = statSync(join(dir, file)).size;
       // V8 writes the snapshot in one go while the process is paused; an unchanged size a second
       // later (and the JSON's closing bracket) means it is complete.
-      if (now > 0 && now === size && readTail(join(dir, file)).trimEnd().endsWith('}')) return join(dir, file);
+      if (now > 0 && now === size && readTail(join(dir, file), now).trimEnd().endsWith('}')) return join(dir, file);
       size = now;
     }
     if (Date.now() > deadline) throw new Error(`no heap snapshot from pid ${pid} in ${dir}`);
   }
 }
 
-function readTail(path: string): string {
-  const buf = readFileSync(path);
-  return buf.subarray(Math.max(0, buf.length - 64)).toString('utf8');
+/** The last bytes of a file (a snapshot is hundreds of MB: not read whole to look at its end). */
+function readTail(path: string, size: number): string {
+  const buf = Buffer.alloc(Math.min(64, size));
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, buf, 0, buf.length, size - buf.length);
+  } finally {
+    closeSync(fd);
+  }
+  return buf.toString('utf8');
 }
 
 interface Snapshot {

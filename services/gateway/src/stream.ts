@@ -32,13 +32,8 @@ export interface StreamOptions {
  * reconciled by a stream update (nats-server 2.9 can scale a stream's replicas up and down);
  * if the server refuses, the gateway logs it as an error and keeps running.
  */
-export async function ensureStream(
-  jsm: JetStreamManager,
-  o: StreamOptions,
-  attempts = STARTUP_ATTEMPTS,
-  delayMs = STARTUP_RETRY_MS,
-): Promise<void> {
-  await retryStartup(() => ensureStreamOnce(jsm, o), { stream: o.name, log: o.log, attempts, delayMs });
+export async function ensureStream(jsm: JetStreamManager, o: StreamOptions): Promise<void> {
+  await retryStartup(() => ensureStreamOnce(jsm, o), { stream: o.name, log: o.log });
 }
 
 /** A start-up check that failed for a reason waiting cannot mend (the operator must act). */
@@ -58,19 +53,18 @@ const STARTUP_RETRY_MS = 2_000;
  */
 export async function retryStartup<T>(
   step: () => Promise<T>,
-  o: { stream: string; log?: StreamOptions['log']; attempts?: number; delayMs?: number },
+  o: { stream: string; log?: StreamOptions['log'] },
 ): Promise<T> {
-  const attempts = o.attempts ?? STARTUP_ATTEMPTS;
   for (let i = 1; ; i++) {
     try {
       return await step();
     } catch (e) {
-      if (i >= attempts || e instanceof StartupRefusal) throw e;
+      if (i >= STARTUP_ATTEMPTS || e instanceof StartupRefusal) throw e;
       o.log?.warn(
         { stream: o.stream, attempt: i, err: e instanceof Error ? e.message : String(e) },
         'JetStream not ready',
       );
-      await new Promise((r) => setTimeout(r, o.delayMs ?? STARTUP_RETRY_MS));
+      await new Promise((r) => setTimeout(r, STARTUP_RETRY_MS));
     }
   }
 }
@@ -157,9 +151,8 @@ async function ensureStreamOnce(jsm: JetStreamManager, o: StreamOptions): Promis
 export async function ensureStreamExists(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string },
-  log?: StreamOptions['log'],
 ): Promise<void> {
-  await retryStartup(() => ensureStreamExistsOnce(jsm, config), { stream: config.name, log });
+  await retryStartup(() => ensureStreamExistsOnce(jsm, config), { stream: config.name });
 }
 
 async function ensureStreamExistsOnce(

@@ -1,4 +1,4 @@
-import { CloseCodes, type DeliverFrame, type ServerFrame, type StoredEnvelope } from '@hush/protocol';
+import { CloseCodes, type DeliverFrame, type StoredEnvelope } from '@hush/protocol';
 import { MAX_BUFFERED_BYTES } from '../constants.js';
 import type { MailboxMessage, MailboxStream } from './context.js';
 
@@ -61,7 +61,6 @@ export interface DeliveryHost {
   deliveryOpen(): boolean;
   /** Bytes written to the socket and not yet sent (the backpressure signal). */
   socketBuffered(): number;
-  send(frame: ServerFrame): void;
   /** Sends a deliver frame already encoded as JSON text (UTF-8 bytes). */
   sendDeliver(text: Buffer): void;
   close(code: number, reason: string): void;

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { TurnBatch } from './turn-batch.js';
 
 /**
  * Socket I/O behind the smallest surface `Connection` needs, as in centrifuge's `Transport`: the
@@ -50,13 +51,8 @@ export function releaseUpgrade(ws: WebSocket): void {
 const OPEN = 1;
 const TEXT = { binary: false } as const;
 
-/** Sockets corked in this turn of the event loop (WsTransport.send). */
-let corked: WsTransport[] = [];
-function uncorkAll(): void {
-  const list = corked;
-  corked = [];
-  for (const t of list) t.uncorkNow();
-}
+/** Sockets corked in this turn of the event loop (WsTransport.send), uncorked at its end. */
+const uncorks = new TurnBatch<WsTransport>((t) => t.uncorkNow());
 
 /** `Transport` over a `ws` WebSocket (what @fastify/websocket hands to a route). */
 export class WsTransport implements Transport {
@@ -96,13 +92,12 @@ export class WsTransport implements Transport {
     if (raw && !this.corked) {
       this.corked = true;
       raw.cork();
-      corked.push(this);
-      if (corked.length === 1) setImmediate(uncorkAll);
+      uncorks.add(this);
     }
     this.socket.send(text, TEXT);
   }
 
-  /** Ends this turn's cork (uncorkAll). */
+  /** Ends this turn's cork. */
   uncorkNow(): void {
     this.corked = false;
     (this.socket as unknown as { _socket?: Socket })._socket?.uncork();
